@@ -1,0 +1,110 @@
+"""The perception pipeline: video -> face -> phases -> motion -> regions -> AUs -> emotion."""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from deft.aus import AUEvidence, detect_aus
+from deft.emotion import Emotion, classify_emotion
+from deft.face import AlignedFace, FaceConfig, align_face
+from deft.motion.flow import compute_flow, optical_strain, remove_head_motion, to_gray
+from deft.motion.phases import Phases, find_phases
+from deft.motion.regions import RegionMotion, describe_regions
+from deft.video import Video, VideoLimits, read_video
+
+
+@dataclass(frozen=True)
+class AnalyzeConfig:
+    """Every knob of `deft analyze`."""
+
+    flow: str = "dis"  # "dis" | "tvl1"
+    step: int = 1  # keep every step-th frame
+    face: FaceConfig = FaceConfig()
+    limits: VideoLimits = VideoLimits()
+
+
+@dataclass
+class Analysis:
+    """What deft measured on one clip; `to_dict()` is the `--json` output."""
+
+    source: str
+    n_frames: int
+    fps: float
+    phases: Phases
+    regions: list[RegionMotion]
+    aus: list[AUEvidence]  # fired AUs only, strongest first
+    emotion: Emotion
+    iod: float
+    flow_method: str
+    reader: str
+    warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    # Arrays for plots and the experts; not serialised.
+    face: AlignedFace | None = field(default=None, repr=False)
+    flow: np.ndarray | None = field(default=None, repr=False)  # (S, S, 2) onset->apex, head motion removed
+    strain: np.ndarray | None = field(default=None, repr=False)
+    all_aus: list[AUEvidence] = field(default_factory=list, repr=False)  # every rule, fired or not
+
+    def to_dict(self) -> dict:
+        return {
+            "source": self.source,
+            "n_frames": self.n_frames,
+            "fps": round(self.fps, 3),
+            "phases": self.phases.to_dict(),
+            "aus": [a.to_dict() for a in self.aus],
+            "emotion": self.emotion.to_dict(),
+            "regions": [r.to_dict() for r in self.regions],
+            "motion_curve": self.phases.curve,
+            "iod_px": round(self.iod, 2),
+            "flow": self.flow_method,
+            "reader": self.reader,
+            "warnings": self.warnings,
+            "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
+        }
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str):
+    start = time.perf_counter()
+    yield
+    timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start
+
+
+def analyze_frames(
+    video: Video, config: AnalyzeConfig = AnalyzeConfig(), phases: tuple[int, int, int] | None = None,
+    timings: dict[str, float] | None = None,
+) -> Analysis:
+    """Run the pipeline on decoded frames; `phases` (onset, apex, offset) overrides spotting."""
+    timings = {} if timings is None else timings
+    with _timed(timings, "face"):
+        face = align_face(video.frames, config.face, video.source)
+        gray = np.stack([to_gray(c) for c in face.crops])
+    with _timed(timings, "phases"):
+        ph = find_phases(gray, face.landmarks, face.iod, phases, video.source)
+    with _timed(timings, "flow"):
+        flow = remove_head_motion(compute_flow(gray[ph.onset], gray[ph.apex], config.flow), face.landmarks, face.iod)
+        strain = optical_strain(flow)
+    with _timed(timings, "aus"):
+        regions = describe_regions(flow, strain, face.landmarks, face.iod)
+        all_aus = detect_aus(regions, face.iod)
+        fired = sorted((a for a in all_aus if a.confidence >= 0.5), key=lambda a: -a.strength_iod)
+        emotion = classify_emotion(all_aus)
+    return Analysis(
+        video.source, video.n_frames, video.fps, ph, regions, fired, emotion, face.iod, config.flow, video.reader,
+        list(face.warnings), timings, face, flow, strain, all_aus,
+    )
+
+
+def analyze(
+    path: str | os.PathLike, config: AnalyzeConfig = AnalyzeConfig(), phases: tuple[int, int, int] | None = None
+) -> Analysis:
+    """Analyse one clip (video file or image-sequence folder)."""
+    timings: dict[str, float] = {}
+    with _timed(timings, "read"):
+        video = read_video(path, config.limits, config.step)
+    return analyze_frames(video, config, phases, timings)

@@ -1,0 +1,161 @@
+"""FACS rules: measured region motion -> Action Units, each with a confidence and its evidence.
+
+Every rule reads the head-motion-free onset->apex flow, in IOD units, of the regions FACS names
+for that AU (Ekman, Friesen & Hager, FACS Manual 2002: the "appearance changes" of each AU),
+projected on the direction the muscle pulls. Left/right are the subject's sides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import exp
+
+from deft.motion.regions import RegionMotion
+
+# Minimum motion, in IOD, for an AU to count: 0.005 IOD is 0.38 px in a 256 crop, about three
+# times the residual flow of still regions on the synthetic set (measured: 0.001-0.002 IOD).
+MOTION_THRESHOLD_IOD = 0.005
+SPILL = 0.3  # share of a neighbouring region's rise that one muscle drags along
+CONFIDENCE_SPREAD = 0.35  # logistic width, as a share of the threshold
+DETECTED_AUS = ("AU1", "AU2", "AU4", "AU6", "AU7", "AU9", "AU10", "AU12", "AU14", "AU15", "AU17", "AU25")
+AU_NAMES = {
+    "AU1": "inner brow raiser", "AU2": "outer brow raiser", "AU4": "brow lowerer", "AU6": "cheek raiser",
+    "AU7": "lid tightener", "AU9": "nose wrinkler", "AU10": "upper lip raiser", "AU12": "lip corner puller",
+    "AU14": "dimpler", "AU15": "lip corner depressor", "AU17": "chin raiser", "AU25": "lips part",
+}
+
+
+@dataclass
+class AUEvidence:
+    au: str
+    name: str
+    confidence: float  # 0..1; >= 0.5 means the rule fired
+    strength_iod: float  # motion along the muscle's pull, IOD
+    side: str  # "both" | "left" | "right" | "centre"
+    evidence: list[str]  # regions whose motion supports the AU
+
+    def to_dict(self) -> dict:
+        return {
+            "au": self.au, "name": self.name, "confidence": round(self.confidence, 3),
+            "strength_iod": round(self.strength_iod, 5), "side": self.side, "evidence": self.evidence,
+        }
+
+
+class _Motion:
+    """Region vectors in IOD with face-anatomical components (up, down, outward, inward)."""
+
+    def __init__(self, regions: list[RegionMotion], iod: float):
+        self.by_name = {r.name: r for r in regions}
+        self.iod = iod
+
+    def vec(self, name: str) -> tuple[float, float]:
+        r = self.by_name[name]
+        return r.dx / self.iod, r.dy / self.iod
+
+    def up(self, name: str) -> float:
+        return -self.vec(name)[1]
+
+    def out(self, name: str) -> float:
+        """Component away from the face midline (subject's right = image left)."""
+        dx = self.vec(name)[0]
+        return -dx if name.endswith("_right") else dx
+
+
+def _confidence(strength: float, threshold: float = MOTION_THRESHOLD_IOD) -> float:
+    z = (strength - threshold) / (CONFIDENCE_SPREAD * threshold)
+    return 1.0 / (1.0 + exp(-max(-60.0, min(60.0, z))))
+
+
+def _sided(au: str, per_side: dict[str, tuple[float, list[str]]]) -> AUEvidence:
+    """Combine left/right strengths: the AU's strength is the stronger side; both sides if both pass."""
+    fired = [s for s, (v, _) in per_side.items() if v >= MOTION_THRESHOLD_IOD]
+    best = max(per_side, key=lambda s: per_side[s][0])
+    strength = per_side[best][0]
+    side = "both" if len(fired) == 2 else best
+    evidence = [r for s in (fired or [best]) for r in per_side[s][1]]
+    return AUEvidence(au, AU_NAMES[au], _confidence(strength), strength, side, evidence if fired else [])
+
+
+def _centre(au: str, strength: float, regions: list[str]) -> AUEvidence:
+    fired = strength >= MOTION_THRESHOLD_IOD
+    return AUEvidence(au, AU_NAMES[au], _confidence(strength), strength, "centre", regions if fired else [])
+
+
+def au_rules(m: _Motion) -> list[AUEvidence]:
+    """One AUEvidence per AU in DETECTED_AUS (fired or not)."""
+    sides = ("right", "left")
+    out: list[AUEvidence] = []
+
+    def per_side(fn):
+        return {s: fn(s) for s in sides}
+
+    # Inner brows: the corrugator (AU4) draws them together and down, the frontalis (AU1) lifts
+    # them. Drawing together is AU4's own signature; in AU1+4 it also masks part of the lift, so
+    # the lift is read as the rise plus what AU4's lowering (twice its inward pull) took away.
+    def inward(s):
+        return max(0.0, -m.out(f"inner_brow_{s}"))
+
+    def brow(part, other):
+        def fn(s):
+            inner_up = m.up(f"inner_brow_{s}") + 2.0 * inward(s)
+            up, up_other = (inner_up, m.up(f"outer_brow_{s}")) if part == "inner" else (m.up(f"outer_brow_{s}"), inner_up)
+            return (up if up >= 0.6 * up_other else 0.0), [f"{part}_brow_{s}"]
+        return fn
+
+    out.append(_sided("AU1", per_side(brow("inner", "outer"))))
+    out.append(_sided("AU2", per_side(brow("outer", "inner"))))
+    # A rising glabella (the frontalis lifting the inner brows) contradicts the corrugator.
+    glabella_rise = max(0.0, m.up("glabella"))
+    out.append(_sided("AU4", per_side(lambda s: (2.0 * inward(s) - glabella_rise, [f"inner_brow_{s}", "glabella"]))))
+
+    # AU6 raises the cheek (and with it the lower lid); AU7 tightens the lower lid more than the cheek.
+    def cheek(s):
+        cheek_up, lid_up = m.up(f"cheek_{s}"), m.up(f"lower_eyelid_{s}")
+        corner = abs(complex(*m.vec(f"mouth_corner_{s}")))
+        ok = cheek_up >= 0.8 * lid_up and cheek_up >= 0.6 * corner
+        return (cheek_up if ok else 0.0), [f"cheek_{s}", f"lower_eyelid_{s}"]
+
+    def lid(s):
+        cheek_up, lid_up = m.up(f"cheek_{s}"), m.up(f"lower_eyelid_{s}")
+        return (lid_up if lid_up >= 1.5 * max(cheek_up, 0.0) else 0.0), [f"lower_eyelid_{s}"]
+
+    out.append(_sided("AU6", per_side(cheek)))
+    out.append(_sided("AU7", per_side(lid)))
+    # AU9 lifts the nose wings, AU10 the upper lip; each also drags the other region a little,
+    # so each region's rise is discounted by SPILL x the other's.
+    lip_up = m.up("upper_lip")
+    wings_up = max(m.up("nose_wing_right"), m.up("nose_wing_left"))
+    def nose(s):
+        up = m.up(f"nose_wing_{s}")
+        # AU6 lifts the cheek more than the nose wing beside it; AU9 the reverse.
+        return (up - SPILL * lip_up if up > m.up(f"cheek_{s}") else 0.0), [f"nose_wing_{s}"]
+
+    out.append(_sided("AU9", per_side(nose)))
+    out.append(_centre("AU10", lip_up - SPILL * wings_up, ["upper_lip"]))
+
+    # Mouth corners: AU12 up and out, AU14 straight out (tightened), AU15 down.
+    def corner(kind):
+        def fn(s):
+            name = f"mouth_corner_{s}"
+            up, lateral = m.up(name), m.out(name)
+            if kind == "AU12":
+                v = 0.6 * up + 0.8 * lateral if up > 0.25 * abs(lateral) and lateral > 0 else 0.0
+            elif kind == "AU14":
+                v = lateral if abs(up) <= 0.25 * lateral else 0.0
+            else:
+                v = -up + 0.2 * lateral if -up > abs(lateral) else 0.0
+            return v, [name]
+        return fn
+
+    for au in ("AU12", "AU14", "AU15"):
+        out.append(_sided(au, per_side(corner(au))))
+    # AU17 pushes the chin boss (and lower lip) up; AU25 parts the lips: lower lip away from upper.
+    out.append(_centre("AU17", m.up("chin"), ["chin", "lower_lip"]))
+    out.append(_centre("AU25", m.up("upper_lip") - m.up("lower_lip") if m.up("lower_lip") < 0 else 0.0,
+                       ["lower_lip", "upper_lip"]))
+    return out
+
+
+def detect_aus(regions: list[RegionMotion], iod: float) -> list[AUEvidence]:
+    """All AU rules on the regions' onset->apex motion; fired ones have confidence >= 0.5."""
+    return au_rules(_Motion(regions, iod))

@@ -1,0 +1,1 @@
+"""Datasets and the synthetic clip generator."""

@@ -1,0 +1,17 @@
+"""One exception family for deft: every error names its input and what to do."""
+
+
+class DeftError(Exception):
+    """Base class of every error deft raises on purpose."""
+
+
+class VideoError(DeftError):
+    """The input is not a readable video (missing, empty, corrupt, too short, too large)."""
+
+
+class FaceError(DeftError):
+    """No usable face: none found, or several of similar size."""
+
+
+class ConfigError(DeftError):
+    """An option has a value deft cannot use."""

@@ -1,0 +1,51 @@
+"""MEGC metrics (UF1, UAR) and per-AU F1; they score any list of predictions against truth."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+
+def per_class_f1(truth: Sequence[str], pred: Sequence[str], labels: Iterable[str]) -> dict[str, float]:
+    out = {}
+    for c in labels:
+        tp = sum(t == c and p == c for t, p in zip(truth, pred))
+        fp = sum(t != c and p == c for t, p in zip(truth, pred))
+        fn = sum(t == c and p != c for t, p in zip(truth, pred))
+        out[c] = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0
+    return out
+
+
+def uf1(truth: Sequence[str], pred: Sequence[str], labels: Iterable[str] | None = None) -> float:
+    """Unweighted F1 (MEGC 2019): mean of per-class F1 over the classes present in the truth."""
+    labels = sorted(set(truth)) if labels is None else list(labels)
+    scores = per_class_f1(truth, pred, labels)
+    return sum(scores.values()) / len(scores)
+
+
+def uar(truth: Sequence[str], pred: Sequence[str], labels: Iterable[str] | None = None) -> float:
+    """Unweighted average recall (MEGC 2019): mean of per-class recall over the classes in the truth."""
+    labels = sorted(set(truth)) if labels is None else list(labels)
+    recalls = []
+    for c in labels:
+        n = sum(t == c for t in truth)
+        if n:
+            recalls.append(sum(t == c and p == c for t, p in zip(truth, pred)) / n)
+    return sum(recalls) / len(recalls)
+
+
+def au_f1(truth: Sequence[set[str]], pred: Sequence[set[str]], aus: Iterable[str]) -> dict[str, float]:
+    """F1 per AU over clips (multi-label); an AU never present nor predicted scores 1."""
+    out = {}
+    for au in aus:
+        tp = sum(au in t and au in p for t, p in zip(truth, pred))
+        fp = sum(au not in t and au in p for t, p in zip(truth, pred))
+        fn = sum(au in t and au not in p for t, p in zip(truth, pred))
+        out[au] = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0
+    return out
+
+
+def mean_au_f1(truth: Sequence[set[str]], pred: Sequence[set[str]], aus: Iterable[str]) -> float:
+    """Macro AU F1 over the AUs that occur in the truth."""
+    present = [au for au in aus if any(au in t for t in truth)]
+    scores = au_f1(truth, pred, present)
+    return sum(scores.values()) / len(scores) if scores else 1.0

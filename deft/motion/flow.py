@@ -1,0 +1,82 @@
+"""Dense optical flow (DIS or TV-L1), optical strain, and removal of rigid head motion."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from deft.errors import ConfigError
+
+FLOW_METHODS = ("dis", "tvl1")
+
+# Head motion is fitted on a grid over the whole face with least-median-of-squares: expression
+# motion is local and covers well under half the face, so LMEDS treats it as outliers.
+HEAD_GRID_IOD = 0.08  # grid step of the sample points, in IOD
+FOREHEAD_IOD = 0.45  # the face hull is extended this far above the brows
+
+
+@lru_cache(maxsize=2)
+def _dis(preset: int):
+    dis = cv2.DISOpticalFlow_create(preset)
+    return dis
+
+
+def to_gray(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+
+
+def compute_flow(prev_gray: np.ndarray, next_gray: np.ndarray, method: str = "dis") -> np.ndarray:
+    """Flow (H, W, 2) float32 in pixels from `prev_gray` to `next_gray` (uint8 grayscale)."""
+    if method == "dis":
+        # MEDIUM preset: the ULTRAFAST one misses sub-pixel motion of 1-2 px micro-expressions.
+        return _dis(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(prev_gray, next_gray, None)
+    if method == "tvl1":
+        tvl1 = cv2.optflow.DualTVL1OpticalFlow_create()
+        return tvl1.calc(prev_gray, next_gray, None)
+    raise ConfigError(f"unknown flow method {method!r}; choose one of {', '.join(FLOW_METHODS)}")
+
+
+def optical_strain(flow: np.ndarray) -> np.ndarray:
+    """Magnitude of the infinitesimal strain tensor of the flow field (H, W), as MER papers use."""
+    u, v = flow[..., 0], flow[..., 1]
+    du_dy, du_dx = np.gradient(u)
+    dv_dy, dv_dx = np.gradient(v)
+    shear = 0.5 * (du_dy + dv_dx)
+    return np.sqrt(du_dx**2 + dv_dy**2 + 2.0 * shear**2).astype(np.float32)
+
+
+def face_hull_mask(shape: tuple[int, int], landmarks: np.ndarray, iod: float) -> np.ndarray:
+    """Face area: convex hull of the 68 landmarks plus the forehead above the brows."""
+    forehead = landmarks[17:27] + np.array([0.0, -FOREHEAD_IOD * iod], np.float32)
+    hull = cv2.convexHull(np.vstack([landmarks, forehead]).astype(np.int32))
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillConvexPoly(mask, hull, 1)
+    return mask.astype(bool)
+
+
+def head_motion(flow: np.ndarray, landmarks: np.ndarray, iod: float) -> np.ndarray:
+    """Similarity (2, 3) that best explains the flow over the face, fitted robustly (LMEDS)."""
+    h, w = flow.shape[:2]
+    step = max(2, int(round(HEAD_GRID_IOD * iod)))
+    mask = face_hull_mask((h, w), landmarks, iod)
+    ys, xs = np.nonzero(mask[::step, ::step])
+    ys, xs = ys * step, xs * step
+    src = np.stack([xs, ys], axis=1).astype(np.float32)
+    dst = src + flow[ys, xs]
+    matrix, _ = cv2.estimateAffinePartial2D(src, dst, method=cv2.LMEDS)
+    if matrix is None:  # degenerate (tiny face): fall back to the median translation
+        matrix = np.hstack([np.eye(2), np.median(flow[ys, xs], axis=0)[:, None]])
+    return matrix.astype(np.float32)
+
+
+def remove_head_motion(flow: np.ndarray, landmarks: np.ndarray, iod: float) -> np.ndarray:
+    """Flow minus the fitted rigid head motion, leaving the facial muscle motion."""
+    h, w = flow.shape[:2]
+    m = head_motion(flow, landmarks, iod)
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    head = np.stack(
+        [m[0, 0] * xs + m[0, 1] * ys + m[0, 2] - xs, m[1, 0] * xs + m[1, 1] * ys + m[1, 2] - ys], axis=-1
+    )
+    return flow - head

@@ -1,0 +1,87 @@
+"""Onset / apex / offset spotting from the clip's own motion over time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from deft.errors import ConfigError
+from deft.motion.flow import compute_flow, remove_head_motion
+from deft.motion.regions import REGIONS, region_geometry
+
+CURVE_SCALE = 0.5  # the motion curve is measured on half-size crops: 4x cheaper, same apex
+ONSET_SHARE = 0.15  # onset/offset: last/first frame whose motion is under this share of the apex's
+
+
+@dataclass
+class Phases:
+    """Frame indices into the analysed clip, and how they were obtained."""
+
+    onset: int
+    apex: int
+    offset: int
+    source: str  # "spotted" | "given"
+    curve: list[float]  # head-motion-free mean motion per frame vs frame 0, in IOD
+
+    def to_dict(self) -> dict:
+        return {"onset": self.onset, "apex": self.apex, "offset": self.offset, "source": self.source}
+
+
+def expressive_mask(shape: tuple[int, int], landmarks: np.ndarray, iod: float) -> np.ndarray:
+    """Union of all region discs: where facial muscles show motion."""
+    h, w = shape
+    ys, xs = np.mgrid[0:h, 0:w]
+    mask = np.zeros((h, w), bool)
+    for spec in REGIONS:
+        (cx, cy), r = region_geometry(spec, landmarks, iod)
+        mask |= (xs - cx) ** 2 + (ys - cy) ** 2 <= r**2
+    return mask
+
+
+def motion_curve(gray: np.ndarray, landmarks: np.ndarray, iod: float) -> np.ndarray:
+    """Mean stabilised flow magnitude (IOD) from frame 0 to every frame, on half-size crops."""
+    small = np.stack([cv2.resize(g, None, fx=CURVE_SCALE, fy=CURVE_SCALE, interpolation=cv2.INTER_AREA) for g in gray])
+    lm, unit = landmarks * CURVE_SCALE, iod * CURVE_SCALE
+    mask = expressive_mask(small.shape[1:], lm, unit)
+    curve = np.zeros(len(small), np.float64)
+    for t in range(1, len(small)):
+        flow = remove_head_motion(compute_flow(small[0], small[t], "dis"), lm, unit)
+        curve[t] = np.linalg.norm(flow[mask], axis=-1).mean() / unit
+    return curve
+
+
+def spot_phases(curve: np.ndarray) -> tuple[int, int, int]:
+    """Apex = peak of the (lightly smoothed) curve; onset/offset where it falls under ONSET_SHARE of it."""
+    smooth = np.convolve(np.pad(curve, 1, mode="edge"), np.ones(3) / 3, mode="valid") if len(curve) >= 3 else curve
+    apex = int(np.argmax(smooth))
+    floor = float(np.percentile(smooth[1:], 10)) if len(smooth) > 1 else 0.0  # noise level
+    level = floor + ONSET_SHARE * (float(smooth[apex]) - floor)
+    before = np.nonzero(smooth[:apex] <= level)[0]
+    after = np.nonzero(smooth[apex + 1 :] <= level)[0]
+    onset = int(before[-1]) if len(before) else 0
+    offset = int(apex + 1 + after[0]) if len(after) else len(curve) - 1
+    if apex == 0:  # nothing rises above frame 0: keep a valid ordering
+        apex = min(1, len(curve) - 1)
+    return onset, apex, max(offset, apex)
+
+
+def check_given(phases: tuple[int, int, int], n_frames: int, source: str) -> tuple[int, int, int]:
+    onset, apex, offset = (int(p) for p in phases)
+    if not 0 <= onset < apex <= offset < n_frames:
+        raise ConfigError(
+            f"{source}: phases onset={onset}, apex={apex}, offset={offset} must satisfy "
+            f"0 <= onset < apex <= offset < {n_frames} (frame count)"
+        )
+    return onset, apex, offset
+
+
+def find_phases(
+    gray: np.ndarray, landmarks: np.ndarray, iod: float, given: tuple[int, int, int] | None = None, source: str = "clip"
+) -> Phases:
+    """Spot the phases from motion, or validate and keep the `given` ones (a dataset label)."""
+    curve = motion_curve(gray, landmarks, iod)
+    if given is not None:
+        return Phases(*check_given(given, len(gray), source), "given", [round(float(c), 5) for c in curve])
+    return Phases(*spot_phases(curve), "spotted", [round(float(c), 5) for c in curve])

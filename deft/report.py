@@ -1,0 +1,28 @@
+"""Human-readable rendering of an Analysis: the table `deft analyze` prints without --json."""
+
+from __future__ import annotations
+
+from deft.analyze import Analysis
+
+
+def format_table(result: Analysis) -> str:
+    ph = result.phases
+    lines = [
+        f"{result.source}: {result.n_frames} frames at {result.fps:.1f} fps, flow {result.flow_method}",
+        f"phases ({ph.source}): onset {ph.onset}, apex {ph.apex}, offset {ph.offset}",
+        f"emotion: {result.emotion.label} ({result.emotion.fine})"
+        + (f" from {' + '.join(result.emotion.matched)}" if result.emotion.matched else ""),
+        "",
+    ]
+    if result.aus:
+        lines.append(f"{'AU':<6}{'name':<22}{'conf':>6}{'IOD':>10}  side    evidence")
+        for a in result.aus:
+            lines.append(f"{a.au:<6}{a.name:<22}{a.confidence:>6.2f}{a.strength_iod:>10.4f}  {a.side:<7} {', '.join(a.evidence)}")
+    else:
+        lines.append("no Action Unit: no facial region moved beyond the noise threshold")
+    lines += ["", f"{'region':<20}{'mean px':>8}{'peak px':>8}{'IOD':>8}  direction"]
+    for r in sorted(result.regions, key=lambda r: -r.mean_iod):
+        lateral = f", {r.lateral}" if r.lateral else ""
+        lines.append(f"{r.name:<20}{r.mean_magnitude:>8.2f}{r.peak_magnitude:>8.2f}{r.mean_iod:>8.4f}  {r.direction}{lateral}")
+    lines += [f"warning: {w}" for w in result.warnings]
+    return "\n".join(lines)
