@@ -127,8 +127,9 @@ def au_rules(m: _Motion) -> list[AUEvidence]:
     wings_up = max(m.up("nose_wing_right"), m.up("nose_wing_left"))
     def nose(s):
         up = m.up(f"nose_wing_{s}")
-        # AU6 lifts the cheek more than the nose wing beside it; AU9 the reverse.
-        return (up - SPILL * lip_up if up > m.up(f"cheek_{s}") else 0.0), [f"nose_wing_{s}"]
+        # AU6 and AU12 lift the cheek or mouth corner more than the nose wing beside them; AU9 the reverse.
+        leads = up > m.up(f"cheek_{s}") and up > m.up(f"mouth_corner_{s}")
+        return (up - SPILL * lip_up if leads else 0.0), [f"nose_wing_{s}"]
 
     out.append(_sided("AU9", per_side(nose)))
     out.append(_centre("AU10", lip_up - SPILL * wings_up, ["upper_lip"]))

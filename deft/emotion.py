@@ -50,7 +50,8 @@ def _match(prototype: frozenset[str], conf: dict[str, float], fired: set[str]) -
 
 def classify_emotion(aus: list[AUEvidence]) -> Emotion:
     """Fine and composite emotion from the fired AUs; `none` when no AU fired."""
-    conf = {a.au: a.confidence for a in aus}
+    # A one-sided AU12 / AU14 is a smirk, not a smile: it counts half towards the symmetric prototypes.
+    conf = {a.au: a.confidence * (0.5 if a.au in CONTEMPT_AUS and a.side in ("left", "right") else 1.0) for a in aus}
     fired = {a.au for a in aus if a.confidence >= 0.5}
     if not fired:
         return Emotion("none", "none", {**{k: 0.0 for k in COMPOSITE_LABELS[:3]}, "none": 1.0}, {}, [])
@@ -61,10 +62,10 @@ def classify_emotion(aus: list[AUEvidence]) -> Emotion:
         fine_scores[label], best_proto[label] = max(scored, key=lambda x: (x[0], len(x[1])))
     unilateral = [a for a in aus if a.au in CONTEMPT_AUS and a.confidence >= 0.5 and a.side in ("left", "right")]
     if unilateral and fired <= CONTEMPT_AUS | {"AU6"}:
-        fine_scores["contempt"] = max(a.confidence for a in unilateral)
+        fine_scores["contempt"] = max(a.confidence for a in unilateral) - EXTRA_AU_PENALTY * len(fired - CONTEMPT_AUS)
         best_proto["contempt"] = frozenset(a.au for a in unilateral)
     fine = max(fine_scores, key=fine_scores.get)
-    if fine_scores[fine] < 0.3:
+    if fine_scores[fine] < 0.5:  # no prototype explains the fired AUs well
         fine, matched = "others", sorted(fired)
     else:
         matched = sorted(best_proto[fine], key=lambda a: int(a[2:]))

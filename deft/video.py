@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,10 +67,31 @@ def _sample(n_total: int, limits: VideoLimits, step: int, source: str) -> list[i
     return indices
 
 
+@contextmanager
+def _quiet_native_stderr():
+    """Silence FFmpeg's own log lines (printed from C by decord); errors still reach us as exceptions."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _reason(err: Exception) -> str:
+    """First line of a decoder's error, without its log prefix ("[10:31:21] src/file.c:123: ")."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return re.sub(r"^\[[\d:]+\]\s*\S+:\d+:\s*", "", text)[:200]
+
+
 def _read_decord(path: str, limits: VideoLimits, step: int) -> Video:
     import decord
 
-    probe = decord.VideoReader(path, num_threads=1)
+    with _quiet_native_stderr():
+        probe = decord.VideoReader(path, num_threads=1)
     first = probe[0].shape if len(probe) else (0, 0, 3)
     height, width = int(first[0]), int(first[1])
     new_w, new_h = _target_size(width, height, limits, path)
@@ -132,8 +156,6 @@ def _read_image_folder(folder: str, limits: VideoLimits, step: int, fps: float) 
 
 def _natural_key(path: Path) -> tuple:
     """Sort img2.jpg before img10.jpg, as frame folders (CASME II, SAMM) need."""
-    import re
-
     return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.name))
 
 
@@ -170,7 +192,7 @@ def read_video(
                     raise
                 errors.append(str(err))
             except Exception as err:  # noqa: BLE001 - decoders raise many unrelated types
-                errors.append(f"{reader.__name__[6:]}: {type(err).__name__}: {str(err).splitlines()[0][:160] if str(err) else ''}")
+                errors.append(f"{reader.__name__[6:]}: {_reason(err)}")
         if video is None:
             raise VideoError(f"{source}: not a readable video ({'; '.join(errors)})")
     if video.n_frames < limits.min_frames:
