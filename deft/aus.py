@@ -7,7 +7,7 @@ projected on the direction the muscle pulls. Left/right are the subject's sides.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from math import exp
 
 from deft.motion.regions import RegionMotion
@@ -32,7 +32,9 @@ class AUEvidence:
     confidence: float  # 0..1; >= 0.5 means the rule fired
     strength_iod: float  # motion along the muscle's pull, IOD
     side: str  # "both" | "left" | "right" | "centre"
-    evidence: list[str]  # regions whose motion supports the AU
+    evidence: list[str]  # regions whose motion supports the AU (empty when it did not fire)
+    regions: list[str] = field(default_factory=list)  # regions the rule read, fired or not
+    pull_iod: float = 0.0  # motion along the muscle's pull in those regions, before telling neighbours apart
 
     def to_dict(self) -> dict:
         return {
@@ -66,23 +68,30 @@ def _confidence(strength: float, threshold: float = MOTION_THRESHOLD_IOD) -> flo
     return 1.0 / (1.0 + exp(-max(-60.0, min(60.0, z))))
 
 
-def _sided(au: str, per_side: dict[str, tuple[float, list[str]]]) -> AUEvidence:
-    """Combine left/right strengths: the AU's strength is the stronger side; both sides if both pass."""
-    fired = [s for s, (v, _) in per_side.items() if v >= MOTION_THRESHOLD_IOD]
-    best = max(per_side, key=lambda s: per_side[s][0])
-    strength = per_side[best][0]
+def _sided(au: str, per_side: dict[str, tuple[float, bool, list[str]]]) -> AUEvidence:
+    """Combine left/right (pull, rule passed, regions): strength is the stronger passing side."""
+    strength_of = {s: (pull if ok else 0.0) for s, (pull, ok, _) in per_side.items()}
+    fired = [s for s, v in strength_of.items() if v >= MOTION_THRESHOLD_IOD]
+    best = max(per_side, key=lambda s: (strength_of[s], per_side[s][0]))
     side = "both" if len(fired) == 2 else best
-    evidence = [r for s in (fired or [best]) for r in per_side[s][1]]
-    return AUEvidence(au, AU_NAMES[au], _confidence(strength), strength, side, evidence if fired else [])
+    regions = [r for s in (fired or [best]) for r in per_side[s][2]]
+    strength = strength_of[best]
+    return AUEvidence(au, AU_NAMES[au], _confidence(strength), strength, side, regions if fired else [], regions,
+                      max(pull for pull, _, _ in per_side.values()))
 
 
-def _centre(au: str, strength: float, regions: list[str]) -> AUEvidence:
+def _centre(au: str, pull: float, ok: bool, regions: list[str]) -> AUEvidence:
+    strength = pull if ok else 0.0
     fired = strength >= MOTION_THRESHOLD_IOD
-    return AUEvidence(au, AU_NAMES[au], _confidence(strength), strength, "centre", regions if fired else [])
+    return AUEvidence(au, AU_NAMES[au], _confidence(strength), strength, "centre", regions if fired else [], regions, pull)
 
 
 def au_rules(m: _Motion) -> list[AUEvidence]:
-    """One AUEvidence per AU in DETECTED_AUS (fired or not)."""
+    """One AUEvidence per AU in DETECTED_AUS (fired or not).
+
+    Each rule gives the pull (motion along the muscle's direction in its regions) and a test that
+    tells it apart from neighbouring muscles moving the same regions; it fires when both hold.
+    """
     sides = ("right", "left")
     out: list[AUEvidence] = []
 
@@ -99,25 +108,24 @@ def au_rules(m: _Motion) -> list[AUEvidence]:
         def fn(s):
             inner_up = m.up(f"inner_brow_{s}") + 2.0 * inward(s)
             up, up_other = (inner_up, m.up(f"outer_brow_{s}")) if part == "inner" else (m.up(f"outer_brow_{s}"), inner_up)
-            return (up if up >= 0.6 * up_other else 0.0), [f"{part}_brow_{s}"]
+            return up, up >= 0.6 * up_other, [f"{part}_brow_{s}"]
         return fn
 
     out.append(_sided("AU1", per_side(brow("inner", "outer"))))
     out.append(_sided("AU2", per_side(brow("outer", "inner"))))
     # A rising glabella (the frontalis lifting the inner brows) contradicts the corrugator.
     glabella_rise = max(0.0, m.up("glabella"))
-    out.append(_sided("AU4", per_side(lambda s: (2.0 * inward(s) - glabella_rise, [f"inner_brow_{s}", "glabella"]))))
+    out.append(_sided("AU4", per_side(lambda s: (2.0 * inward(s) - glabella_rise, True, [f"inner_brow_{s}", "glabella"]))))
 
     # AU6 raises the cheek (and with it the lower lid); AU7 tightens the lower lid more than the cheek.
     def cheek(s):
         cheek_up, lid_up = m.up(f"cheek_{s}"), m.up(f"lower_eyelid_{s}")
         corner = abs(complex(*m.vec(f"mouth_corner_{s}")))
-        ok = cheek_up >= 0.8 * lid_up and cheek_up >= 0.6 * corner
-        return (cheek_up if ok else 0.0), [f"cheek_{s}", f"lower_eyelid_{s}"]
+        return cheek_up, cheek_up >= 0.8 * lid_up and cheek_up >= 0.6 * corner, [f"cheek_{s}", f"lower_eyelid_{s}"]
 
     def lid(s):
         cheek_up, lid_up = m.up(f"cheek_{s}"), m.up(f"lower_eyelid_{s}")
-        return (lid_up if lid_up >= 1.5 * max(cheek_up, 0.0) else 0.0), [f"lower_eyelid_{s}"]
+        return lid_up, lid_up >= 1.5 * max(cheek_up, 0.0), [f"lower_eyelid_{s}"]
 
     out.append(_sided("AU6", per_side(cheek)))
     out.append(_sided("AU7", per_side(lid)))
@@ -125,14 +133,15 @@ def au_rules(m: _Motion) -> list[AUEvidence]:
     # so each region's rise is discounted by SPILL x the other's.
     lip_up = m.up("upper_lip")
     wings_up = max(m.up("nose_wing_right"), m.up("nose_wing_left"))
+
     def nose(s):
         up = m.up(f"nose_wing_{s}")
         # AU6 and AU12 lift the cheek or mouth corner more than the nose wing beside them; AU9 the reverse.
         leads = up > m.up(f"cheek_{s}") and up > m.up(f"mouth_corner_{s}")
-        return (up - SPILL * lip_up if leads else 0.0), [f"nose_wing_{s}"]
+        return up - SPILL * lip_up, leads, [f"nose_wing_{s}"]
 
     out.append(_sided("AU9", per_side(nose)))
-    out.append(_centre("AU10", lip_up - SPILL * wings_up, ["upper_lip"]))
+    out.append(_centre("AU10", lip_up - SPILL * wings_up, True, ["upper_lip"]))
 
     # Mouth corners: AU12 up and out, AU14 straight out (tightened), AU15 down.
     def corner(kind):
@@ -140,20 +149,17 @@ def au_rules(m: _Motion) -> list[AUEvidence]:
             name = f"mouth_corner_{s}"
             up, lateral = m.up(name), m.out(name)
             if kind == "AU12":
-                v = 0.6 * up + 0.8 * lateral if up > 0.25 * abs(lateral) and lateral > 0 else 0.0
-            elif kind == "AU14":
-                v = lateral if abs(up) <= 0.25 * lateral else 0.0
-            else:
-                v = -up + 0.2 * lateral if -up > abs(lateral) else 0.0
-            return v, [name]
+                return 0.6 * up + 0.8 * lateral, up > 0.25 * abs(lateral) and lateral > 0, [name]
+            if kind == "AU14":
+                return lateral, abs(up) <= 0.25 * lateral, [name]
+            return -up + 0.2 * lateral, -up > abs(lateral), [name]
         return fn
 
     for au in ("AU12", "AU14", "AU15"):
         out.append(_sided(au, per_side(corner(au))))
     # AU17 pushes the chin boss (and lower lip) up; AU25 parts the lips: lower lip away from upper.
-    out.append(_centre("AU17", m.up("chin"), ["chin", "lower_lip"]))
-    out.append(_centre("AU25", m.up("upper_lip") - m.up("lower_lip") if m.up("lower_lip") < 0 else 0.0,
-                       ["lower_lip", "upper_lip"]))
+    out.append(_centre("AU17", m.up("chin"), True, ["chin", "lower_lip"]))
+    out.append(_centre("AU25", m.up("upper_lip") - m.up("lower_lip"), m.up("lower_lip") < 0, ["lower_lip", "upper_lip"]))
     return out
 
 

@@ -125,6 +125,16 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_build_instructions(args: argparse.Namespace) -> int:
+    from deft.instruct.build import build, jobs_from_source
+
+    summary = build(jobs_from_source(args.source), args.out, args.seed, args.workers, progress=True)
+    print(json.dumps({k: v for k, v in summary.items() if k != "dropped_clips"}))
+    print(f"deft: kept {summary['kept']} of {summary['clips']} clips, {summary['records']} records in {args.out}",
+          file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from deft import __version__
     from deft.data.faces import FACE_NAMES
@@ -152,6 +162,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, default=30)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("build-instructions", help="Uni-MER instruction/answer JSONL from labelled clips (resumable)")
+    p.add_argument("source", help="synthetic:N[:SEED]")
+    p.add_argument("--out", required=True, help="output folder (instructions.jsonl, qc.jsonl, qc_summary.json)")
+    p.add_argument("--seed", type=int, default=0, help="template choice seed")
+    p.add_argument("--workers", type=int, default=1)
+    p.set_defaults(func=cmd_build_instructions)
     return parser
 
 

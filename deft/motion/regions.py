@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+LATERAL_SHARE = 0.3  # inward/outward is named only when the sideways part is this share of the motion
 COMPASS = ("right", "up-right", "up", "up-left", "left", "down-left", "down", "down-right")
 
 
@@ -97,7 +98,7 @@ def describe_regions(flow: np.ndarray, strain: np.ndarray, landmarks: np.ndarray
         mags = magnitude[mask]
         angle = float(np.degrees(np.arctan2(-dy, dx)))
         lateral = None
-        if spec.side != "centre" and abs(dx) > 1e-6:
+        if spec.side != "centre" and abs(dx) >= LATERAL_SHARE * np.hypot(dx, dy):
             away = dx < 0 if spec.side == "right" else dx > 0
             lateral = "outward" if away else "inward"
         out.append(

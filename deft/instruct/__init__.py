@@ -1,0 +1,1 @@
+"""Uni-MER motion instructions: grounded facts, templates, builders and the claim checker."""

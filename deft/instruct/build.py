@@ -1,0 +1,168 @@
+"""Recipe: clips -> analysis -> grounded facts -> dual-constraint check -> Uni-MER JSONL (resumable)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+from deft.errors import ConfigError, DeftError
+
+INSTRUCTIONS_FILE = "instructions.jsonl"
+QC_FILE = "qc.jsonl"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One clip to build from: a synthetic spec, or a dataset record's path with its labels."""
+
+    dataset: str
+    subject: str
+    clip_id: str
+    spec: object | None = None  # SyntheticSpec
+    path: str | None = None
+    aus: tuple[str, ...] = ()
+    emotion: str = ""
+    composite: str | None = None
+    phases: tuple[int, int, int] | None = None
+
+
+def synthetic_jobs(n_clips: int, seed: int) -> list[Job]:
+    from deft.data.synthetic import synthetic_set
+
+    return [Job("synthetic", s.face, f"syn{seed}_{i:04d}", spec=s) for i, s in enumerate(synthetic_set(n_clips, seed))]
+
+
+def jobs_from_source(source: str) -> list[Job]:
+    """`synthetic:N[:SEED]` builds from generated clips; dataset folders come with the loaders."""
+    if source.startswith("synthetic:"):
+        parts = source.split(":")
+        try:
+            return synthetic_jobs(int(parts[1]), int(parts[2]) if len(parts) > 2 else 0)
+        except (ValueError, IndexError):
+            raise ConfigError(f"{source}: use synthetic:N or synthetic:N:SEED") from None
+    raise ConfigError(f"{source}: unknown source; use synthetic:N[:SEED]")
+
+
+def process(job: Job, seed: int) -> tuple[list[dict], dict]:
+    """Build one clip's records and its QC line; a clip that fails QC yields no record."""
+    from deft.analyze import analyze, analyze_frames
+    from deft.instruct.builder import build_pairs
+    from deft.instruct.facts import ClipLabels, ground
+    from deft.video import Video
+
+    qc = {"clip": f"{job.dataset}/{job.clip_id}", "subject": job.subject}
+    try:
+        if job.spec is not None:
+            from deft.data.synthetic import render
+
+            clip = render(job.spec)
+            analysis = analyze_frames(Video(clip.frames, 30.0, qc["clip"], "synthetic", (256, 256)))
+            labels = ClipLabels(set(clip.au_names), clip.emotion, clip.composite)
+        else:
+            analysis = analyze(job.path, phases=job.phases)
+            labels = ClipLabels(set(job.aus), job.emotion, job.composite)
+    except DeftError as err:
+        return [], {**qc, "kept": False, "reasons": [str(err)]}
+    g = ground(analysis, labels)
+    reasons = [f"labelled {au} has no motion in its regions" for au in g.unsupported_labels]
+    reasons += [f"strong {au} motion is not labelled" for au in g.unlabelled_motion]
+    if reasons:
+        return [], {**qc, "kept": False, "reasons": reasons}
+    meta = {"dataset": job.dataset, "subject": job.subject, "clip_id": job.clip_id}
+    records = build_pairs(g, meta, seed)
+    return records, {**qc, "kept": True, "reasons": [], "n_records": len(records)}
+
+
+def _done(out: Path) -> set[str]:
+    """Clips already handled by an earlier run: those with a QC line (written after their records)."""
+    done = set()
+    qc_path = out / QC_FILE
+    if qc_path.exists():
+        for line in qc_path.read_text().splitlines():
+            try:
+                done.add(json.loads(line)["clip"])
+            except (json.JSONDecodeError, KeyError):
+                break  # a line cut by an interruption: everything after it is redone
+    return done
+
+
+def _drop_partial(out: Path, done: set[str]) -> None:
+    """Remove records of clips with no QC line (an interrupted write), so nothing is written twice."""
+    path = out / INSTRUCTIONS_FILE
+    if not path.exists():
+        return
+    keep = []
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if f"{record['dataset']}/{record['clip_id']}" in done:
+            keep.append(line)
+    path.write_text("".join(x + "\n" for x in keep))
+    qc = out / QC_FILE
+    if qc.exists():
+        lines = [x for x in qc.read_text().splitlines() if _is_json(x)]
+        qc.write_text("".join(x + "\n" for x in lines))
+
+
+def _is_json(line: str) -> bool:
+    try:
+        json.loads(line)
+        return True
+    except json.JSONDecodeError:
+        return False
+
+
+def _work(args: tuple[Job, int]) -> tuple[list[dict], dict]:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    return process(*args)
+
+
+def build(jobs: list[Job], out: str | os.PathLike, seed: int = 0, workers: int = 1, progress: bool = True) -> dict:
+    """Build every job into OUT/instructions.jsonl and OUT/qc.jsonl; rerunning resumes where it stopped."""
+    from tqdm import tqdm
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    done = _done(out)
+    _drop_partial(out, done)
+    todo = [j for j in jobs if f"{j.dataset}/{j.clip_id}" not in done]
+    bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="build-instructions", unit="clip", disable=not progress)
+    with open(out / INSTRUCTIONS_FILE, "a") as records_f, open(out / QC_FILE, "a") as qc_f:
+        if workers > 1:
+            pool = get_context("spawn").Pool(workers)
+            results = pool.imap(_work, [(j, seed) for j in todo])
+        else:
+            pool, results = None, (process(j, seed) for j in todo)
+        try:
+            for records, qc in results:
+                records_f.write("".join(json.dumps(r) + "\n" for r in records))
+                records_f.flush()
+                qc_f.write(json.dumps(qc) + "\n")  # the QC line marks the clip done: written last
+                qc_f.flush()
+                bar.update()
+        finally:
+            if pool is not None:
+                pool.terminate()
+            bar.close()
+    return summarise(out)
+
+
+def summarise(out: str | os.PathLike) -> dict:
+    """QC summary: kept, dropped and why; written as OUT/qc_summary.json."""
+    out = Path(out)
+    lines = [json.loads(x) for x in (out / QC_FILE).read_text().splitlines() if x]
+    reasons = Counter(re.sub(r"AU\d+", "AU", r) for x in lines for r in x["reasons"])
+    summary = {
+        "clips": len(lines), "kept": sum(x["kept"] for x in lines), "dropped": sum(not x["kept"] for x in lines),
+        "records": sum(1 for _ in open(out / INSTRUCTIONS_FILE)), "drop_reasons": dict(reasons),
+        "dropped_clips": {x["clip"]: x["reasons"] for x in lines if not x["kept"]},
+    }
+    (out / "qc_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
