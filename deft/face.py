@@ -143,3 +143,22 @@ def align_face(frames: np.ndarray, config: FaceConfig = FaceConfig(), source: st
     if ref != 0:
         warnings.append(f"no face on frame 0; aligned on frame {ref}")
     return AlignedFace(crops, lm_crop, float(np.linalg.norm(right - left)), box, ref, matrix, len(boxes), warnings)
+
+
+@lru_cache(maxsize=1)
+def _descriptor_model():
+    import dlib
+
+    return dlib.face_recognition_model_v1(model_path("dlib_face_recognition_resnet_model_v1.dat"))
+
+
+# dlib's ResNet descriptor: two photos of one person are usually closer than this (dlib docs: 0.6).
+SAME_PERSON_DISTANCE = 0.6
+
+
+def face_descriptor(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The 128-d dlib ResNet identity descriptor of the face in `box`."""
+    import dlib
+
+    shape = _predictor()(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), dlib.rectangle(*box))
+    return np.asarray(_descriptor_model().compute_face_descriptor(np.ascontiguousarray(rgb), shape), np.float32)

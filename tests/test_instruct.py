@@ -102,3 +102,30 @@ def test_committed_sample_loads_with_datasets():
         record = json.loads(line)
         jsonschema.validate(record, SCHEMA)
         assert unbacked_claims(record) == []
+
+
+@pytest.mark.parametrize("case", ["swapped_identity", "faceless", "contradicted_label", "clean"])
+def test_quality_control_drops_bad_clips(tmp_path, happy_clip, case):
+    import numpy as np
+
+    from deft.instruct.build import Job, process
+    from deft.video import write_video
+
+    labels = {"aus": ("AU6", "AU12"), "emotion": "happiness", "composite": "positive"}
+    frames = happy_clip.frames
+    if case == "swapped_identity":
+        other = render(SyntheticSpec(face="hopper", seed=9)).frames
+        frames = np.concatenate([frames[:15], other[15:]])
+    elif case == "faceless":
+        frames = np.full_like(frames, 120)
+    elif case == "contradicted_label":
+        labels["aus"] = ("AU6", "AU12", "AU15")
+    path = tmp_path / f"{case}.mp4"
+    write_video(frames, path)
+    records, qc = process(Job("fixture", "s1", case, path=str(path), **labels), seed=0)
+    expected = {"swapped_identity": "identity changes", "faceless": "no face found",
+                "contradicted_label": "labelled AU15 has no motion in its regions", "clean": None}[case]
+    if expected is None:
+        assert qc["kept"] and len(records) == 5 and qc["checks"]["same_identity"] < 0.6
+    else:
+        assert not qc["kept"] and records == [] and any(expected in r for r in qc["reasons"]), qc

@@ -55,6 +55,8 @@ def process(job: Job, seed: int) -> tuple[list[dict], dict]:
     from deft.instruct.facts import ClipLabels, ground
     from deft.video import Video
 
+    from deft.data.quality import clip_quality
+
     qc = {"clip": f"{job.dataset}/{job.clip_id}", "subject": job.subject}
     try:
         if job.spec is not None:
@@ -68,9 +70,11 @@ def process(job: Job, seed: int) -> tuple[list[dict], dict]:
             labels = ClipLabels(set(job.aus), job.emotion, job.composite)
     except DeftError as err:
         return [], {**qc, "kept": False, "reasons": [str(err)]}
+    quality = clip_quality(analysis.face)
     g = ground(analysis, labels)
-    reasons = [f"labelled {au} has no motion in its regions" for au in g.unsupported_labels]
+    reasons = quality.reasons + [f"labelled {au} has no motion in its regions" for au in g.unsupported_labels]
     reasons += [f"strong {au} motion is not labelled" for au in g.unlabelled_motion]
+    qc["checks"] = {name: c["value"] for name, c in quality.checks.items()}
     if reasons:
         return [], {**qc, "kept": False, "reasons": reasons}
     meta = {"dataset": job.dataset, "subject": job.subject, "clip_id": job.clip_id}
