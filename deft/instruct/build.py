@@ -124,7 +124,9 @@ def _is_json(line: str) -> bool:
 
 
 def _work(args: tuple[Job, int]) -> tuple[list[dict], dict]:
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import cv2
+
+    cv2.setNumThreads(1)  # one process per core: OpenCV's own threads would only contend
     return process(*args)
 
 
