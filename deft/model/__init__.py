@@ -1,0 +1,1 @@
+"""The DEFT model: experts, projector, heads and the LoRA-tuned LLM they feed."""

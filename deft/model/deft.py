@@ -1,0 +1,168 @@
+"""DeftModel: experts -> projector -> soft tokens spliced into a LoRA-tuned causal LM; heads beside it.
+
+Shapes: B clips, E experts, T tokens per expert, D expert width, H LLM width, L sequence length.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from deft.errors import ConfigError
+from deft.model.config import DeftConfig
+from deft.model.experts import EXPERTS
+from deft.model.heads import Heads
+from deft.model.losses import hybrid_loss
+from deft.model.projector import Projector
+from deft.model.prompt import PromptIds, encode_prompt, stop_ids
+
+WEIGHTS_FILE = "deft.safetensors"  # experts + projector + heads
+ADAPTER_DIR = "adapter"  # the LoRA adapter (peft), without the base model
+
+
+class DeftModel(nn.Module):
+    def __init__(self, config: DeftConfig, llm=None, tokenizer=None):
+        super().__init__()
+        self.config = config
+        self.experts = nn.ModuleDict({name: EXPERTS[name](config) for name in config.experts})
+        self.heads = Heads(config)
+        self.llm, self.tokenizer = None, tokenizer
+        if llm is not None:
+            self.attach_llm(llm, tokenizer)
+        else:
+            self.projector = Projector(config)
+
+    # ---- experts and heads -------------------------------------------------------------
+    def encode(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """{expert: (B, T, D)}."""
+        return {name: expert(batch) for name, expert in self.experts.items()}
+
+    def classify(self, batch: dict[str, torch.Tensor]) -> tuple[dict, dict, dict]:
+        """(expert tokens, pooled (B, D) per expert, head logits)."""
+        tokens = self.encode(batch)
+        pooled = {k: v.mean(dim=1) for k, v in tokens.items()}
+        return tokens, pooled, self.heads(pooled)
+
+    def expert_loss(self, batch: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Stage 1 objective: heads + disentanglement."""
+        _, pooled, logits = self.classify(batch)
+        apex = None
+        if "structure" in self.experts:
+            apex = self.experts["structure"](batch, image_key="apex_image").mean(dim=1)
+        return hybrid_loss(logits, pooled, targets, self.config, apex)
+
+    # ---- LLM ---------------------------------------------------------------------------
+    def attach_llm(self, llm, tokenizer) -> None:
+        """Use `llm` (a HF causal LM, optionally peft-wrapped) and size the projector to it."""
+        self.llm, self.tokenizer = llm, tokenizer
+        embed = llm.get_input_embeddings()
+        self.config.llm_dim = embed.embedding_dim
+        if not hasattr(self, "projector") or self.projector.norm.normalized_shape[0] != self.config.llm_dim:
+            self.projector = Projector(self.config)
+        with torch.no_grad():
+            sample = embed(torch.arange(min(4096, embed.num_embeddings)))  # includes any embedding scale
+            self.projector.scale.fill_(sample.norm(dim=-1).mean().item())
+
+    def add_lora(self) -> None:
+        from peft import LoraConfig, get_peft_model
+
+        c = self.config
+        self.llm = get_peft_model(self.llm, LoraConfig(r=c.lora_r, lora_alpha=c.lora_alpha, lora_dropout=c.lora_dropout,
+                                                       target_modules=list(c.lora_targets), task_type="CAUSAL_LM"))
+
+    def _causal(self):
+        return self.llm.get_base_model() if hasattr(self.llm, "get_base_model") else self.llm
+
+    def soft_tokens(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(B, E * T, H) soft tokens for the clips in `batch`."""
+        return self.projector(self.encode(batch))
+
+    def _embed(self, ids: list[int]) -> torch.Tensor:
+        table = self.llm.get_input_embeddings()
+        return table(torch.tensor(ids, dtype=torch.long, device=table.weight.device))
+
+    def _sequence(self, soft: torch.Tensor, prompt: PromptIds) -> torch.Tensor:
+        """(L, H) embeddings: prefix, soft tokens, suffix, answer."""
+        return torch.cat([self._embed(prompt.prefix), soft, self._embed(prompt.suffix + prompt.answer)], dim=0)
+
+    def lm_loss(self, batch: dict[str, torch.Tensor], prompts: list[PromptIds]) -> torch.Tensor:
+        """Mean cross-entropy over answer tokens; logits are computed only at answer positions."""
+        if self.llm is None:
+            raise ConfigError("no LLM attached: load one with attach_llm or from_pretrained(load_llm=True)")
+        soft = self.soft_tokens(batch)  # (B, S, H)
+        seqs = [self._sequence(soft[i], p) for i, p in enumerate(prompts)]
+        length = max(len(s) for s in seqs)
+        h = soft.shape[-1]
+        embeds = soft.new_zeros(len(seqs), length, h)
+        mask = torch.zeros(len(seqs), length, dtype=torch.long, device=soft.device)
+        for i, s in enumerate(seqs):
+            embeds[i, : len(s)], mask[i, : len(s)] = s, 1
+        causal = self._causal()
+        hidden = causal.get_decoder()(inputs_embeds=embeds, attention_mask=mask).last_hidden_state  # (B, L, H)
+        picked, targets = [], []
+        for i, p in enumerate(prompts):
+            n = len(p.answer)
+            end = len(seqs[i])
+            picked.append(hidden[i, end - n - 1 : end - 1])  # position t predicts token t + 1
+            targets.extend(p.answer)
+        logits = causal.get_output_embeddings()(torch.cat(picked))  # (N answer tokens, vocab)
+        cap = getattr(causal.config, "final_logit_softcapping", None)
+        if cap:
+            logits = torch.tanh(logits / cap) * cap
+        return F.cross_entropy(logits.float(), torch.tensor(targets, device=logits.device))
+
+    @torch.no_grad()
+    def generate(self, batch: dict[str, torch.Tensor], instruction: str, max_new_tokens: int = 160,
+                 streamer=None) -> str:
+        """Greedy answer for one clip (batch of 1)."""
+        prompt = encode_prompt(self.tokenizer, instruction)
+        embeds = self._sequence(self.soft_tokens(batch)[0], prompt)[None]  # (1, L, H)
+        out = self.llm.generate(inputs_embeds=embeds, attention_mask=torch.ones(embeds.shape[:2], dtype=torch.long),
+                                max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stop_ids(self.tokenizer),
+                                pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id, streamer=streamer)
+        return self.tokenizer.decode(out[0], skip_special_tokens=True).strip()
+
+    # ---- save / load -------------------------------------------------------------------
+    def own_state(self) -> dict[str, torch.Tensor]:
+        """Experts, projector and heads (never the LLM)."""
+        return {k: v for k, v in self.state_dict().items() if not k.startswith("llm.")}
+
+    def save_pretrained(self, folder: str | Path, card: str | None = None) -> None:
+        from safetensors.torch import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.config.save(folder)
+        save_file({k: v.contiguous() for k, v in self.own_state().items()}, str(folder / WEIGHTS_FILE))
+        if self.llm is not None and hasattr(self.llm, "peft_config"):
+            self.llm.save_pretrained(str(folder / ADAPTER_DIR))
+        if card is not None:
+            (folder / "README.md").write_text(card)
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path, llm=None, tokenizer=None, load_llm: bool = True) -> "DeftModel":
+        """Load experts/projector/heads; attach `llm` (or the configured backbone) and the saved adapter."""
+        from safetensors.torch import load_file
+
+        folder = Path(folder)
+        config = DeftConfig.load(folder)
+        if llm is None and load_llm:
+            from deft.model.backbone import load_backbone
+
+            llm, tokenizer = load_backbone(None if config.backbone == "default" else config.backbone)
+        model = cls(config, llm, tokenizer)
+        if llm is not None and (folder / ADAPTER_DIR).exists():
+            from peft import PeftModel
+
+            model.llm = PeftModel.from_pretrained(llm, str(folder / ADAPTER_DIR))
+        weights = folder / WEIGHTS_FILE
+        if not weights.exists():
+            raise ConfigError(f"{folder}: no {WEIGHTS_FILE}; not a deft model folder")
+        missing, unexpected = model.load_state_dict(load_file(str(weights)), strict=False)
+        missing = [k for k in missing if not k.startswith("llm.")]
+        if missing or unexpected:
+            raise ConfigError(f"{weights}: weights do not match the config (missing {missing[:3]}, unexpected {unexpected[:3]})")
+        return model.eval()

@@ -1,0 +1,44 @@
+"""Classification heads on the pooled expert outputs, and the identity adversary of the motion expert."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from deft.aus import DETECTED_AUS
+from deft.emotion import COMPOSITE_LABELS, FINE_LABELS
+from deft.model.config import DeftConfig
+
+FINE_WITH_NONE = (*FINE_LABELS, "none")
+
+
+class _ReverseGrad(torch.autograd.Function):
+    """Identity forward; gradient times -1 backward (Ganin & Lempitsky 2015)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad
+
+
+class Heads(nn.Module):
+    """Emotion (composite + fine) and AU logits from the experts, as the hybrid objective's targets."""
+
+    def __init__(self, config: DeftConfig):
+        super().__init__()
+        width = config.expert_dim * len(config.experts)
+        self.trunk = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, 256), nn.GELU(), nn.Dropout(config.dropout))
+        self.composite = nn.Linear(256, len(COMPOSITE_LABELS))
+        self.fine = nn.Linear(256, len(FINE_WITH_NONE))
+        self.aus = nn.Linear(256, len(DETECTED_AUS))
+        self.adversary = nn.Linear(config.expert_dim, config.n_subjects) if config.n_subjects > 1 else None
+
+    def forward(self, pooled: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        h = self.trunk(torch.cat(list(pooled.values()), dim=1))
+        out = {"composite": self.composite(h), "fine": self.fine(h), "aus": self.aus(h)}
+        if self.adversary is not None and "motion" in pooled:
+            out["identity"] = self.adversary(_ReverseGrad.apply(pooled["motion"]))
+        return out
