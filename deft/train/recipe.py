@@ -1,0 +1,54 @@
+"""`deft train`: stage 1 then stage 2 on a training folder; saves the model with its card and curves."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from deft.model.config import DeftConfig
+from deft.model.deft import DeftModel
+from deft.train.data import TrainingSet, load_training_set
+from deft.train.experts_stage import ExpertsStage, train_experts
+from deft.train.instruct_stage import InstructStage, train_instruct
+from deft.train.log import TrainingLog
+
+
+def train(data_dir: str | Path, out: str | Path, config: DeftConfig = DeftConfig(), experts: ExpertsStage = ExpertsStage(),
+          instruct: InstructStage | None = InstructStage(), eval_dir: str | Path | None = None, llm=None, tokenizer=None,
+          resume: bool = False, progress: bool = True) -> DeftModel:
+    """Train and save to OUT: config.json, deft.safetensors, adapter/, README.md, log.jsonl, curves.png."""
+    from deft.eval.model_eval import evaluate_heads, evaluate_text
+    from deft.model.card import model_card
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    data = load_training_set(data_dir)
+    config.n_subjects = len(data.subjects)
+    log = TrainingLog(out / "log.jsonl")
+    if instruct is not None and llm is None:
+        from deft.model.backbone import load_backbone
+
+        llm, tokenizer = load_backbone(None if config.backbone == "default" else config.backbone)
+    model = DeftModel(config, llm, tokenizer)
+    started = time.perf_counter()
+    train_experts(model, data, experts, log, progress)
+    if instruct is not None:
+        train_instruct(model, data, instruct, out, log, resume, progress)
+    elapsed = time.perf_counter() - started
+    scores: dict = {}
+    if eval_dir is not None:
+        held: TrainingSet = load_training_set(eval_dir)
+        scores["heads"] = evaluate_heads(model, held)
+        if instruct is not None:
+            scores["text"] = evaluate_text(model, held)
+    config.extra.update({
+        "train_data": str(data_dir), "train_clips": len(data.clips), "train_records": len(data.records),
+        "subjects": data.subjects, "experts_stage": asdict(experts), "instruct_stage": asdict(instruct) if instruct else None,
+        "train_seconds": round(elapsed, 1), "scores": scores,
+    })
+    model.save_pretrained(out, card=model_card(config))
+    (out / "scores.json").write_text(json.dumps(scores, indent=2, default=list) + "\n")
+    log.plot(out / "curves.png")
+    return model
