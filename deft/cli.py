@@ -136,6 +136,46 @@ def cmd_build_instructions(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from deft.model.config import DeftConfig
+    from deft.train.experts_stage import ExpertsStage
+    from deft.train.instruct_stage import InstructStage
+    from deft.train.recipe import train
+
+    config = DeftConfig(backbone=args.backbone, experts=tuple(args.experts.split(",")), lora_r=args.lora_r)
+    instruct = None if args.stage == "experts" else InstructStage(
+        epochs=args.epochs, max_steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+        gradient_checkpointing=args.gradient_checkpointing, stop_at=args.stop_at, seed=args.seed)
+    train(args.data, args.out, config, ExpertsStage(epochs=args.expert_epochs, seed=args.seed), instruct,
+          eval_dir=args.eval, resume=args.resume)
+    print(f"deft: model saved to {args.out} (card: {args.out}/README.md, curves: {args.out}/curves.png)", file=sys.stderr)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from deft.eval.model_eval import evaluate_heads, evaluate_text
+    from deft.model.deft import DeftModel
+    from deft.train.data import load_training_set
+
+    model = DeftModel.from_pretrained(args.model, load_llm=args.text)
+    data = load_training_set(args.data)
+    scores = {"heads": evaluate_heads(model, data)}
+    if args.text:
+        scores["text"] = evaluate_text(model, data)
+    print(json.dumps(scores, indent=2, default=list))
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from deft.analyze import AnalyzeConfig
+    from deft.explain import explain
+    from deft.report import format_table
+
+    result = explain(args.video, args.model, AnalyzeConfig(flow=args.flow))
+    print(json.dumps(result.to_dict()) if args.json else format_table(result.analysis) + "\n\nexplanation: " + result.text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from deft import __version__
     from deft.data.faces import FACE_NAMES
@@ -171,6 +211,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--features", action="store_true", help="also save each kept clip's expert inputs (for deft train)")
     p.set_defaults(func=cmd_build_instructions)
+
+    p = sub.add_parser("train", help="train the DEFT model on a folder from build-instructions --features")
+    p.add_argument("data", help="training folder")
+    p.add_argument("--out", required=True)
+    p.add_argument("--eval", help="held-apart folder to score on after training")
+    p.add_argument("--stage", choices=["all", "experts"], default="all")
+    p.add_argument("--backbone", default="default", help="HF causal-LM folder; default: the packaged Gemma 3 270M")
+    p.add_argument("--experts", default="structure,texture,motion", help="comma-separated subset (ablations)")
+    p.add_argument("--expert-epochs", type=int, default=40)
+    p.add_argument("--epochs", type=float, default=1.0, help="instruction-tuning epochs")
+    p.add_argument("--steps", type=int, default=None, help="instruction-tuning steps (overrides --epochs)")
+    p.add_argument("--stop-at", type=int, default=None, help="stop after this step; --resume continues")
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--lora-r", type=int, default=8)
+    p.add_argument("--gradient-checkpointing", action="store_true")
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="score a trained model on a folder from build-instructions --features")
+    p.add_argument("model")
+    p.add_argument("data")
+    p.add_argument("--text", action="store_true", help="also generate and score the LLM's answers (slow on CPU)")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("explain", help="deft analyze plus the model's explanation in words")
+    p.add_argument("video")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--model", default=None, help="model folder (default: the embedded checkpoint)")
+    p.add_argument("--flow", choices=FLOW_METHODS, default="dis")
+    p.set_defaults(func=cmd_explain)
     return parser
 
 

@@ -61,6 +61,6 @@ def train_experts(model: DeftModel, data: TrainingSet, stage: ExpertsStage, log:
             scheduler.step()
             step += 1
             for k, v in terms.items():
-                sums[k] = sums.get(k, 0.0) + float(v) / len(loader)
+                sums[k] = sums.get(k, 0.0) + float(v.detach()) / len(loader)
         log.write(stage="experts", step=step, epoch=epoch, **sums)
     model.eval()

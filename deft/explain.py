@@ -1,0 +1,52 @@
+"""`deft explain`: the analysis of a clip plus the DEFT model's explanation in words."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from deft.analyze import Analysis, AnalyzeConfig, analyze
+from deft.errors import ConfigError
+
+DEFAULT_MODEL = Path(__file__).parent / "checkpoints" / "default"
+QUESTIONS = (
+    "Which Action Units are active, and what is the evidence for each?",
+    "What emotion does this micro-expression most likely signal? Explain your reasoning.",
+)
+
+
+@dataclass
+class Explanation:
+    analysis: Analysis
+    text: str
+    model: str
+
+    def to_dict(self) -> dict:
+        return {**self.analysis.to_dict(), "explanation": self.text, "model": self.model}
+
+
+@lru_cache(maxsize=2)
+def load_model(path: str | None = None):
+    """The DEFT model at `path`, or the embedded default checkpoint."""
+    from deft.model.deft import DeftModel
+
+    folder = Path(path) if path else DEFAULT_MODEL
+    if not (folder / "config.json").exists():
+        raise ConfigError(f"{folder}: no deft model here (train one with `deft train`, or omit --model)")
+    return DeftModel.from_pretrained(folder)
+
+
+def explain_analysis(analysis: Analysis, model_path: str | None = None, max_new_tokens: int = 120, streamer=None) -> str:
+    from deft.model.batch import collate
+    from deft.model.features import clip_features
+
+    model = load_model(model_path)
+    batch = collate([clip_features(analysis)])
+    return " ".join(model.generate(batch, q, max_new_tokens, streamer=streamer) for q in QUESTIONS)
+
+
+def explain(path: str | os.PathLike, model_path: str | None = None, config: AnalyzeConfig = AnalyzeConfig()) -> Explanation:
+    analysis = analyze(path, config)
+    return Explanation(analysis, explain_analysis(analysis, model_path), str(model_path or DEFAULT_MODEL))
