@@ -176,6 +176,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from serve.server import serve
+
+    serve(args.host, args.port, args.api_key, args.engine, args.model)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from deft import __version__
     from deft.data.faces import FACE_NAMES
@@ -243,6 +250,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="model folder (default: the embedded checkpoint)")
     p.add_argument("--flow", choices=FLOW_METHODS, default="dis")
     p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("serve", help="OpenAI-compatible API (vLLM or transformers engine)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--api-key", default=None, help="required Bearer key (also DEFT_API_KEYS, comma-separated)")
+    p.add_argument("--engine", choices=["auto", "vllm", "transformers"], default="auto")
+    p.add_argument("--model", default=None, help="model folder (default: the embedded checkpoint)")
+    p.set_defaults(func=cmd_serve)
     return parser
 
 

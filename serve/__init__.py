@@ -1,0 +1,1 @@
+"""deft's serving layer: OpenAI-compatible API, engines (vLLM, transformers), Gradio demo."""

@@ -1,0 +1,27 @@
+"""Limits and security settings of `deft serve`."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    api_keys: frozenset[str] = field(default_factory=frozenset)  # empty: no key required
+    max_upload_bytes: int = 32 * 1024 * 1024  # decoded video size
+    max_video_frames: int = 300  # after decoding (10 s at 30 fps)
+    max_new_tokens: int = 256
+    request_timeout_s: float = 120.0
+    max_concurrent: int = 1  # requests computing at once (CPU inference is serial anyway)
+    max_queue: int = 64  # requests waiting beyond that get 429
+    max_files: int = 256  # uploaded clips kept; the oldest are dropped
+    model_id: str = "deft"
+
+    @classmethod
+    def from_env(cls, api_key: str | None = None, **kw) -> "ServeSettings":
+        """Keys from --api-key or DEFT_API_KEYS (comma-separated)."""
+        keys = {k.strip() for k in os.environ.get("DEFT_API_KEYS", "").split(",") if k.strip()}
+        if api_key:
+            keys.add(api_key)
+        return cls(api_keys=frozenset(keys), **kw)

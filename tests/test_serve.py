@@ -1,0 +1,147 @@
+"""`deft serve` for real: uvicorn on loopback, the official openai client and langchain's ChatOpenAI."""
+
+import base64
+import socket
+import threading
+import time
+
+import httpx
+import openai
+import pytest
+import uvicorn
+
+from deft.model.config import DeftConfig
+from deft.model.deft import DeftModel
+from serve.api import create_app
+from serve.engines import TransformersEngine
+from serve.settings import ServeSettings
+from tests.tiny import tiny_llm
+
+KEY = "test-key"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SlowEngine(TransformersEngine):
+    """The real engine, held for a moment per request so a flood meets a full queue."""
+
+    def complete(self, prompt, max_new_tokens):
+        time.sleep(0.3)
+        return super().complete(prompt, max_new_tokens)
+
+
+@pytest.fixture(scope="module")
+def server():
+    llm, tok = tiny_llm()
+    model = DeftModel(DeftConfig(expert_dim=32, conv_width=8), llm, tok).eval()
+    settings = ServeSettings(api_keys=frozenset({KEY}), max_upload_bytes=2 * 2**20, max_new_tokens=16, max_queue=2)
+    app = create_app(SlowEngine(model), settings)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if server.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def client(server):
+    return openai.OpenAI(base_url=server + "/v1", api_key=KEY, max_retries=0, timeout=120)
+
+
+def _video_part(path) -> dict:
+    data = base64.b64encode(open(path, "rb").read()).decode()
+    return {"type": "video_url", "video_url": {"url": f"data:video/mp4;base64,{data}"}}
+
+
+def test_models_and_chat_with_a_clip(client, happy_mp4):
+    assert [m.id for m in client.models.list()] == ["deft"]
+    reply = client.chat.completions.create(model="deft", max_tokens=8, messages=[
+        {"role": "user", "content": [{"type": "text", "text": "Which AUs moved?"}, _video_part(happy_mp4)]}])
+    assert isinstance(reply.choices[0].message.content, str)
+    extra = reply.model_extra
+    assert extra["engine"] == "transformers"
+    assert {a["au"] for a in extra["deft"]["aus"]} == {"AU6", "AU12"}
+    assert extra["deft"]["emotion"]["label"] == "positive"
+
+
+def test_streaming(client, happy_mp4):
+    stream = client.chat.completions.create(model="deft", max_tokens=8, stream=True, messages=[
+        {"role": "user", "content": [_video_part(happy_mp4)]}])
+    chunks = list(stream)
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert chunks[-1].choices[0].finish_reason == "stop"
+
+
+def test_uploaded_file_id(client, happy_mp4):
+    uploaded = client.files.create(file=open(happy_mp4, "rb"), purpose="vision")
+    reply = client.chat.completions.create(model="deft", max_tokens=4, messages=[
+        {"role": "user", "content": [{"type": "file", "file": {"file_id": uploaded.id}}]}])
+    assert reply.model_extra["deft"]["emotion"]["fine"] == "happiness"
+
+
+def test_completions(client):
+    out = client.completions.create(model="deft", prompt="The cheek raiser is", max_tokens=4)
+    assert isinstance(out.choices[0].text, str)
+
+
+@pytest.mark.parametrize("content, status, code", [
+    ([{"type": "video_url", "video_url": {"url": "data:video/mp4;base64,@@@not-base64@@@"}}], 400, "invalid_base64"),
+    ([{"type": "video_url", "video_url": {"url": "file:///etc/passwd"}}], 400, "invalid_video"),
+    ([{"type": "video_url", "video_url": {"url": "/etc/passwd"}}], 400, "invalid_video"),
+    ([{"type": "video_url", "video_url": {"url": "data:video/mp4;base64," + "A" * (27 * 2**20 // 10 // 4 * 4)}}], 413,
+     "video_too_large"),
+    ([{"type": "video_url", "video_url": {"url": "data:video/mp4;base64," + "A" * (4 * 2**20)}}], 413, "too_large"),
+    ([{"type": "video_url", "video_url": {"url": "data:video/mp4;base64," + base64.b64encode(b"not a video").decode()}}],
+     422, "unprocessable_video"),
+    ([{"type": "file", "file": {"file_id": "../../etc/passwd"}}], 404, "file_not_found"),
+    ([{"type": "image_url", "image_url": {"url": "x"}}], 400, "invalid_part"),
+])
+def test_hostile_requests_get_the_right_4xx(client, content, status, code):
+    with pytest.raises(openai.APIStatusError) as info:
+        client.chat.completions.create(model="deft", max_tokens=4, messages=[{"role": "user", "content": content}])
+    assert info.value.status_code == status
+    assert info.value.body["code"] == code and info.value.body["message"]
+    assert "/etc/passwd" not in info.value.body["message"] or code == "file_not_found"
+
+
+def test_wrong_key_and_malformed_json(server):
+    bad = openai.OpenAI(base_url=server + "/v1", api_key="wrong", max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        bad.models.list()
+    r = httpx.post(server + "/v1/chat/completions", content=b"{nope", headers={"Authorization": f"Bearer {KEY}"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_json"
+
+
+def test_flood_gets_429_and_server_keeps_serving(server, client):
+    def call(results):
+        r = httpx.post(server + "/v1/completions", json={"prompt": "AU", "max_tokens": 2},
+                       headers={"Authorization": f"Bearer {KEY}"}, timeout=60)
+        results.append(r.status_code)
+
+    results: list[int] = []
+    threads = [threading.Thread(target=call, args=(results,)) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count(429) >= 1 and results.count(200) >= 1 and set(results) <= {200, 429}
+    assert client.completions.create(model="deft", prompt="AU", max_tokens=2).choices
+
+
+def test_langchain_chat_openai_against_the_server(server, happy_mp4):
+    from langchain_core.messages import HumanMessage
+    from langchain_openai import ChatOpenAI
+
+    chat = ChatOpenAI(base_url=server + "/v1", api_key=KEY, model="deft", max_tokens=6, max_retries=0)
+    reply = chat.invoke([HumanMessage(content=[{"type": "text", "text": "Explain."}, _video_part(happy_mp4)])])
+    assert isinstance(reply.content, str)
