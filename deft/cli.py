@@ -145,9 +145,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = DeftConfig(backbone=args.backbone, experts=tuple(args.experts.split(",")), lora_r=args.lora_r)
     instruct = None if args.stage == "experts" else InstructStage(
         epochs=args.epochs, max_steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-        gradient_checkpointing=args.gradient_checkpointing, stop_at=args.stop_at, seed=args.seed)
+        gradient_checkpointing=args.gradient_checkpointing, stop_at=args.stop_at, seed=args.seed,
+        max_answer_tokens=args.max_answer_tokens, types=tuple(args.types.split(",")) if args.types else None)
     train(args.data, args.out, config, ExpertsStage(epochs=args.expert_epochs, seed=args.seed), instruct,
-          eval_dir=args.eval, resume=args.resume)
+          eval_dir=args.eval, resume=args.resume, text_eval_clips=args.eval_clips)
     print(f"deft: model saved to {args.out} (card: {args.out}/README.md, curves: {args.out}/curves.png)", file=sys.stderr)
     return 0
 
@@ -234,6 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--lora-r", type=int, default=8)
     p.add_argument("--gradient-checkpointing", action="store_true")
+    p.add_argument("--types", default=None, help="instruction types to train on, comma-separated (default: all)")
+    p.add_argument("--max-answer-tokens", type=int, default=160)
+    p.add_argument("--eval-clips", type=int, default=20, help="held-apart clips whose generated text is scored")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_train)

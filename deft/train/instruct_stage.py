@@ -29,6 +29,7 @@ class InstructStage:
     gradient_checkpointing: bool = False
     checkpoint_every: int = 25
     stop_at: int | None = None  # stop after this step (a time-boxed run); `resume` continues it
+    types: tuple[str, ...] | None = None  # instruction types to train on (None = all)
     seed: int = 0
 
 
@@ -54,7 +55,8 @@ def train_instruct(model: DeftModel, data: TrainingSet, stage: InstructStage, ou
         model.llm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     by_key = {c.key: c for c in data.clips}
     subjects = {s: i for i, s in enumerate(data.subjects)}
-    order = list(range(len(data.records)))
+    records_all = [r for r in data.records if stage.types is None or r["type"] in stage.types]
+    order = list(range(len(records_all)))
     steps_per_epoch = max(1, len(order) // stage.batch_size)
     total = stage.max_steps or max(1, round(stage.epochs * steps_per_epoch))
     groups = [
@@ -80,7 +82,7 @@ def train_instruct(model: DeftModel, data: TrainingSet, stage: InstructStage, ou
         torch.manual_seed(stage.seed * 100_003 + step)  # dropout draws depend on the step only: resumable
         epoch, within = divmod(step, steps_per_epoch)
         random.Random(stage.seed + epoch).shuffle(shuffled := order.copy())
-        records = [data.records[i] for i in shuffled[within * stage.batch_size : (within + 1) * stage.batch_size]]
+        records = [records_all[i] for i in shuffled[within * stage.batch_size : (within + 1) * stage.batch_size]]
         clips = [by_key[f"{r['dataset']}/{r['clip_id']}"] for r in records]
         batch = collate([c.features for c in clips])
         lm = inner.lm_loss(batch, [_prompt(inner.tokenizer, r, stage.max_answer_tokens) for r in records])

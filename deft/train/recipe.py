@@ -17,7 +17,7 @@ from deft.train.log import TrainingLog
 
 def train(data_dir: str | Path, out: str | Path, config: DeftConfig = DeftConfig(), experts: ExpertsStage = ExpertsStage(),
           instruct: InstructStage | None = InstructStage(), eval_dir: str | Path | None = None, llm=None, tokenizer=None,
-          resume: bool = False, progress: bool = True) -> DeftModel:
+          resume: bool = False, progress: bool = True, text_eval_clips: int | None = 20) -> DeftModel:
     """Train and save to OUT: config.json, deft.safetensors, adapter/, README.md, log.jsonl, curves.png."""
     from deft.eval.model_eval import evaluate_heads, evaluate_text
     from deft.model.card import model_card
@@ -42,7 +42,8 @@ def train(data_dir: str | Path, out: str | Path, config: DeftConfig = DeftConfig
         held: TrainingSet = load_training_set(eval_dir)
         scores["heads"] = evaluate_heads(model, held)
         if instruct is not None:
-            scores["text"] = evaluate_text(model, held)
+            subset = held if text_eval_clips is None else TrainingSet(held.clips[:text_eval_clips], [])
+            scores["text"] = evaluate_text(model, subset)
     config.extra.update({
         "train_data": str(data_dir), "train_clips": len(data.clips), "train_records": len(data.records),
         "subjects": data.subjects, "experts_stage": asdict(experts), "instruct_stage": asdict(instruct) if instruct else None,
