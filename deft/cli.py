@@ -184,6 +184,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from serve.demo import run_demo
+
+    run_demo(args.host, args.port, args.model, args.api_url, args.api_key, args.engine)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from deft import __version__
     from deft.data.faces import FACE_NAMES
@@ -262,6 +269,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=["auto", "vllm", "transformers"], default="auto")
     p.add_argument("--model", default=None, help="model folder (default: the embedded checkpoint)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("demo", help="Gradio chat demo (in process, or against a running deft serve)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--model", default=None)
+    p.add_argument("--engine", choices=["auto", "vllm", "transformers"], default="transformers")
+    p.add_argument("--api-url", default=None, help="use a running deft serve instead of a local engine")
+    p.add_argument("--api-key", default=None)
+    p.set_defaults(func=cmd_demo)
     return parser
 
 

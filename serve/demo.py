@@ -1,0 +1,129 @@
+"""`deft demo`: a Gradio chat about a clip: AU table, apex frame with flow, phase timeline, streamed answers.
+
+It talks to the same engine code as `deft serve`, in process, or to a running server (`--api-url`).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import tempfile
+from collections.abc import Iterator
+from functools import lru_cache
+
+EXAMPLES = (("happiness", "astronaut", 1), ("surprise", "hopper", 2), ("disgust", "astronaut", 3), ("repression", "hopper", 4))
+AU_COLUMNS = ["AU", "name", "confidence", "side", "evidence"]
+
+
+@lru_cache(maxsize=1)
+def example_clips() -> list[str]:
+    """Synthetic clips of known truth, rendered once into a temp folder."""
+    import numpy as np
+
+    from deft.data.synthetic import random_spec, render
+    from deft.video import write_video
+
+    folder = os.path.join(tempfile.gettempdir(), "deft-demo-examples")
+    os.makedirs(folder, exist_ok=True)
+    paths = []
+    for emotion, face, seed in EXAMPLES:
+        path = os.path.join(folder, f"{emotion}_{face}.mp4")
+        if not os.path.exists(path):
+            write_video(render(random_spec(np.random.default_rng(seed), emotion, face, seed=seed)).frames, path)
+        paths.append(path)
+    return paths
+
+
+class LocalBackend:
+    """Analysis in process; answers from an Engine (transformers or vLLM)."""
+
+    def __init__(self, engine):
+        self.engine = engine
+
+    def answer(self, video: str, analysis, question: str, max_tokens: int) -> Iterator[str]:
+        from deft.model.features import clip_features
+
+        yield from self.engine.explain(clip_features(analysis), question, max_tokens)
+
+
+class RemoteBackend:
+    """Answers from a running `deft serve` through the official openai client (streaming)."""
+
+    def __init__(self, url: str, api_key: str | None):
+        import openai
+
+        self.client = openai.OpenAI(base_url=url.rstrip("/") + "/v1", api_key=api_key or "none")
+
+    def answer(self, video: str, analysis, question: str, max_tokens: int) -> Iterator[str]:
+        data = base64.b64encode(open(video, "rb").read()).decode()
+        stream = self.client.chat.completions.create(model="deft", stream=True, max_tokens=max_tokens, messages=[
+            {"role": "user", "content": [{"type": "text", "text": question},
+                                         {"type": "video_url", "video_url": {"url": f"data:video/mp4;base64,{data}"}}]}])
+        for chunk in stream:
+            if chunk.choices and chunk.choices[0].delta.content:
+                yield chunk.choices[0].delta.content
+
+
+def build_demo(backend, max_tokens: int = 160):
+    import gradio as gr
+
+    from deft.analyze import analyze
+    from deft.errors import DeftError
+    from deft.plot import plot_analysis
+
+    def on_video(video: str | None):
+        if not video:
+            return None, [], None, "Upload or record a clip of one face."
+        try:
+            result = analyze(video)
+        except DeftError as err:
+            return None, [], None, f"**Cannot analyse this clip:** {err}"
+        png = tempfile.NamedTemporaryFile(suffix=".png", delete=False).name
+        plot_analysis(result, png)
+        rows = [[a.au, a.name, round(a.confidence, 2), a.side, ", ".join(a.evidence)] for a in result.aus]
+        ph = result.phases
+        summary = (f"**{result.emotion.label}** ({result.emotion.fine}) · onset {ph.onset}, apex {ph.apex}, "
+                   f"offset {ph.offset} · {len(result.aus)} AU(s)")
+        return result, rows, png, summary
+
+    def on_chat(message: str, history: list, video: str | None, result):
+        history = list(history or []) + [{"role": "user", "content": message}]
+        if result is None:
+            yield history + [{"role": "assistant", "content": "Upload a clip first: I explain what its face did."}], ""
+            return
+        text = ""
+        for piece in backend.answer(video, result, message or "Explain this micro-expression.", max_tokens):
+            text += piece
+            yield history + [{"role": "assistant", "content": text}], ""
+
+    with gr.Blocks(title="deft: explain a micro-expression") as demo:
+        gr.Markdown("# deft\nUpload or record a short clip of one face. deft measures which facial muscles moved "
+                    "(FACS Action Units), where and how, and explains it; ask it questions below.")
+        analysis = gr.State(None)
+        with gr.Row():
+            with gr.Column(scale=1):
+                video = gr.Video(sources=["upload", "webcam"], label="clip", elem_id="clip")
+                gr.Examples(example_clips(), inputs=video, label="synthetic examples (known truth)")
+                summary = gr.Markdown(elem_id="summary")
+                table = gr.Dataframe(headers=AU_COLUMNS, label="Action Units", interactive=False)
+            with gr.Column(scale=1):
+                plot = gr.Image(label="apex frame, flow and AU regions; phase timeline", type="filepath")
+                chat = gr.Chatbot(label="explanation", elem_id="chat", height=320)
+                question = gr.Textbox(label="ask", value="Which Action Units are active, and what is the evidence for each?",
+                                      elem_id="question")
+                ask = gr.Button("Explain", variant="primary", elem_id="ask")
+        video.change(on_video, inputs=video, outputs=[analysis, table, plot, summary])
+        ask.click(on_chat, inputs=[question, chat, video, analysis], outputs=[chat, question], api_name="explain")
+        question.submit(on_chat, inputs=[question, chat, video, analysis], outputs=[chat, question])
+    return demo
+
+
+def run_demo(host: str = "127.0.0.1", port: int = 7860, model_path: str | None = None, api_url: str | None = None,
+             api_key: str | None = None, engine: str = "transformers") -> None:
+    if api_url:
+        backend = RemoteBackend(api_url, api_key)
+    else:
+        from serve.server import make_engine
+
+        backend = LocalBackend(make_engine(engine, model_path))
+    build_demo(backend).queue(max_size=16).launch(server_name=host, server_port=port)

@@ -1,0 +1,51 @@
+"""The Gradio demo, driven through gradio_client (its API) on loopback, with the tiny model behind it."""
+
+import socket
+
+import pytest
+from gradio_client import Client, handle_file
+
+from deft.model.config import DeftConfig
+from deft.model.deft import DeftModel
+from serve.demo import LocalBackend, build_demo
+from serve.engines import TransformersEngine
+from tests.tiny import tiny_llm
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def demo_url():
+    llm, tok = tiny_llm()
+    model = DeftModel(DeftConfig(expert_dim=32, conv_width=8), llm, tok).eval()
+    demo = build_demo(LocalBackend(TransformersEngine(model)), max_tokens=8)
+    port = _free_port()
+    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+def test_upload_analyse_and_chat(demo_url, happy_mp4):
+    client = Client(demo_url, verbose=False)
+    table, plot, summary = client.predict(handle_file(happy_mp4), api_name="/on_video")
+    assert "positive" in summary and "happiness" in summary
+    assert {row[0] for row in table["data"]} == {"AU6", "AU12"}
+    assert plot and open(plot, "rb").read(4) == b"\x89PNG"
+    chat, box = client.predict("Which AUs moved?", [], handle_file(happy_mp4), api_name="/explain")
+    assert chat[0]["role"] == "user" and chat[-1]["role"] == "assistant" and box == ""
+
+
+def test_a_clip_without_a_face_is_explained_not_crashed(demo_url, tmp_path):
+    import numpy as np
+
+    from deft.video import write_video
+
+    path = tmp_path / "wall.mp4"
+    write_video(np.full((8, 64, 64, 3), 128, np.uint8), path)
+    client = Client(demo_url, verbose=False)
+    table, plot, summary = client.predict(handle_file(str(path)), api_name="/on_video")
+    assert "Cannot analyse this clip" in summary and "no face found" in summary
