@@ -220,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("build-instructions", help="Uni-MER instruction/answer JSONL from labelled clips (resumable)")
-    p.add_argument("source", help="synthetic:N[:SEED]")
+    p.add_argument("source", help="synthetic:N[:SEED], NAME:ROOT (casme2, samm, smic, casme3, folder), or a dataset folder")
     p.add_argument("--out", required=True, help="output folder (instructions.jsonl, qc.jsonl, qc_summary.json)")
     p.add_argument("--seed", type=int, default=0, help="template choice seed")
     p.add_argument("--workers", type=int, default=1)

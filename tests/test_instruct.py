@@ -129,3 +129,15 @@ def test_quality_control_drops_bad_clips(tmp_path, happy_clip, case):
         assert qc["kept"] and len(records) == 5 and qc["checks"]["same_identity"] < 0.6
     else:
         assert not qc["kept"] and records == [] and any(expected in r for r in qc["reasons"]), qc
+
+
+def test_build_from_a_dataset_folder_of_videos(tmp_path, happy_mp4):
+    """A plain folder of videos + CSV (the `folder` loader) goes through the same builder."""
+    import shutil
+
+    shutil.copy(happy_mp4, tmp_path / "c1.mp4")
+    (tmp_path / "labels.csv").write_text("path,subject,onset,apex,offset,aus,emotion\nc1.mp4,p1,6,14,22,AU6+AU12,happiness\n")
+    jobs = jobs_from_source(f"folder:{tmp_path}")
+    assert [(j.subject, j.aus) for j in jobs] == [("p1", ("AU6", "AU12"))]
+    summary = build(jobs, tmp_path / "out", progress=False)
+    assert summary["kept"] == 1 and summary["records"] == 5

@@ -29,6 +29,7 @@ class Job:
     emotion: str = ""
     composite: str | None = None
     phases: tuple[int, int, int] | None = None
+    record: object | None = None  # deft.data.records.ClipRecord: phases are mapped to frame indices in the worker
 
 
 def synthetic_jobs(n_clips: int, seed: int) -> list[Job]:
@@ -37,15 +38,34 @@ def synthetic_jobs(n_clips: int, seed: int) -> list[Job]:
     return [Job("synthetic", s.face, f"syn{seed}_{i:04d}", spec=s) for i, s in enumerate(synthetic_set(n_clips, seed))]
 
 
+def dataset_jobs(name_or_path: str, root: str | None = None) -> list[Job]:
+    """Jobs for a real dataset folder (CASME II, SAMM, SMIC, CAS(ME)³, or videos + CSV); loader warnings go to stderr."""
+    import sys
+
+    from deft.data.datasets import load_dataset
+
+    records = load_dataset(name_or_path, root)
+    for warning in records.warnings:
+        print(f"deft: {warning}", file=sys.stderr)
+    return [Job(r.dataset, r.subject, r.clip_id, path=r.path, aus=tuple(r.aus), emotion=r.emotion,
+                composite=r.composite, record=r) for r in records]
+
+
 def jobs_from_source(source: str) -> list[Job]:
-    """`synthetic:N[:SEED]` builds from generated clips; dataset folders come with the loaders."""
+    """`synthetic:N[:SEED]`, `NAME:ROOT` (casme2, samm, smic, casme3, folder) or a dataset folder (detected)."""
     if source.startswith("synthetic:"):
         parts = source.split(":")
         try:
             return synthetic_jobs(int(parts[1]), int(parts[2]) if len(parts) > 2 else 0)
         except (ValueError, IndexError):
             raise ConfigError(f"{source}: use synthetic:N or synthetic:N:SEED") from None
-    raise ConfigError(f"{source}: unknown source; use synthetic:N[:SEED]")
+    name, sep, root = source.partition(":")
+    if sep and not os.path.exists(source):
+        return dataset_jobs(name, root)
+    if os.path.isdir(source):
+        return dataset_jobs(source)
+    raise ConfigError(f"{source}: not a folder; use synthetic:N[:SEED], NAME:ROOT (casme2, samm, smic, casme3, folder) "
+                      "or a dataset folder")
 
 
 FEATURES_DIR = "features"
@@ -88,7 +108,8 @@ def process(job: Job, seed: int, out: str | None = None) -> tuple[list[dict], di
             analysis = analyze_frames(Video(clip.frames, 30.0, qc["clip"], "synthetic", (256, 256)))
             labels = ClipLabels(set(clip.au_names), clip.emotion, clip.composite)
         else:
-            analysis = analyze(job.path, phases=job.phases)
+            phases = job.record.phase_indices() if job.record is not None else job.phases
+            analysis = analyze(job.path, phases=phases)
             labels = ClipLabels(set(job.aus), job.emotion, job.composite)
     except DeftError as err:
         return [], {**qc, "kept": False, "reasons": [str(err)]}

@@ -97,8 +97,8 @@ def build_pairs(g: GroundedFacts, meta: dict, seed: int = 0, templates_path: str
     composite = g.facts["emotion"].data["composite"]
     records = []
     for kind in INSTRUCTION_TYPES:
-        if kind == "contrast" and composite not in CONTRAST_FINE:
-            continue
+        if (kind == "contrast" and composite not in CONTRAST_FINE) or (kind == "classify_emotion" and composite is None):
+            continue  # composite None: the emotion is outside the MEGC protocol (e.g. CASME II "others")
         writer = _Writer(g, templates, rng)
         values = {}
         if kind == "contrast":

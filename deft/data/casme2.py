@@ -1,0 +1,63 @@
+"""CASME II (Yan et al. 2014): the CASME2-coding-*.xlsx sheet and sub01/EP02_01f/img46.jpg folders.
+
+Format, as public loaders read it (tvaranka/meb experiments/utils/dataset_utils.py `casme2()`;
+a Kaggle extractor of CASME2-coding-20140508.xlsx; the CARF-Net registry `carfnet/registry.py`):
+
+* sheet: header on row 1 — Subject, Filename, (blank), OnsetFrame, ApexFrame, OffsetFrame,
+  (blank), Action Units, Estimated Emotion (pandas names the blanks 'Unnamed: 2'/'Unnamed: 6').
+  Subject is a number (1 -> folder sub01); Filename is the clip folder (EP02_01f); frame numbers
+  are the N of imgN.jpg; Action Units read like "4+L10", "R12"; ApexFrame is "/" where unknown
+  (sub04 EP12_01f). Emotions: happiness, surprise, disgust, repression, fear, sadness, others.
+* frames: <root>/[CASME2_RAW_selected|Cropped|...]/sub01/EP02_01f/img46.jpg.
+
+The sheet wins over whatever the folders say; each disagreement the loader can see is a warning
+(see `load_sheet_dataset`): a clip folder missing, a subject folder named 1 or 01 instead of sub01,
+clips sorted into emotion folders unlike the sheet, phases outside the folder's frames, no apex.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from deft.data.records import LoadedClips, SheetFormat, find_clip_folder, load_sheet_dataset, subject_number, text
+
+EMOTIONS = ("happiness", "surprise", "disgust", "repression", "fear", "sadness", "others")
+
+
+def _subject(cell: object) -> str:
+    number = subject_number(cell)
+    return f"sub{number:02d}" if number is not None else text(cell)
+
+
+def _locate(index: dict[str, list[Path]], row: dict, subject: str, clip: str) -> tuple[Path | None, list[str]]:
+    return find_clip_folder(index, clip, subject_number(row["subject"]), subject)
+
+
+FORMAT = SheetFormat(
+    dataset="casme2",
+    sheet_pattern=r"^CASME[-_ ]?(2|II)[-_ ]?coding.*\.(xlsx|csv)$",
+    sheet_what="CASME2-coding-*.xlsx sheet",
+    columns={
+        "subject": ("Subject",),
+        "clip": ("Filename",),
+        "onset": ("OnsetFrame", "Onset"),
+        "apex": ("ApexFrame", "Apex"),
+        "offset": ("OffsetFrame", "Offset"),
+        "aus": ("Action Units", "AU", "AUs"),
+        "emotion": ("Estimated Emotion", "Emotion"),
+    },
+    emotions=EMOTIONS,
+    subject_name=_subject,
+    clip_name=lambda row: text(row["clip"]),
+    locate=_locate,
+    search_depth=4,  # root/<tree>/<label folder>/sub01/EP02_01f
+)
+
+
+def load_casme2(root: str | os.PathLike, frames_root: str | os.PathLike | None = None) -> LoadedClips:
+    """CASME II clips from `root` (the dataset folder, or the coding sheet itself).
+
+    Clip folders are searched under `frames_root` (default: `root`, or the sheet's folder).
+    """
+    return load_sheet_dataset(FORMAT, root, frames_root)
