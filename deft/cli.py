@@ -278,6 +278,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--api-url", default=None, help="use a running deft serve instead of a local engine")
     p.add_argument("--api-key", default=None)
     p.set_defaults(func=cmd_demo)
+
+    from deft.tools.commands import add_commands as add_tool_commands
+
+    add_tool_commands(sub)
     return parser
 
 

@@ -55,7 +55,7 @@ def model_path(name: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _detector():
+def hog_detector():
     import dlib
 
     return dlib.get_frontal_face_detector()
@@ -71,9 +71,9 @@ def _predictor():
 def detect_faces(rgb: np.ndarray, upsample: int = 1) -> list[tuple[int, int, int, int]]:
     """Face boxes (left, top, right, bottom), largest first; upsamples only when none is found."""
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    rects = _detector()(gray, 0)
+    rects = hog_detector()(gray, 0)
     if len(rects) == 0 and upsample > 0:
-        rects = _detector()(gray, upsample)
+        rects = hog_detector()(gray, upsample)
     boxes = [(r.left(), r.top(), r.right(), r.bottom()) for r in rects]
     return sorted(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
 
@@ -106,7 +106,7 @@ def eye_alignment(lm: np.ndarray, size: int) -> np.ndarray:
     return np.hstack([rot, shift[:, None]]).astype(np.float64)
 
 
-def _choose_face(boxes: list[tuple[int, int, int, int]], source: str) -> tuple[tuple[int, int, int, int], list[str]]:
+def choose_face(boxes: list[tuple[int, int, int, int]], source: str) -> tuple[tuple[int, int, int, int], list[str]]:
     if len(boxes) == 1:
         return boxes[0], []
     area = [(b[2] - b[0]) * (b[3] - b[1]) for b in boxes]
@@ -131,7 +131,7 @@ def align_face(frames: np.ndarray, config: FaceConfig = FaceConfig(), source: st
             break
     else:
         raise FaceError(f"{source}: no face found (tried frames {', '.join(map(str, candidates))})")
-    box, warnings = _choose_face(boxes, source)
+    box, warnings = choose_face(boxes, source)
     lm = landmarks68(frames[ref], box)
     matrix = eye_alignment(lm, config.crop_size)
     size = (config.crop_size, config.crop_size)

@@ -1,0 +1,1 @@
+"""Classical recognizers (identity gallery, manipulation check) that an agent can call as tools."""
