@@ -1,0 +1,47 @@
+"""The classical recognizers as LangChain tools: identity, manipulation, expression, conversation context."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+from langchain_core.tools import BaseTool, tool
+
+from deft.errors import DeftError
+
+
+def _answer(fn, *args, **kwargs) -> str:
+    try:
+        return json.dumps(fn(*args, **kwargs), default=str)
+    except DeftError as err:
+        return json.dumps({"error": str(err)})
+
+
+@tool
+def identify_face(image_path: str, gallery: str = "gallery", k: int = 3) -> str:
+    """Who is the person in an image or clip? Searches the local consented face gallery.
+
+    Args: image_path: image or video file with one face; gallery: gallery folder; k: candidates.
+    Returns JSON: the k closest enrolled people with their descriptor distance and whether each is
+    accepted as a match (within the calibrated threshold). Empty when nobody is enrolled.
+    """
+    from deft.tools.identity import Gallery
+
+    return _answer(lambda: [asdict(m) for m in Gallery(gallery).search(image_path, k)])
+
+
+@tool
+def manipulation_check(image_path: str) -> str:
+    """Was a face photo or clip edited? Checks for beauty/smoothing filters, pasted (spliced) face regions and JPEG re-compression.
+
+    Args: image_path: image or video file with a face.
+    Returns JSON: a 0-1 manipulation score (0.5 = a flag's threshold), the raised flags with a reason
+    each, and the forensic noise features they rest on.
+    """
+    from deft.tools.manipulation import check_manipulation
+
+    return _answer(lambda: check_manipulation(image_path).to_dict())
+
+
+def recognizer_tools() -> list[BaseTool]:
+    return [identify_face, manipulation_check]
