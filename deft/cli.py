@@ -191,6 +191,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_agent(args: argparse.Namespace) -> int:
+    from deft.agent import DeftAgent
+
+    chat = None
+    if args.api_url:
+        from langchain_openai import ChatOpenAI
+
+        chat = ChatOpenAI(base_url=args.api_url, api_key=args.api_key or "none", model=args.model_name, temperature=0)
+    answer = DeftAgent(chat).ask(args.question, args.video, args.image, args.text)
+    if args.json:
+        print(json.dumps({"answer": answer.text, "mode": answer.mode, "calls": answer.calls}))
+    else:
+        print(answer.text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from deft import __version__
     from deft.data.faces import FACE_NAMES
@@ -278,6 +294,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--api-url", default=None, help="use a running deft serve instead of a local engine")
     p.add_argument("--api-key", default=None)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("agent", help="ask a question about a clip; the agent calls deft's tools")
+    p.add_argument("question")
+    p.add_argument("--video")
+    p.add_argument("--image")
+    p.add_argument("--text", help="what the person said (conversation context)")
+    p.add_argument("--api-url", help="a tool-calling OpenAI-compatible chat server; default: offline intent routing")
+    p.add_argument("--api-key")
+    p.add_argument("--model-name", default="default")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_agent)
 
     from deft.tools.commands import add_commands as add_tool_commands
 

@@ -34,7 +34,8 @@ def load_model(path: str | None = None):
 
     folder = Path(path) if path else DEFAULT_MODEL
     if not (folder / "config.json").exists():
-        raise ConfigError(f"{folder}: no deft model here (train one with `deft train`, or omit --model)")
+        hint = "train one with `deft train` or omit --model" if path else "the embedded checkpoint is missing from this install"
+        raise ConfigError(f"{folder}: no deft model here ({hint})")
     return DeftModel.from_pretrained(folder)
 
 
