@@ -309,6 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     from deft.tools.commands import add_commands as add_tool_commands
 
     add_tool_commands(sub)
+    from deft.tools.expression_commands import add_commands as add_expression_commands
+
+    add_expression_commands(sub)
     return parser
 
 

@@ -43,5 +43,18 @@ def manipulation_check(image_path: str) -> str:
     return _answer(lambda: check_manipulation(image_path).to_dict())
 
 
+@tool
+def text_context(text: str, video_path: str = "") -> str:
+    """What emotion does an utterance express, and does it agree with the face? Uses the packaged MiniLM sentence embedder.
+
+    Args: text: what the person said; video_path: optional clip of their face to fuse with.
+    Returns JSON: the text emotion (positive/negative/surprise/neutral) with scores, and when a clip is
+    given the late fusion with deft's face evidence and whether text and face agree.
+    """
+    from deft.tools.context import context_emotion, context_for_video
+
+    return _answer(lambda: context_for_video(text, video_path) if video_path else context_emotion(text))
+
+
 def recognizer_tools() -> list[BaseTool]:
-    return [identify_face, manipulation_check]
+    return [identify_face, manipulation_check, text_context]
