@@ -11,7 +11,8 @@ from deft.tools.langchain_tools import analyze_clip, deft_tools
 def test_every_tool_is_documented_and_typed():
     tools = deft_tools()
     names = {t.name for t in tools}
-    assert {"analyze_clip", "explain_clip", "identify_face", "manipulation_check"} <= names
+    assert {"analyze_clip", "explain_clip", "identify_face", "manipulation_check", "text_context", "static_expression",
+            "dynamic_expression"} <= names
     for t in tools:
         assert len(t.description) > 60, t.name
         assert all("type" in spec for spec in t.args.values()), t.name

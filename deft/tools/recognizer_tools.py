@@ -56,5 +56,29 @@ def text_context(text: str, video_path: str = "") -> str:
     return _answer(lambda: context_for_video(text, video_path) if video_path else context_emotion(text))
 
 
+@tool
+def static_expression(model_path: str, image_path: str) -> str:
+    """Expression of the face in a still photo, with a static expression model trained by `deft expression fit`.
+
+    Args: model_path: the saved model (.npz); image_path: photo with one face.
+    Returns JSON: the predicted label and the probability of each label.
+    """
+    from deft.tools.static_expression import predict_expression
+
+    return _answer(lambda: predict_expression(model_path, [image_path])[0])
+
+
+@tool
+def dynamic_expression(model_folder: str, video_path: str) -> str:
+    """Expression of a whole video clip by multi-instance learning over short segments (a trained dynamic model).
+
+    Args: model_folder: the saved dynamic model folder; video_path: the clip.
+    Returns JSON: label, probabilities, and which segment (first and last frame) decided it.
+    """
+    from deft.tools.dynamic_expression import predict_clip
+
+    return _answer(lambda: predict_clip(model_folder, video_path))
+
+
 def recognizer_tools() -> list[BaseTool]:
-    return [identify_face, manipulation_check, text_context]
+    return [identify_face, manipulation_check, text_context, static_expression, dynamic_expression]
