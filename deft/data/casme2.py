@@ -18,9 +18,9 @@ clips sorted into emotion folders unlike the sheet, phases outside the folder's 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-from deft.data.records import LoadedClips, SheetFormat, find_clip_folder, load_sheet_dataset, subject_number, text
+from deft.data.records import (LoadedClips, SheetFormat, load_sheet_dataset, locate_by_subject_number,
+                               subject_number, text)
 
 EMOTIONS = ("happiness", "surprise", "disgust", "repression", "fear", "sadness", "others")
 
@@ -28,10 +28,6 @@ EMOTIONS = ("happiness", "surprise", "disgust", "repression", "fear", "sadness",
 def _subject(cell: object) -> str:
     number = subject_number(cell)
     return f"sub{number:02d}" if number is not None else text(cell)
-
-
-def _locate(index: dict[str, list[Path]], row: dict, subject: str, clip: str) -> tuple[Path | None, list[str]]:
-    return find_clip_folder(index, clip, subject_number(row["subject"]), subject)
 
 
 FORMAT = SheetFormat(
@@ -50,7 +46,7 @@ FORMAT = SheetFormat(
     emotions=EMOTIONS,
     subject_name=_subject,
     clip_name=lambda row: text(row["clip"]),
-    locate=_locate,
+    locate=locate_by_subject_number,
     search_depth=4,  # root/<tree>/<label folder>/sub01/EP02_01f
 )
 

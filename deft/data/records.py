@@ -404,3 +404,8 @@ def load_sheet_dataset(fmt: SheetFormat, root: str | os.PathLike,
         for extra in sorted(d for d in parent.iterdir() if d.is_dir() and d not in used):
             out.warnings.append(f"{extra}: clip folder has no row in {sheet.name}")
     return out
+
+
+def locate_by_subject_number(index: dict[str, list[Path]], row: dict, subject: str, clip: str) -> tuple[Path | None, list[str]]:
+    """SheetFormat.locate for sheets whose Subject cell is a number (CASME II, SAMM)."""
+    return find_clip_folder(index, clip, subject_number(row["subject"]), subject)

@@ -18,9 +18,9 @@ The sheet wins; disagreements are warnings, as for CASME II.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-from deft.data.records import LoadedClips, SheetFormat, find_clip_folder, load_sheet_dataset, subject_number, text
+from deft.data.records import (LoadedClips, SheetFormat, load_sheet_dataset, locate_by_subject_number,
+                               subject_number, text)
 
 EMOTIONS = ("happiness", "surprise", "anger", "contempt", "disgust", "fear", "sadness", "other", "others")
 
@@ -28,10 +28,6 @@ EMOTIONS = ("happiness", "surprise", "anger", "contempt", "disgust", "fear", "sa
 def _subject(cell: object) -> str:
     number = subject_number(cell)
     return f"{number:03d}" if number is not None else text(cell)
-
-
-def _locate(index: dict[str, list[Path]], row: dict, subject: str, clip: str) -> tuple[Path | None, list[str]]:
-    return find_clip_folder(index, clip, subject_number(row["subject"]), subject)
 
 
 FORMAT = SheetFormat(
@@ -50,7 +46,7 @@ FORMAT = SheetFormat(
     emotions=EMOTIONS,
     subject_name=_subject,
     clip_name=lambda row: text(row["clip"]),
-    locate=_locate,
+    locate=locate_by_subject_number,
     search_depth=4,  # root/<tree>/<label folder>/006/006_1_2
 )
 
