@@ -68,6 +68,12 @@ def _predictor():
     return dlib.shape_predictor(model_path("shape_predictor_68_face_landmarks.dat"))
 
 
+def load_models() -> None:
+    """Load the detector and the landmark model now (a worker's start-up) rather than on first use."""
+    hog_detector()
+    _predictor()
+
+
 def detect_faces(rgb: np.ndarray, upsample: int = 1) -> list[tuple[int, int, int, int]]:
     """Face boxes (left, top, right, bottom), largest first; upsamples only when none is found."""
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)

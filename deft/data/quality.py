@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from deft.face import SAME_PERSON_DISTANCE, AlignedFace, detect_faces, face_descriptor, landmarks68
@@ -16,15 +17,23 @@ LANDMARK_JITTER_IOD = 0.05
 
 
 # First and last aligned faces that correlate this well are one face (a micro-expression changes a
-# few percent of the pixels); only below it is the 90 ms dlib ResNet descriptor computed.
+# few percent of the pixels); only below it is the 90 ms dlib ResNet descriptor computed. Measured
+# on crops shrunk CORRELATION_SHRINK times (averages sensor noise away): on synthetic clips with
+# 1.5 grey-level noise the same face scores 0.93-1.0 (0.87 at full size), another face 0.34.
 SAME_FACE_CORRELATION = 0.95
+CORRELATION_SHRINK = 4
 
 
 def _correlation(a: np.ndarray, b: np.ndarray, box: tuple[int, int, int, int]) -> float:
-    """Normalised cross-correlation of two aligned crops inside the face box (grey levels)."""
+    """Normalised cross-correlation of two aligned crops inside the face box (grey levels, shrunk)."""
     left, top, right, bottom = (max(0, v) for v in box)
-    pa = a[top:bottom, left:right].mean(axis=-1).ravel()
-    pb = b[top:bottom, left:right].mean(axis=-1).ravel()
+
+    def grey(img: np.ndarray) -> np.ndarray:
+        patch = img[top:bottom, left:right].mean(axis=-1).astype(np.float32)
+        f = 1 / CORRELATION_SHRINK
+        return cv2.resize(patch, None, fx=f, fy=f, interpolation=cv2.INTER_AREA).ravel().astype(np.float64)
+
+    pa, pb = grey(a), grey(b)
     pa, pb = pa - pa.mean(), pb - pb.mean()
     return float(pa @ pb / max(np.linalg.norm(pa) * np.linalg.norm(pb), 1e-9))
 

@@ -170,10 +170,17 @@ def _is_json(line: str) -> bool:
         return False
 
 
-def _work(args: tuple[Job, int, str | None]) -> tuple[list[dict], dict]:
+def start_worker() -> None:
+    """Pool initializer: imports and dlib models load while the other workers start too."""
     import cv2
 
+    from deft.face import load_models
+
     cv2.setNumThreads(1)  # one process per core: OpenCV's own threads would only contend
+    load_models()
+
+
+def _work(args: tuple[Job, int, str | None]) -> tuple[list[dict], dict]:
     return process(*args)
 
 
@@ -194,7 +201,7 @@ def build(jobs: list[Job], out: str | os.PathLike, seed: int = 0, workers: int =
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="build-instructions", unit="clip", disable=not progress)
     with open(out / INSTRUCTIONS_FILE, "a") as records_f, open(out / QC_FILE, "a") as qc_f:
         if workers > 1:
-            pool = get_context("spawn").Pool(workers)
+            pool = get_context("spawn").Pool(workers, initializer=start_worker)
             results = pool.imap(_work, [(j, seed, feature_out) for j in todo])
         else:
             pool, results = None, (process(j, seed, feature_out) for j in todo)
