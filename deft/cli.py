@@ -142,7 +142,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from deft.train.instruct_stage import InstructStage
     from deft.train.recipe import train
 
-    config = DeftConfig(backbone=args.backbone, experts=tuple(args.experts.split(",")), lora_r=args.lora_r)
+    config = DeftConfig(backbone=args.backbone, experts=tuple(args.experts.split(",")), lora_r=args.lora_r,
+                        quantize="4bit" if args.qlora else "none")
     instruct = None if args.stage == "experts" else InstructStage(
         epochs=args.epochs, max_steps=args.steps, batch_size=args.batch_size, lr=args.lr,
         gradient_checkpointing=args.gradient_checkpointing, stop_at=args.stop_at, seed=args.seed,
@@ -257,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--lora-r", type=int, default=8)
+    p.add_argument("--qlora", action="store_true", help="load the backbone in 4-bit NF4 (bitsandbytes; for a GPU)")
     p.add_argument("--gradient-checkpointing", action="store_true")
     p.add_argument("--types", default=None, help="instruction types to train on, comma-separated (default: all)")
     p.add_argument("--max-answer-tokens", type=int, default=160)

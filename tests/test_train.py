@@ -79,3 +79,26 @@ def test_instruct_stage_resumes_from_checkpoint(folders, tmp_path):
     a = {n: p for n, p in straight.named_parameters() if "lora_B" in n}
     b = {n: p for n, p in resumed.named_parameters() if "lora_B" in n}
     assert all(torch.allclose(a[n], b[n], atol=1e-5) for n in a)
+
+
+def test_qlora_trains_lora_on_a_4bit_backbone_and_reloads(folders, tmp_path):
+    """QLoRA path on CPU (bitsandbytes' fallback): NF4 linears, LoRA learns, save/load gives the same answer."""
+    from bitsandbytes.nn import Linear4bit
+
+    from deft.model.batch import collate
+
+    llm, tok = tiny_llm()
+    llm.save_pretrained(tmp_path / "backbone")
+    tok.save_pretrained(tmp_path / "backbone")
+    config = DeftConfig(expert_dim=32, conv_width=8, backbone=str(tmp_path / "backbone"), quantize="4bit")
+    with pytest.warns(UserWarning, match="QLoRA without a GPU"):
+        model = train(folders / "train", tmp_path / "q", config, ExpertsStage(epochs=1, batch_size=8),
+                      InstructStage(max_steps=3, batch_size=2, max_answer_tokens=16), progress=False)
+    assert any(isinstance(m, Linear4bit) for m in model.llm.modules())
+    assert any(p.abs().sum() > 0 for n, p in model.llm.named_parameters() if "lora_B" in n)  # B starts at zero
+    assert json.loads((tmp_path / "q" / "config.json").read_text())["quantize"] == "4bit"
+    with pytest.warns(UserWarning, match="QLoRA without a GPU"):
+        loaded = DeftModel.from_pretrained(tmp_path / "q")
+    assert any(isinstance(m, Linear4bit) for m in loaded.llm.modules())
+    batch = collate([load_training_set(folders / "held").clips[0].features])
+    assert loaded.generate(batch, "Which AUs?", 6) == model.eval().generate(batch, "Which AUs?", 6)

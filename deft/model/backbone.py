@@ -19,6 +19,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -203,19 +204,43 @@ def resolve_backbone(path_or_name: str | os.PathLike | None = None) -> Path:
     return folder
 
 
-def load_backbone(path_or_name: str | os.PathLike | None = None,
-                  dtype: torch.dtype = torch.float32) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+def four_bit_config():
+    """bitsandbytes NF4 with double quantisation (the QLoRA recipe); bf16 compute on a GPU, fp32 on CPU."""
+    try:
+        import bitsandbytes  # noqa: F401 - transformers needs it for the config below
+    except ImportError:
+        raise BackboneError("4-bit loading (QLoRA) needs bitsandbytes: pip install 'bitsandbytes>=0.46.1'") from None
+    from transformers import BitsAndBytesConfig
+
+    compute = torch.bfloat16 if torch.cuda.is_available() else torch.float32
+    if not torch.cuda.is_available():
+        warnings.warn("QLoRA without a GPU: bitsandbytes' CPU fallback runs, but far slower than full precision",
+                      stacklevel=3)
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                              bnb_4bit_compute_dtype=compute)
+
+
+def load_backbone(path_or_name: str | os.PathLike | None = None, dtype: torch.dtype = torch.float32,
+                  quantize: str = "none") -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """(model, tokenizer): a causal LM in eval mode and its tokenizer, from a local HF folder or the default.
 
     `path_or_name` None (or "default") means the packaged Gemma 3 270M, converted on first use.
+    `quantize="4bit"` loads its linear layers in NF4 for QLoRA (on the GPU when there is one).
     """
     transformers = _transformers()
     folder = resolve_backbone(path_or_name)
+    extra = {}
+    if quantize == "4bit":
+        extra = {"quantization_config": four_bit_config()}
+        if torch.cuda.is_available():
+            extra["device_map"] = {"": torch.cuda.current_device()}
+    elif quantize != "none":
+        raise BackboneError(f"quantize={quantize!r}: use none or 4bit")
     part = "tokenizer"
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True)
         part = "model"
-        model = transformers.AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, local_files_only=True)
+        model = transformers.AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, local_files_only=True, **extra)
     except Exception as error:  # transformers, tokenizers and safetensors raise many types for a bad folder
         first = (str(error).strip().splitlines() or [""])[0] or type(error).__name__
         raise BackboneError(f"backbone {folder}: transformers cannot load its {part} as a causal LM: {first}") \

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from deft.errors import ConfigError
 
+QUANTIZE = ("none", "4bit")
+
 
 @dataclass
 class DeftConfig:
@@ -24,6 +26,7 @@ class DeftConfig:
     lora_alpha: int = 16
     lora_dropout: float = 0.05
     lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
+    quantize: str = "none"  # "4bit": QLoRA, the frozen backbone in bitsandbytes NF4 (meant for a GPU)
     # objective weights: LM + classification + disentanglement
     cls_weight: float = 1.0
     au_weight: float = 1.0
@@ -39,6 +42,8 @@ class DeftConfig:
         unknown = set(self.experts) - {"structure", "texture", "motion"}
         if unknown or not self.experts:
             raise ConfigError(f"experts must be a non-empty subset of structure, texture, motion; got {self.experts}")
+        if self.quantize not in QUANTIZE:
+            raise ConfigError(f"quantize must be one of {', '.join(QUANTIZE)}; got {self.quantize!r}")
 
     @property
     def n_soft_tokens(self) -> int:

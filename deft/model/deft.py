@@ -67,9 +67,12 @@ class DeftModel(nn.Module):
             self.projector.scale.fill_(sample.norm(dim=-1).mean().item())
 
     def add_lora(self) -> None:
-        from peft import LoraConfig, get_peft_model
+        """LoRA on the configured projections; on a 4-bit backbone (QLoRA) peft's k-bit preparation first."""
+        from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
         c = self.config
+        if c.quantize == "4bit":
+            self.llm = prepare_model_for_kbit_training(self.llm, use_gradient_checkpointing=False)
         self.llm = get_peft_model(self.llm, LoraConfig(r=c.lora_r, lora_alpha=c.lora_alpha, lora_dropout=c.lora_dropout,
                                                        target_modules=list(c.lora_targets), task_type="CAUSAL_LM"))
 
@@ -152,7 +155,8 @@ class DeftModel(nn.Module):
         if llm is None and load_llm:
             from deft.model.backbone import load_backbone
 
-            llm, tokenizer = load_backbone(None if config.backbone == "default" else config.backbone)
+            llm, tokenizer = load_backbone(None if config.backbone == "default" else config.backbone,
+                                           quantize=config.quantize)
         model = cls(config, llm, tokenizer)
         if llm is not None and (folder / ADAPTER_DIR).exists():
             from peft import PeftModel

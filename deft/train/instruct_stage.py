@@ -95,9 +95,9 @@ def train_instruct(model: DeftModel, data: TrainingSet, stage: InstructStage, ou
         torch.nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], 1.0)
         optimizer.step()
         scheduler.step()
-        log.write(stage="instruct", step=step + 1, lm_loss=float(lm), aux_loss=float(aux))
+        log.write(stage="instruct", step=step + 1, lm_loss=float(lm.detach()), aux_loss=float(aux.detach()))
         bar.update()
-        bar.set_postfix(lm=f"{float(lm):.3f}")
+        bar.set_postfix(lm=f"{float(lm.detach()):.3f}")
         if (step + 1) % stage.checkpoint_every == 0 or step + 1 in (total, stage.stop_at):
             tmp = out / (CHECKPOINT + ".tmp")
             out.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,8 @@ def train(data_dir: str | Path, out: str | Path, config: DeftConfig = DeftConfig
     if instruct is not None and llm is None:
         from deft.model.backbone import load_backbone
 
-        llm, tokenizer = load_backbone(None if config.backbone == "default" else config.backbone)
+        llm, tokenizer = load_backbone(None if config.backbone == "default" else config.backbone,
+                                       quantize=config.quantize)
     model = DeftModel(config, llm, tokenizer)
     started = time.perf_counter()
     train_experts(model, data, experts, log, progress)
