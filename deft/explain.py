@@ -29,14 +29,16 @@ class Explanation:
 
 @lru_cache(maxsize=2)
 def load_model(path: str | None = None):
-    """The DEFT model at `path`, or the embedded default checkpoint."""
+    """The DEFT model at `path`, or the embedded default checkpoint, ready to answer (LoRA merged,
+    the LLM in bfloat16 where the CPU/GPU computes it natively: see deft.model.inference)."""
     from deft.model.deft import DeftModel
+    from deft.model.inference import prepare_for_inference
 
     folder = Path(path) if path else DEFAULT_MODEL
     if not (folder / "config.json").exists():
         hint = "train one with `deft train` or omit --model" if path else "the embedded checkpoint is missing from this install"
         raise ConfigError(f"{folder}: no deft model here ({hint})")
-    return DeftModel.from_pretrained(folder)
+    return prepare_for_inference(DeftModel.from_pretrained(folder))
 
 
 def explain_analysis(analysis: Analysis, model_path: str | None = None, max_new_tokens: int = 120, streamer=None) -> str:

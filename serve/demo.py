@@ -102,8 +102,11 @@ def build_demo(backend, max_tokens: int = 160):
         analysis = gr.State(None)
         with gr.Row():
             with gr.Column(scale=1):
-                video = gr.Video(sources=["upload", "webcam"], label="clip", elem_id="clip")
-                gr.Examples(example_clips(), inputs=video, label="synthetic examples (known truth)")
+                # width: a 256 px clip would otherwise fill the column and push the AU table out of view
+                # (height= would clip the upload/webcam bar in Gradio 6)
+                video = gr.Video(sources=["upload", "webcam"], label="clip", elem_id="clip", width=360)
+                gr.Examples(example_clips(), inputs=video, label="synthetic examples (known truth)",
+                            example_labels=[f"{emotion} ({face})" for emotion, face, _ in EXAMPLES])
                 summary = gr.Markdown(elem_id="summary")
                 table = gr.Dataframe(headers=AU_COLUMNS, label="Action Units", interactive=False)
             with gr.Column(scale=1):

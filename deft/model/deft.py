@@ -88,8 +88,9 @@ class DeftModel(nn.Module):
         return table(torch.tensor(ids, dtype=torch.long, device=table.weight.device))
 
     def _sequence(self, soft: torch.Tensor, prompt: PromptIds) -> torch.Tensor:
-        """(L, H) embeddings: prefix, soft tokens, suffix, answer."""
-        return torch.cat([self._embed(prompt.prefix), soft, self._embed(prompt.suffix + prompt.answer)], dim=0)
+        """(L, H) embeddings: prefix, soft tokens, suffix, answer (in the LLM's dtype)."""
+        prefix, rest = self._embed(prompt.prefix), self._embed(prompt.suffix + prompt.answer)
+        return torch.cat([prefix, soft.to(prefix.dtype), rest], dim=0)
 
     def lm_loss(self, batch: dict[str, torch.Tensor], prompts: list[PromptIds]) -> torch.Tensor:
         """Mean cross-entropy over answer tokens; logits are computed only at answer positions."""
@@ -117,16 +118,27 @@ class DeftModel(nn.Module):
             logits = torch.tanh(logits / cap) * cap
         return F.cross_entropy(logits.float(), torch.tensor(targets, device=logits.device))
 
+    def prompt_embeds(self, batch: dict[str, torch.Tensor], instruction: str) -> torch.Tensor:
+        """(L, H) input embeddings of the chat prompt asking `instruction` about the one clip in `batch`."""
+        return self._sequence(self.soft_tokens(batch)[0], encode_prompt(self.tokenizer, instruction))
+
     @torch.no_grad()
     def generate(self, batch: dict[str, torch.Tensor], instruction: str, max_new_tokens: int = 160,
                  streamer=None) -> str:
         """Greedy answer for one clip (batch of 1)."""
-        prompt = encode_prompt(self.tokenizer, instruction)
-        embeds = self._sequence(self.soft_tokens(batch)[0], prompt)[None]  # (1, L, H)
+        embeds = self.prompt_embeds(batch, instruction)[None]  # (1, L, H)
         out = self.llm.generate(inputs_embeds=embeds, attention_mask=torch.ones(embeds.shape[:2], dtype=torch.long),
                                 max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stop_ids(self.tokenizer),
                                 pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id, streamer=streamer)
         return self.tokenizer.decode(out[0], skip_special_tokens=True).strip()
+
+    def merge_lora(self) -> "DeftModel":
+        """Fold the LoRA adapter into the backbone's weights: same answers, faster decoding (no peft
+        branch per projection); for inference only, as the adapter can no longer be trained or saved."""
+        if hasattr(self.llm, "merge_and_unload"):
+            self.llm = self.llm.merge_and_unload()
+            self.lora_merged = True
+        return self
 
     # ---- save / load -------------------------------------------------------------------
     def own_state(self) -> dict[str, torch.Tensor]:
@@ -136,6 +148,9 @@ class DeftModel(nn.Module):
     def save_pretrained(self, folder: str | Path, card: str | None = None) -> None:
         from safetensors.torch import save_file
 
+        if getattr(self, "lora_merged", False):
+            raise ConfigError("this model's LoRA was merged into the backbone (merge_lora) for inference; "
+                              "save the model before merging")
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.config.save(folder)

@@ -1,0 +1,38 @@
+"""Ready a trained DeftModel for answering: LoRA folded into the weights, the LLM in a fast dtype.
+
+Decoding a 270M model on a CPU is memory-bound: every token reads all weights (the 262k-row LM
+head alone is 0.67 GB in float32). bfloat16 halves that traffic; on the held-apart synthetic set
+it gives the default checkpoint the same text scores as float32 (composite UF1 0.94, AU F1 0.798;
+faithfulness precision 0.880 vs 0.888) at 1.7x the tokens/s. CPUs without native bf16 arithmetic
+(no AVX512-BF16 or AMX) would emulate it slower than float32, so they keep float32.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from deft.errors import ConfigError
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+
+
+def inference_dtype() -> torch.dtype:
+    """bfloat16 where the hardware computes it natively, else float32; DEFT_DTYPE overrides."""
+    name = os.environ.get("DEFT_DTYPE")
+    if name:
+        if name not in DTYPES:
+            raise ConfigError(f"DEFT_DTYPE={name!r}: use one of {', '.join(DTYPES)}")
+        return DTYPES[name]
+    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.bfloat16 if torch.ops.mkldnn._is_mkldnn_bf16_supported() else torch.float32
+
+
+def prepare_for_inference(model, dtype: torch.dtype | None = None):
+    """Merge the LoRA adapter and cast the LLM (experts and projector stay float32); returns `model`."""
+    model.merge_lora()
+    if model.llm is not None:
+        model.llm.to(dtype or inference_dtype())
+    return model.eval()
