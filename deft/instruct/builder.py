@@ -54,8 +54,13 @@ class _Writer:
             fact = self.g.facts[f"au:{au}"]
             regions = [self.g.facts[f"region:{r}"] for r in fact.data["regions"]]
             side = {"left": " on the left side", "right": " on the right side"}.get(fact.data["side"], "")
-            self.say("name_aus", "au", [fact.id] + [r.id for r in regions], au=au, name=fact.data["name"], side=side,
-                     regions=_join([region_phrase(r.data["region"]) for r in regions]), motion=_motion(regions[0]))
+            facts = [fact.id] + [r.id for r in regions]
+            if len({r.data["direction"] for r in regions}) == 1:  # one motion for all: say it once
+                self.say("name_aus", "au", facts, au=au, name=fact.data["name"], side=side,
+                         regions=_join([region_phrase(r.data["region"]) for r in regions]), motion=_motion(regions[0]))
+            else:  # e.g. the two mouth corners move up and apart: each region with its own direction
+                evidence = _join([f"the {region_phrase(r.data['region'])} moves {_motion(r)}" for r in regions])
+                self.say("name_aus", "au_mixed", facts, au=au, name=fact.data["name"], side=side, evidence=evidence)
 
     def classify_emotion(self) -> None:
         e = self.g.facts["emotion"].data
