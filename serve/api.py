@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from fastapi import FastAPI, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.background import BackgroundTask
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from deft.errors import DeftError
@@ -25,13 +26,17 @@ DEFAULT_QUESTION = "Which Action Units are active, and what is the evidence for 
 
 
 class Gate:
-    """At most `max_concurrent` requests compute; at most `max_queue` wait; the rest get 429."""
+    """At most `max_concurrent` requests compute; at most `max_queue` wait; the rest get 429.
+
+    `async with gate:` holds a slot for a block; `await gate.enter()` / `gate.leave()` hold one across
+    a streamed response, which outlives the handler that started it.
+    """
 
     def __init__(self, settings: ServeSettings):
         self.slots = asyncio.Semaphore(settings.max_concurrent)
         self.waiting, self.max_queue = 0, settings.max_queue
 
-    async def __aenter__(self):
+    async def enter(self) -> None:
         if self.waiting >= self.max_queue:
             raise APIError(429, f"server busy: {self.waiting} requests queued; retry later", "queue_full")
         self.waiting += 1
@@ -40,8 +45,14 @@ class Gate:
         finally:
             self.waiting -= 1
 
-    async def __aexit__(self, *exc):
+    def leave(self) -> None:
         self.slots.release()
+
+    async def __aenter__(self):
+        await self.enter()
+
+    async def __aexit__(self, *exc):
+        self.leave()
 
 
 def _clip_from_messages(body: dict, settings: ServeSettings, files: FileStore) -> tuple[bytes | str | None, str]:
@@ -177,22 +188,39 @@ def create_app(engine: Engine, settings: ServeSettings = ServeSettings()) -> Fas
         n_tokens = max_tokens(body)
         question = question or DEFAULT_QUESTION
         cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
-        async with gate:
+        await gate.enter()
+        streaming = False
+        try:
             analysis, features = await timed(analyse, video) if video is not None else (None, None)
             pieces: Iterator[str] = (engine.explain(features, question, n_tokens) if features is not None
                                      else engine.complete(question, n_tokens))
             evidence = {"engine": engine.name,
                         "deft": {k: analysis.to_dict()[k] for k in ("phases", "aus", "emotion")} if analysis else None}
             if body.get("stream"):
-                async def events():
-                    yield chunk(cid, created, {"role": "assistant", "content": ""}, None, evidence)
-                    async for piece in iterate_in_threadpool(pieces):
-                        yield chunk(cid, created, {"content": piece}, None)
-                    yield chunk(cid, created, {}, "stop")
-                    yield "data: [DONE]\n\n"
+                released = False
 
-                return StreamingResponse(events(), media_type="text/event-stream")
+                def release() -> None:  # once: from the stream's end, or after a client that left early
+                    nonlocal released
+                    if not released:
+                        released = True
+                        gate.leave()
+
+                async def events():
+                    try:  # the slot is held until the last piece is sent
+                        yield chunk(cid, created, {"role": "assistant", "content": ""}, None, evidence)
+                        async for piece in iterate_in_threadpool(pieces):
+                            yield chunk(cid, created, {"content": piece}, None)
+                        yield chunk(cid, created, {}, "stop")
+                        yield "data: [DONE]\n\n"
+                    finally:
+                        release()
+
+                streaming = True
+                return StreamingResponse(events(), media_type="text/event-stream", background=BackgroundTask(release))
             text = "".join(await timed(lambda: list(pieces)))
+        finally:
+            if not streaming:
+                gate.leave()
         return JSONResponse({
             "id": cid, "object": "chat.completion", "created": created, "model": settings.model_id,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],

@@ -145,3 +145,49 @@ def test_langchain_chat_openai_against_the_server(server, happy_mp4):
     chat = ChatOpenAI(base_url=server + "/v1", api_key=KEY, model="deft", max_tokens=6, max_retries=0)
     reply = chat.invoke([HumanMessage(content=[{"type": "text", "text": "Explain."}, _video_part(happy_mp4)])])
     assert isinstance(reply.content, str)
+
+
+class HeldEngine:
+    """Streams one piece, then waits for the test: a stream that stays open as long as the test wants."""
+
+    name = "held"
+
+    def __init__(self):
+        self.release = threading.Event()
+
+    def complete(self, prompt, max_new_tokens):
+        yield "first"
+        self.release.wait(30)
+        yield " last"
+
+    explain = None
+
+
+def test_a_stream_holds_its_slot_until_it_ends():
+    engine = HeldEngine()
+    app = create_app(engine, ServeSettings(max_concurrent=1, max_queue=1))
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        with httpx.stream("POST", url + "/chat/completions", timeout=30,
+                          json={"messages": [{"role": "user", "content": "hi"}], "stream": True}) as stream:
+            lines = stream.iter_lines()
+            assert "first" in next(line for line in lines if "first" in line)
+            codes: list[int] = []
+            others = [threading.Thread(target=lambda: codes.append(httpx.post(
+                url + "/completions", json={"prompt": "x"}, timeout=30).status_code)) for _ in range(2)]
+            for t in others:
+                t.start()
+            time.sleep(1.0)
+            assert codes == [429]  # one waits for the streaming slot, the second finds the queue full
+            engine.release.set()
+            assert any("[DONE]" in line for line in lines)
+        for t in others:
+            t.join()
+        assert sorted(codes) == [200, 429]
+    finally:
+        server.should_exit = True
