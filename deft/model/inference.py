@@ -35,4 +35,18 @@ def prepare_for_inference(model, dtype: torch.dtype | None = None):
     model.merge_lora()
     if model.llm is not None:
         model.llm.to(dtype or inference_dtype())
+        head = model.llm.get_output_embeddings()
+        if isinstance(head, torch.nn.Linear):
+            head.forward = _flat_linear(head)
     return model.eval()
+
+
+def _flat_linear(head: torch.nn.Linear):
+    """The LM head as a 2-D matmul. On a (1, 1, H) input in bfloat16, torch's linear goes through
+    bmm and copies the whole 262k x 640 weight first (1.4 s on 2 cores, at every prefill); on the
+    same row as (1, H) it takes 0.04 s."""
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.linear(x.reshape(-1, x.shape[-1]), head.weight, head.bias).reshape(*x.shape[:-1], -1)
+
+    return forward

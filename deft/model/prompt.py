@@ -20,9 +20,15 @@ class PromptIds:
     answer: list[int]  # answer tokens + end marker (empty at inference)
 
 
+def _token_id(tokenizer, token: str) -> int | None:
+    """The id of a whole-token string, or None (not get_vocab(): it builds a 262k-entry dict per call)."""
+    found = tokenizer.convert_tokens_to_ids(token)
+    return None if found is None or found == tokenizer.unk_token_id else found
+
+
 def turns(tokenizer) -> tuple[str, str, str]:
-    vocab = tokenizer.get_vocab()
-    return GEMMA_TURNS if "<start_of_turn>" in vocab and "<end_of_turn>" in vocab else PLAIN_TURNS
+    known = _token_id(tokenizer, "<start_of_turn>") is not None and _token_id(tokenizer, "<end_of_turn>") is not None
+    return GEMMA_TURNS if known else PLAIN_TURNS
 
 
 def encode_prompt(tokenizer, instruction: str, answer: str | None = None) -> PromptIds:
@@ -39,5 +45,5 @@ def encode_prompt(tokenizer, instruction: str, answer: str | None = None) -> Pro
 def stop_ids(tokenizer) -> list[int]:
     """Token ids that end an answer."""
     ids = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
-    end = tokenizer.get_vocab().get("<end_of_turn>")
+    end = _token_id(tokenizer, "<end_of_turn>")
     return ids + ([end] if end is not None else [])
