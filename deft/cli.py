@@ -179,9 +179,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from serve.server import serve
+    from serve.server import VLLMOptions, serve
 
-    serve(args.host, args.port, args.api_key, args.engine, args.model)
+    serve(args.host, args.port, args.api_key, args.engine, args.model,
+          VLLMOptions.from_env(args.vllm_python, args.vllm_url, args.vllm_timeout))
     return 0
 
 
@@ -284,8 +285,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--api-key", default=None, help="required Bearer key (also DEFT_API_KEYS, comma-separated)")
-    p.add_argument("--engine", choices=["auto", "vllm", "transformers"], default="auto")
+    p.add_argument("--engine", choices=["auto", "vllm", "transformers"], default="auto",
+                   help="auto: vLLM when --vllm-python/--vllm-url is given and it starts, else transformers")
     p.add_argument("--model", default=None, help="model folder (default: the embedded checkpoint)")
+    p.add_argument("--vllm-python", default=None, metavar="PATH",
+                   help="python of a venv with vllm (serve/install_vllm.sh); deft starts the vLLM server with it "
+                        "(also DEFT_VLLM_PYTHON)")
+    p.add_argument("--vllm-url", default=None, help="a running vLLM server serving deft's adapter as 'deft' "
+                                                    "(python -m serve.vllm_process; also DEFT_VLLM_URL)")
+    p.add_argument("--vllm-timeout", type=float, default=None, metavar="S", help="vLLM startup wait (default 600)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("demo", help="Gradio chat demo (in process, or against a running deft serve)")

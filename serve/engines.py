@@ -1,16 +1,22 @@
-"""Generation engines behind one interface: vLLM where it can start, plain transformers otherwise."""
+"""Generation engines behind one interface: a vLLM server where one is configured, plain transformers otherwise."""
 
 from __future__ import annotations
 
+import base64
+import io
+import json
 import threading
 from collections.abc import Iterator
 from typing import Protocol
 
+import httpx
 import torch
 
 from deft.model.batch import collate
 from deft.model.features import ClipFeatures
-from deft.model.prompt import encode_prompt, stop_ids
+from deft.model.prompt import stop_ids
+from serve.openai_errors import APIError
+from serve.vllm_process import SERVED_NAME, VLLMServer
 
 
 class Engine(Protocol):
@@ -72,31 +78,64 @@ class TransformersEngine:
 
 
 class VLLMEngine:
-    """vLLM with the base LLM + deft's LoRA adapter; clips enter as prompt embeddings (--enable-prompt-embeds)."""
+    """A vLLM server (serve/vllm_process.py) serving the backbone + deft's LoRA as "deft", over HTTP.
+
+    Clips enter as prompt embeddings built here by DeftModel, the same rows HF generate sees: Gemma's
+    token embeddings already carry the sqrt(hidden) scale and vLLM's Gemma 3 takes prompt embeddings as
+    they are. The LoRA (q/k/v/o only, so the embeddings do not depend on it) applies inside vLLM. vLLM
+    runs in the LLM's dtype; greedy, so the text equals TransformersEngine's (tests/test_serve_vllm.py).
+    """
 
     name = "vllm"
 
-    def __init__(self, model, backbone_dir: str, adapter_dir: str | None, max_model_len: int = 1024):
-        from vllm import LLM
-        from vllm.lora.request import LoRARequest
+    def __init__(self, model, server: VLLMServer, timeout_s: float = 300.0):
+        self.model, self.server, self.served = model, server, SERVED_NAME
+        self.http = httpx.Client(base_url=server.url, timeout=httpx.Timeout(timeout_s, connect=10.0))
+        self.stop = stop_ids(model.tokenizer)
 
-        self.model = model
-        self.llm = LLM(model=backbone_dir, enable_prompt_embeds=True, enable_lora=adapter_dir is not None,
-                       max_lora_rank=max(8, model.config.lora_r), max_model_len=max_model_len, dtype="float32")
-        self.lora = LoRARequest("deft", 1, adapter_dir) if adapter_dir else None
-
-    def _run(self, prompt, max_new_tokens: int) -> Iterator[str]:
-        from vllm import SamplingParams
-
-        params = SamplingParams(max_tokens=max_new_tokens, temperature=0.0, stop_token_ids=stop_ids(self.model.tokenizer))
-        out = self.llm.generate([prompt], params, lora_request=self.lora, use_tqdm=False)
-        yield out[0].outputs[0].text.strip()
+    def _stream(self, request: dict, max_new_tokens: int) -> Iterator[str]:
+        """Text pieces of a streamed /v1/completions (server-sent events); vLLM's refusals become APIErrors."""
+        body = {"model": self.served, "max_tokens": max_new_tokens, "temperature": 0.0, "stream": True,
+                "stop_token_ids": self.stop, **request}
+        try:
+            with self.http.stream("POST", "/v1/completions", json=body) as response:
+                if response.status_code != 200:
+                    raise _refusal(response.status_code, response.read())
+                for line in response.iter_lines():
+                    if not line.startswith("data: ") or line == "data: [DONE]":
+                        continue
+                    event = json.loads(line[6:])
+                    if "error" in event:
+                        raise APIError(503, f"vLLM engine failed mid-answer: {event['error']}", "engine_error")
+                    piece = event["choices"][0]["text"] if event.get("choices") else ""
+                    if piece:
+                        yield piece
+        except httpx.HTTPError as err:
+            raise APIError(503, f"vLLM engine at {self.server.url} unreachable ({type(err).__name__}); "
+                                "see its log", "engine_unavailable") from None
 
     @torch.no_grad()
     def explain(self, features: ClipFeatures, question: str, max_new_tokens: int) -> Iterator[str]:
-        m = self.model
-        embeds = m._sequence(m.soft_tokens(collate([features]))[0], encode_prompt(m.tokenizer, question))
-        return self._run({"prompt_embeds": embeds.float()}, max_new_tokens)
+        embeds = self.model.prompt_embeds(collate([features]), question)  # (L, H), in the LLM's dtype
+        buffer = io.BytesIO()
+        torch.save(embeds.contiguous(), buffer)  # vLLM reads base64(torch.save(tensor)), casts to its --dtype
+        return self._stream({"prompt_embeds": base64.b64encode(buffer.getvalue()).decode()}, max_new_tokens)
 
     def complete(self, prompt: str, max_new_tokens: int) -> Iterator[str]:
-        return self._run(prompt, max_new_tokens)
+        return self._stream({"prompt": prompt}, max_new_tokens)
+
+    def close(self) -> None:
+        """Stop the vLLM server if deft started it."""
+        self.http.close()
+        self.server.stop()
+
+
+def _refusal(status: int, body: bytes) -> APIError:
+    """vLLM's error answer as deft's: its 4xx stay 400 (e.g. a prompt over --max-model-len), the rest 503."""
+    try:
+        message = json.loads(body)["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        message = body.decode(errors="replace")[:300]
+    if 400 <= status < 500:
+        return APIError(400, f"vLLM engine refused the request: {message}", "engine_refused")
+    return APIError(503, f"vLLM engine error {status}: {message}", "engine_error")

@@ -1,0 +1,271 @@
+"""`deft serve` with the vLLM engine: a vLLM server in its own venv, spoken to over HTTP.
+
+The fast tests run everywhere: the HTTP client against a stand-in server, and start-up errors. The slow
+test runs the real thing: it needs DEFT_VLLM_PYTHON (a venv from serve/install_vllm.sh); CI sets it and
+fails without it, a developer's run skips.
+"""
+
+import base64
+import io
+import json
+import os
+import sys
+import threading
+import time
+
+import openai
+import pytest
+import torch
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from deft.model.config import DeftConfig
+from deft.model.deft import DeftModel
+from deft.model.prompt import stop_ids
+from serve.api import create_app
+from serve.engines import TransformersEngine, VLLMEngine
+from serve.openai_errors import APIError
+from serve.settings import ServeSettings
+from serve.vllm_process import VLLMError, VLLMServer, connect_vllm, free_port, start_vllm
+from tests.tiny import tiny_llm
+
+QUESTION = "Which Action Units are active, and what is the evidence for each?"
+
+
+def _run(app) -> tuple[str, uvicorn.Server, threading.Thread]:
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.05)
+    return f"http://127.0.0.1:{port}", server, thread
+
+
+# ---- the HTTP client, against a stand-in for vLLM's /v1/completions ---------------------------------------
+
+def _fake_vllm(seen: list[dict]) -> FastAPI:
+    """Answers like vLLM: checks prompt_embeds decode as vLLM decodes them, streams three pieces."""
+    app = FastAPI()
+
+    @app.get("/v1/models")
+    async def models():
+        return {"object": "list", "data": [{"id": "deft-base"}, {"id": "deft"}]}
+
+    @app.post("/v1/completions")
+    async def completions(request: Request):
+        body = await request.json()
+        if body.get("prompt") == "too long":
+            return JSONResponse({"error": {"message": "This model's maximum context length is 1024 tokens"}}, 400)
+        if "prompt_embeds" in body:
+            tensor = torch.load(io.BytesIO(base64.b64decode(body["prompt_embeds"])), weights_only=True)
+            body["prompt_embeds"] = list(tensor.shape)
+        seen.append(body)
+
+        def events():
+            for piece in ("AU6 ", "and ", "AU12"):
+                yield f"data: {json.dumps({'choices': [{'index': 0, 'text': piece}]})}\n\n"
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    return app
+
+
+def test_vllm_engine_speaks_vllms_completions_api(happy_mp4):
+    from deft.analyze import analyze
+    from deft.model.features import clip_features
+
+    llm, tok = tiny_llm()
+    model = DeftModel(DeftConfig(expert_dim=32, conv_width=8), llm, tok).eval()
+    seen: list[dict] = []
+    url, server, thread = _run(_fake_vllm(seen))
+    try:
+        engine = VLLMEngine(model, connect_vllm(url + "/v1"))
+        features = clip_features(analyze(happy_mp4))
+        assert list(engine.explain(features, QUESTION, 7)) == ["AU6 ", "and ", "AU12"]
+        assert "".join(engine.complete("The cheek raiser", 5)) == "AU6 and AU12"
+        with pytest.raises(APIError, match="maximum context length") as refused:
+            list(engine.complete("too long", 5))
+        assert refused.value.status == 400
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    with pytest.raises(APIError, match="unreachable") as gone:  # the server is gone now
+        list(engine.complete("The cheek raiser", 5))
+    assert gone.value.status == 503
+    clip, text = seen
+    n_soft = len(model.config.experts) * model.config.expert_tokens
+    assert clip["prompt_embeds"][0] > n_soft and clip["prompt_embeds"][1] == model.config.llm_dim
+    for body in seen:
+        assert body["model"] == "deft" and body["temperature"] == 0.0 and body["stream"] is True
+        assert body["stop_token_ids"] == stop_ids(tok)
+    assert clip["max_tokens"] == 7 and "prompt" not in clip
+    assert text["prompt"] == "The cheek raiser" and text["max_tokens"] == 5
+
+
+def test_connect_refuses_a_server_without_deft():
+    app = FastAPI()
+
+    @app.get("/v1/models")
+    async def models():
+        return {"object": "list", "data": [{"id": "other"}]}
+
+    url, server, thread = _run(app)
+    try:
+        with pytest.raises(VLLMError, match="not 'deft'"):
+            connect_vllm(url)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    with pytest.raises(VLLMError, match="not reachable"):
+        connect_vllm(f"http://127.0.0.1:{free_port()}", timeout_s=2)
+
+
+def test_start_errors_name_the_python_and_the_log(tmp_path):
+    with pytest.raises(VLLMError, match="not an executable"):
+        start_vllm(str(tmp_path / "nope"), "backbone", None)
+    broken = tmp_path / "python"  # a "vLLM python" whose server dies at once
+    broken.write_text("#!/bin/sh\necho 'starting'\necho 'RuntimeError: no vllm in this venv' >&2\nexit 3\n")
+    broken.chmod(0o755)
+    with pytest.raises(VLLMError, match=r"exited with code 3 .*vllm-\d+\.log: RuntimeError: no vllm"):
+        start_vllm(str(broken), "backbone", None, log_dir=tmp_path, timeout_s=60)
+
+
+def test_stop_ends_the_whole_process_group():
+    """vLLM runs as API server + engine core + worker: stopping deft's child must end all of them."""
+    import subprocess
+
+    import psutil
+
+    process = subprocess.Popen([sys.executable, "-c", "import subprocess, sys, time; "
+                                "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)"],
+                               start_new_session=True)
+    for _ in range(100):
+        children = psutil.Process(process.pid).children()
+        if children:
+            break
+        time.sleep(0.05)
+    VLLMServer("http://127.0.0.1:1", process).stop()
+    assert process.poll() is not None
+    gone, alive = psutil.wait_procs(children, timeout=5)
+    assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_make_engine_falls_back_and_says_why(monkeypatch, capsys, tmp_path):
+    import deft.explain
+    from deft.errors import ConfigError
+    from serve.server import VLLMOptions, make_engine
+
+    llm, tok = tiny_llm()
+    monkeypatch.setattr(deft.explain, "load_model", lambda path=None: DeftModel(DeftConfig(), llm, tok).eval())
+    monkeypatch.delenv("DEFT_VLLM_PYTHON", raising=False)
+    monkeypatch.setenv("DEFT_VLLM_URL", "")
+    missing = VLLMOptions(python=str(tmp_path / "no-python"))
+
+    assert make_engine("auto", None, VLLMOptions()).name == "transformers"
+    assert "no vLLM configured" in capsys.readouterr().err
+    assert make_engine("auto", None, missing).name == "transformers"
+    err = capsys.readouterr().err
+    assert "vLLM unavailable" in err and "no-python" in err
+    with pytest.raises(ConfigError, match="needs --vllm-python"):
+        make_engine("vllm", None, VLLMOptions())
+    with pytest.raises(VLLMError, match="not an executable"):
+        make_engine("vllm", None, missing)
+    monkeypatch.setenv("DEFT_VLLM_PYTHON", "/opt/venv/bin/python")
+    assert VLLMOptions.from_env().python == "/opt/venv/bin/python"
+    assert VLLMOptions.from_env("/x/python").python == "/x/python"
+
+
+# ---- the real vLLM server, the real default checkpoint --------------------------------------------------
+
+@pytest.fixture(scope="module")
+def vllm_python() -> str:
+    python = os.environ.get("DEFT_VLLM_PYTHON")
+    if python:
+        return python
+    reason = "DEFT_VLLM_PYTHON is not set: build the venv with `bash serve/install_vllm.sh .venv-vllm`"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI must run the vLLM test)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def served(vllm_python, tmp_path_factory):
+    """(url, the reference TransformersEngine, clip path, startup s) for deft serve on a real vLLM."""
+    from deft.data.synthetic import SyntheticSpec, render
+    from deft.explain import load_model
+    from deft.video import write_video
+    from serve.server import VLLMOptions, make_engine
+
+    clip = tmp_path_factory.mktemp("vllm") / "happy.mp4"
+    write_video(render(SyntheticSpec()).frames, clip)
+    started = time.perf_counter()
+    engine = make_engine("vllm", None, VLLMOptions(python=vllm_python))
+    startup_s = time.perf_counter() - started
+    dtype = str(load_model(None).llm.get_input_embeddings().weight.dtype).removeprefix("torch.")
+    assert engine.name == "vllm" and f"--dtype {dtype} " in engine.server.log_path.read_text()
+    url, server, thread = _run(create_app(engine, ServeSettings(max_new_tokens=128)))
+    try:
+        yield url, TransformersEngine(load_model(None)), str(clip), startup_s
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        engine.close()
+        assert engine.server.process.poll() is not None
+
+
+def _video_part(path) -> dict:
+    data = base64.b64encode(open(path, "rb").read()).decode()
+    return {"type": "video_url", "video_url": {"url": f"data:video/mp4;base64,{data}"}}
+
+
+def _reference(engine: TransformersEngine, clip: str, max_tokens: int) -> str:
+    from deft.analyze import analyze
+    from deft.model.features import clip_features
+
+    return "".join(engine.explain(clip_features(analyze(clip)), QUESTION, max_tokens)).strip()
+
+
+@pytest.mark.slow
+def test_vllm_answers_like_transformers(served):
+    """Greedy, same weights and dtype on both sides (bfloat16 where the CPU has it natively, else float32):
+    the whole answer is the same text, not just its start (measured: 57 of 57 tokens in either dtype)."""
+    url, reference, clip, startup_s = served
+    client = openai.OpenAI(base_url=url + "/v1", api_key="none", max_retries=0, timeout=300)
+    messages = [{"role": "user", "content": [{"type": "text", "text": QUESTION}, _video_part(clip)]}]
+
+    reply = client.chat.completions.create(model="deft", max_tokens=96, messages=messages)
+    text = reply.choices[0].message.content.strip()
+    assert reply.model_extra["engine"] == "vllm"
+    started = time.perf_counter()
+    expected = _reference(reference, clip, 96)
+    hf_s = time.perf_counter() - started
+    assert text == expected, f"vLLM: {text!r}\ntransformers: {expected!r}"
+
+    stream = client.chat.completions.create(model="deft", max_tokens=96, stream=True, messages=messages)
+    chunks, stamps = [], []
+    for chunk in stream:
+        chunks.append(chunk)
+        stamps.append(time.perf_counter())
+    assert chunks[0].model_extra["engine"] == "vllm" and chunks[-1].choices[0].finish_reason == "stop"
+    pieces = [c.choices[0].delta.content for c in chunks[1:-1]]
+    assert len(pieces) > 5 and "".join(pieces).strip() == expected
+
+    n_tokens = len(reference.model.tokenizer.encode(text, add_special_tokens=False))
+    decode = (len(pieces) - 1) / (stamps[-2] - stamps[1])  # one piece per token, after the first
+    print(f"\nvLLM: startup {startup_s:.0f} s, {decode:.1f} tok/s streamed; transformers: {n_tokens} tokens "
+          f"in {hf_s:.1f} s incl. clip analysis")
+
+
+@pytest.mark.slow
+def test_vllm_plain_completion_like_transformers(served):
+    url, reference, _, _ = served
+    client = openai.OpenAI(base_url=url + "/v1", api_key="none", max_retries=0, timeout=300)
+    prompt = "AU12, the lip corner puller,"
+    out = client.completions.create(model="deft", prompt=prompt, max_tokens=24)
+    assert out.model_extra["engine"] == "vllm"
+    assert out.choices[0].text.strip() == "".join(reference.complete(prompt, 24)).strip()
