@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -68,6 +69,12 @@ def _predictor():
     return dlib.shape_predictor(model_path("shape_predictor_68_face_landmarks.dat"))
 
 
+# dlib's detectors and networks keep scratch state: one instance must not run in two threads at once
+# (a served API analyses clips in parallel threads; unguarded, dlib corrupts the heap). Calls are a
+# few ms, so holding this lock costs little parallelism.
+DLIB_LOCK = threading.RLock()
+
+
 def load_models() -> None:
     """Load the detector and the landmark model now (a worker's start-up) rather than on first use."""
     hog_detector()
@@ -77,9 +84,10 @@ def load_models() -> None:
 def detect_faces(rgb: np.ndarray, upsample: int = 1) -> list[tuple[int, int, int, int]]:
     """Face boxes (left, top, right, bottom), largest first; upsamples only when none is found."""
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    rects = hog_detector()(gray, 0)
-    if len(rects) == 0 and upsample > 0:
-        rects = hog_detector()(gray, upsample)
+    with DLIB_LOCK:
+        rects = hog_detector()(gray, 0)
+        if len(rects) == 0 and upsample > 0:
+            rects = hog_detector()(gray, upsample)
     boxes = [(r.left(), r.top(), r.right(), r.bottom()) for r in rects]
     return sorted(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
 
@@ -89,8 +97,9 @@ def landmarks68(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     import dlib
 
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    shape = _predictor()(gray, dlib.rectangle(*box))
-    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+    with DLIB_LOCK:
+        shape = _predictor()(gray, dlib.rectangle(*box))
+        return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
 
 
 def eye_centres(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -166,5 +175,6 @@ def face_descriptor(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarr
     """The 128-d dlib ResNet identity descriptor of the face in `box`."""
     import dlib
 
-    shape = _predictor()(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), dlib.rectangle(*box))
-    return np.asarray(_descriptor_model().compute_face_descriptor(np.ascontiguousarray(rgb), shape), np.float32)
+    with DLIB_LOCK:
+        shape = _predictor()(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), dlib.rectangle(*box))
+        return np.asarray(_descriptor_model().compute_face_descriptor(np.ascontiguousarray(rgb), shape), np.float32)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+import threading
 
 import cv2
 import numpy as np
@@ -17,10 +17,15 @@ HEAD_GRID_IOD = 0.08  # grid step of the sample points, in IOD
 FOREHEAD_IOD = 0.45  # the face hull is extended this far above the brows
 
 
-@lru_cache(maxsize=2)
+_per_thread = threading.local()
+
+
 def _dis(preset: int):
-    dis = cv2.DISOpticalFlow_create(preset)
-    return dis
+    """This thread's DIS instance: it keeps internal buffers, so threads must not share one."""
+    cache = _per_thread.__dict__.setdefault("dis", {})
+    if preset not in cache:
+        cache[preset] = cv2.DISOpticalFlow_create(preset)
+    return cache[preset]
 
 
 def to_gray(rgb: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from deft.errors import ConfigError
-from deft.face import AMBIGUOUS_FACE_AREA, hog_detector, eye_centres, landmarks68
+from deft.face import AMBIGUOUS_FACE_AREA, DLIB_LOCK, eye_centres, hog_detector, landmarks68
 from deft.tools.identity import Source, read_frames
 from deft.video import VIDEO_SUFFIXES, VideoLimits
 
@@ -105,9 +105,10 @@ def main_face(rgb: np.ndarray, upsample: int = 1) -> tuple[tuple[int, int, int, 
     a heavily blurred face, the very thing a beauty filter makes: then OpenCV's Haar cascade is tried.
     """
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    rects, scores, _ = hog_detector().run(gray, 0, 0.0)
-    if len(rects) == 0 and upsample > 0:
-        rects, scores, _ = hog_detector().run(gray, upsample, 0.0)
+    with DLIB_LOCK:
+        rects, scores, _ = hog_detector().run(gray, 0, 0.0)
+        if len(rects) == 0 and upsample > 0:
+            rects, scores, _ = hog_detector().run(gray, upsample, 0.0)
     if len(rects) == 0:
         found = _haar().detectMultiScale(gray, 1.1, 5, minSize=(40, 40))
         if len(found) == 0:
