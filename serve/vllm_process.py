@@ -27,6 +27,9 @@ SERVED_NAME = "deft"  # the model name requests use: the LoRA adapter, or the ba
 BASE_NAME = "deft-base"  # the backbone without the adapter, when an adapter is served
 KV_CACHE_GIB = 1  # VLLM_CPU_KVCACHE_SPACE: 1 GiB holds 26k float32 tokens of Gemma 3 270M, 25 full-length requests
 START_TIMEOUT_S = 600.0  # 60 s on an idle 2-core machine, several minutes when other jobs share the cores
+# Sequences vLLM batches at once (its default, 256, preallocates sampler buffers of 256 x 262k logits);
+# deft serve lets at most a few requests generate at once, so 16 leaves room and saves memory.
+MAX_NUM_SEQS = 16
 STOP_GRACE_S = 20.0  # SIGTERM, then SIGKILL
 LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)  # the values vLLM's --max-lora-rank accepts
 
@@ -57,7 +60,8 @@ def vllm_command(python: str, backbone: str, adapter: str | None, port: int, hos
                  max_model_len: int = 1024, max_lora_rank: int = 8, dtype: str = "float32") -> list[str]:
     """The command line of a vLLM server for `backbone` (+ `adapter` served as "deft")."""
     cmd = [python, "-m", "vllm.entrypoints.openai.api_server", "--model", str(backbone), "--dtype", dtype,
-           "--max-model-len", str(max_model_len), "--enable-prompt-embeds", "--host", host, "--port", str(port)]
+           "--max-model-len", str(max_model_len), "--enable-prompt-embeds", "--host", host, "--port", str(port),
+           "--max-num-seqs", str(MAX_NUM_SEQS)]
     if adapter:
         cmd += ["--served-model-name", BASE_NAME, "--enable-lora", "--max-lora-rank", str(max_lora_rank),
                 "--lora-modules", f"{SERVED_NAME}={adapter}"]
