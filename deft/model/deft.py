@@ -37,7 +37,9 @@ class DeftModel(nn.Module):
 
     # ---- experts and heads -------------------------------------------------------------
     def encode(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """{expert: (B, T, D)}."""
+        """{expert: (B, T, D)}; the batch moves to the experts' device (CPU-collated clips on a GPU model)."""
+        device = next(self.experts.parameters()).device
+        batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
         return {name: expert(batch) for name, expert in self.experts.items()}
 
     def classify(self, batch: dict[str, torch.Tensor]) -> tuple[dict, dict, dict]:
@@ -127,7 +129,8 @@ class DeftModel(nn.Module):
                  streamer=None) -> str:
         """Greedy answer for one clip (batch of 1)."""
         embeds = self.prompt_embeds(batch, instruction)[None]  # (1, L, H)
-        out = self.llm.generate(inputs_embeds=embeds, attention_mask=torch.ones(embeds.shape[:2], dtype=torch.long),
+        mask = torch.ones(embeds.shape[:2], dtype=torch.long, device=embeds.device)
+        out = self.llm.generate(inputs_embeds=embeds, attention_mask=mask,
                                 max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stop_ids(self.tokenizer),
                                 pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id, streamer=streamer)
         return self.tokenizer.decode(out[0], skip_special_tokens=True).strip()

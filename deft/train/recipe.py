@@ -37,6 +37,12 @@ def train(data_dir: str | Path, out: str | Path, config: DeftConfig = DeftConfig
     train_experts(model, data, experts, log, progress)
     if instruct is not None:
         train_instruct(model, data, instruct, out, log, resume, progress)
+    from accelerate import PartialState
+
+    state = PartialState()
+    state.wait_for_everyone()
+    if not state.is_main_process:  # under `accelerate launch` one process evaluates and saves
+        return model
     elapsed = time.perf_counter() - started
     scores: dict = {}
     if eval_dir is not None:
