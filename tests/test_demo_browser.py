@@ -11,6 +11,7 @@ import re
 import time
 
 import pytest
+import torch
 
 from deft.analyze import analyze
 from deft.model.config import DeftConfig
@@ -45,6 +46,7 @@ def _require_browser():
 def served():
     """(url, backend): the demo on loopback with the tiny model, as in tests/test_demo.py."""
     llm, tok = tiny_llm()
+    torch.manual_seed(0)  # the experts' random init: the same answer whatever tests ran before
     model = DeftModel(DeftConfig(expert_dim=32, conv_width=8), llm, tok).eval()
     backend = LocalBackend(TransformersEngine(model))
     demo = build_demo(backend, max_tokens=MAX_TOKENS)
@@ -72,8 +74,9 @@ def page():
 
 
 def _letters(text: str) -> str:
-    """The word characters only: markdown rendering may drop or add punctuation and spaces."""
-    return re.sub(r"\W+", "", text)
+    """The text without spaces and markdown punctuation, which rendering may drop or add (the untrained
+    model's answer may be any characters, even undecodable bytes shown as U+FFFD)."""
+    return re.sub(r"[\s*_`#>~|\[\]()\\-]+", "", text)
 
 
 @pytest.mark.slow
@@ -106,7 +109,7 @@ def test_upload_read_the_aus_and_the_streamed_answer(served, page, happy_mp4, tm
     bot = page.locator("#chat [data-testid=bot]").last
     expect(bot).to_be_visible()
     expected = "".join(backend.answer(happy_mp4, analyze(happy_mp4), question, MAX_TOKENS))
-    assert _letters(expected), f"the tiny model's answer {expected!r} has no letters to look for"
+    assert _letters(expected), f"the tiny model's answer {expected!r} has nothing visible to look for"
     deadline = time.monotonic() + TIMEOUT_MS / 1000
     while _letters(bot.inner_text()) != _letters(expected) and time.monotonic() < deadline:
         page.wait_for_timeout(100)  # streamed: the bubble grows until the last piece arrives
