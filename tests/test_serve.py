@@ -1,29 +1,22 @@
 """`deft serve` for real: uvicorn on loopback, the official openai client and langchain's ChatOpenAI."""
 
 import base64
-import socket
 import threading
 import time
 
 import httpx
 import openai
 import pytest
-import uvicorn
 
 from deft.model.config import DeftConfig
 from deft.model.deft import DeftModel
 from serve.api import create_app
 from serve.engines import TransformersEngine
 from serve.settings import ServeSettings
+from tests.loopback import run_in_thread
 from tests.tiny import tiny_llm
 
 KEY = "test-key"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class SlowEngine(TransformersEngine):
@@ -39,16 +32,8 @@ def server():
     llm, tok = tiny_llm()
     model = DeftModel(DeftConfig(expert_dim=32, conv_width=8), llm, tok).eval()
     settings = ServeSettings(api_keys=frozenset({KEY}), max_upload_bytes=2 * 2**20, max_new_tokens=16, max_queue=2)
-    app = create_app(SlowEngine(model), settings)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if server.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
+    url, server, thread = run_in_thread(create_app(SlowEngine(model), settings))
+    yield url
     server.should_exit = True
     thread.join(timeout=10)
 
@@ -165,13 +150,8 @@ class HeldEngine:
 
 def test_a_stream_holds_its_slot_until_it_ends():
     engine = HeldEngine()
-    app = create_app(engine, ServeSettings(max_concurrent=1, max_queue=1))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{port}/v1"
+    base, server, _ = run_in_thread(create_app(engine, ServeSettings(max_concurrent=1, max_queue=1)))
+    url = base + "/v1"
     try:
         with httpx.stream("POST", url + "/chat/completions", timeout=30,
                           json={"messages": [{"role": "user", "content": "hi"}], "stream": True}) as stream:

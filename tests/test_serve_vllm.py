@@ -10,13 +10,11 @@ import io
 import json
 import os
 import sys
-import threading
 import time
 
 import openai
 import pytest
 import torch
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
@@ -28,21 +26,10 @@ from serve.engines import TransformersEngine, VLLMEngine
 from serve.openai_errors import APIError
 from serve.settings import ServeSettings
 from serve.vllm_process import VLLMError, VLLMServer, connect_vllm, free_port, start_vllm
+from tests.loopback import run_in_thread
 from tests.tiny import tiny_llm
 
 QUESTION = "Which Action Units are active, and what is the evidence for each?"
-
-
-def _run(app) -> tuple[str, uvicorn.Server, threading.Thread]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    return f"http://127.0.0.1:{port}", server, thread
 
 
 # ---- the HTTP client, against a stand-in for vLLM's /v1/completions ---------------------------------------
@@ -82,7 +69,7 @@ def test_vllm_engine_speaks_vllms_completions_api(happy_mp4):
     llm, tok = tiny_llm()
     model = DeftModel(DeftConfig(expert_dim=32, conv_width=8), llm, tok).eval()
     seen: list[dict] = []
-    url, server, thread = _run(_fake_vllm(seen))
+    url, server, thread = run_in_thread(_fake_vllm(seen))
     try:
         engine = VLLMEngine(model, connect_vllm(url + "/v1"))
         features = clip_features(analyze(happy_mp4))
@@ -114,7 +101,7 @@ def test_connect_refuses_a_server_without_deft():
     async def models():
         return {"object": "list", "data": [{"id": "other"}]}
 
-    url, server, thread = _run(app)
+    url, server, thread = run_in_thread(app)
     try:
         with pytest.raises(VLLMError, match="not 'deft'"):
             connect_vllm(url)
@@ -208,7 +195,7 @@ def served(vllm_python, tmp_path_factory):
     startup_s = time.perf_counter() - started
     dtype = str(load_model(None).llm.get_input_embeddings().weight.dtype).removeprefix("torch.")
     assert engine.name == "vllm" and f"--dtype {dtype} " in engine.server.log_path.read_text()
-    url, server, thread = _run(create_app(engine, ServeSettings(max_new_tokens=128)))
+    url, server, thread = run_in_thread(create_app(engine, ServeSettings(max_new_tokens=128)))
     try:
         yield url, TransformersEngine(load_model(None)), str(clip), startup_s
     finally:
