@@ -81,14 +81,19 @@ def load_models() -> None:
     _predictor()
 
 
+def hog_faces(gray: np.ndarray, upsample: int = 1) -> tuple[list[tuple[int, int, int, int]], list[float]]:
+    """HOG face boxes (left, top, right, bottom) and dlib's detection scores on a grey image, in dlib's
+    order; the image is upsampled only when none is found at its own size."""
+    with DLIB_LOCK:
+        rects, scores, _ = hog_detector().run(gray, 0, 0.0)
+        if len(rects) == 0 and upsample > 0:
+            rects, scores, _ = hog_detector().run(gray, upsample, 0.0)
+    return [(r.left(), r.top(), r.right(), r.bottom()) for r in rects], list(scores)
+
+
 def detect_faces(rgb: np.ndarray, upsample: int = 1) -> list[tuple[int, int, int, int]]:
     """Face boxes (left, top, right, bottom), largest first; upsamples only when none is found."""
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    with DLIB_LOCK:
-        rects = hog_detector()(gray, 0)
-        if len(rects) == 0 and upsample > 0:
-            rects = hog_detector()(gray, upsample)
-    boxes = [(r.left(), r.top(), r.right(), r.bottom()) for r in rects]
+    boxes, _ = hog_faces(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), upsample)
     return sorted(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
 
 

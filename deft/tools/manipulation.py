@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from deft.errors import ConfigError
-from deft.face import AMBIGUOUS_FACE_AREA, DLIB_LOCK, eye_centres, hog_detector, landmarks68
+from deft.face import AMBIGUOUS_FACE_AREA, eye_centres, hog_faces, landmarks68
 from deft.tools.identity import Source, read_frames
 from deft.video import VIDEO_SUFFIXES, VideoLimits
 
@@ -105,18 +105,14 @@ def main_face(rgb: np.ndarray, upsample: int = 1) -> tuple[tuple[int, int, int, 
     a heavily blurred face, the very thing a beauty filter makes: then OpenCV's Haar cascade is tried.
     """
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    with DLIB_LOCK:
-        rects, scores, _ = hog_detector().run(gray, 0, 0.0)
-        if len(rects) == 0 and upsample > 0:
-            rects, scores, _ = hog_detector().run(gray, upsample, 0.0)
-    if len(rects) == 0:
+    boxes, scores = hog_faces(gray, upsample)
+    if not boxes:
         found = _haar().detectMultiScale(gray, 1.1, 5, minSize=(40, 40))
         if len(found) == 0:
             return None, 0
         x, y, w, _ = max(found, key=lambda r: r[2])
         # Haar boxes start higher (forehead); this maps one onto dlib's eyebrows-to-chin box
         return (int(x + 0.04 * w), int(y + 0.18 * w), int(x + 0.96 * w), int(y + 1.1 * w)), len(found)
-    boxes = [(r.left(), r.top(), r.right(), r.bottom()) for r in rects]
     area = [(b[2] - b[0]) * (b[3] - b[1]) for b in boxes]
     similar = [i for i in range(len(boxes)) if area[i] >= AMBIGUOUS_FACE_AREA * max(area)]
     return boxes[max(similar, key=lambda i: scores[i])], len(boxes)
