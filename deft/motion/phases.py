@@ -61,17 +61,14 @@ def motion_curve(gray: np.ndarray, landmarks: np.ndarray, iod: float) -> np.ndar
                 flow = remove_head_motion(compute_flow(small[0], small[t], "dis"), lm, unit)
                 measured[t] = float(np.linalg.norm(flow[mask], axis=-1).mean() / unit)
 
-    def interpolated() -> np.ndarray:
-        known = sorted(measured)
-        return np.interp(np.arange(len(small)), known, [measured[t] for t in known])
-
     last = len(small) - 1
     measure([*range(CURVE_STRIDE, last, CURVE_STRIDE), last] if last > 0 else [])
     top = max(measured.values())
     peaks = sorted((t for t in measured if measured[t] >= PEAK_TIE * top), key=lambda t: -measured[t])
     for peak in peaks[:MAX_PEAKS]:  # the highest coarse points and their near-ties
         measure(range(max(1, peak - APEX_REFINE), min(last, peak + APEX_REFINE) + 1))
-    return interpolated()
+    known = sorted(measured)
+    return np.interp(np.arange(len(small)), known, [measured[t] for t in known])
 
 
 def spot_phases(curve: np.ndarray) -> tuple[int, int, int]:
