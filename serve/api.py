@@ -8,7 +8,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from fastapi import FastAPI, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
@@ -28,15 +28,16 @@ DEFAULT_QUESTION = "Which Action Units are active, and what is the evidence for 
 class Gate:
     """At most `max_concurrent` requests compute; at most `max_queue` wait; the rest get 429.
 
-    `async with gate:` holds a slot for a block; `await gate.enter()` / `gate.leave()` hold one across
-    a streamed response, which outlives the handler that started it.
+    `async with gate:` holds a slot for a block; `release = await gate.enter()` holds one until
+    `release()` (which may be called more than once), e.g. across a streamed response, which outlives
+    the handler that started it.
     """
 
     def __init__(self, settings: ServeSettings):
         self.slots = asyncio.Semaphore(settings.max_concurrent)
         self.waiting, self.max_queue = 0, settings.max_queue
 
-    async def enter(self) -> None:
+    async def enter(self) -> Callable[[], None]:
         if self.waiting >= self.max_queue:
             raise APIError(429, f"server busy: {self.waiting} requests queued; retry later", "queue_full")
         self.waiting += 1
@@ -44,15 +45,21 @@ class Gate:
             await self.slots.acquire()
         finally:
             self.waiting -= 1
+        released = False
 
-    def leave(self) -> None:
-        self.slots.release()
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self.slots.release()
+
+        return release
 
     async def __aenter__(self):
         await self.enter()
 
     async def __aexit__(self, *exc):
-        self.leave()
+        self.slots.release()
 
 
 def _clip_from_messages(body: dict, settings: ServeSettings, files: FileStore) -> tuple[bytes | str | None, str]:
@@ -188,8 +195,7 @@ def create_app(engine: Engine, settings: ServeSettings = ServeSettings()) -> Fas
         n_tokens = max_tokens(body)
         question = question or DEFAULT_QUESTION
         cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
-        await gate.enter()
-        streaming = False
+        release = await gate.enter()
         try:
             analysis, features = await timed(analyse, video) if video is not None else (None, None)
             pieces: Iterator[str] = (engine.explain(features, question, n_tokens) if features is not None
@@ -197,14 +203,6 @@ def create_app(engine: Engine, settings: ServeSettings = ServeSettings()) -> Fas
             evidence = {"engine": engine.name,
                         "deft": {k: analysis.to_dict()[k] for k in ("phases", "aus", "emotion")} if analysis else None}
             if body.get("stream"):
-                released = False
-
-                def release() -> None:  # once: from the stream's end, or after a client that left early
-                    nonlocal released
-                    if not released:
-                        released = True
-                        gate.leave()
-
                 async def events():
                     try:  # the slot is held until the last piece is sent
                         yield chunk(cid, created, {"role": "assistant", "content": ""}, None, evidence)
@@ -215,12 +213,13 @@ def create_app(engine: Engine, settings: ServeSettings = ServeSettings()) -> Fas
                     finally:
                         release()
 
-                streaming = True
+                # the background task releases it too when a client leaves before the stream starts
                 return StreamingResponse(events(), media_type="text/event-stream", background=BackgroundTask(release))
             text = "".join(await timed(lambda: list(pieces)))
-        finally:
-            if not streaming:
-                gate.leave()
+        except BaseException:
+            release()
+            raise
+        release()
         return JSONResponse({
             "id": cid, "object": "chat.completion", "created": created, "model": settings.model_id,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
