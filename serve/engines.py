@@ -80,10 +80,13 @@ class TransformersEngine:
 class VLLMEngine:
     """A vLLM server (serve/vllm_process.py) serving the backbone + deft's LoRA as "deft", over HTTP.
 
-    Clips enter as prompt embeddings built here by DeftModel, the same rows HF generate sees: Gemma's
+    Clips enter as prompt embeddings built here by DeftModel, the same rows HF generate sees (a model from
+    deft.model.embedder.load_prompt_model reads them from the backbone's checkpoint, bit-identical): Gemma's
     token embeddings already carry the sqrt(hidden) scale and vLLM's Gemma 3 takes prompt embeddings as
     they are. The LoRA (q/k/v/o only, so the embeddings do not depend on it) applies inside vLLM. vLLM
     runs in the LLM's dtype; greedy, so the text equals TransformersEngine's (tests/test_serve_vllm.py).
+    Text goes as token ids and comes back as token ids (deft's tokenizer on both ends), so the server
+    needs no tokenizer (--skip-tokenizer-init saves ~0.7 GB there) and any vLLM server answers alike.
     """
 
     name = "vllm"
@@ -96,7 +99,8 @@ class VLLMEngine:
     def _stream(self, request: dict, max_new_tokens: int) -> Iterator[str]:
         """Text pieces of a streamed /v1/completions (server-sent events); vLLM's refusals become APIErrors."""
         body = {"model": self.served, "max_tokens": max_new_tokens, "temperature": 0.0, "stream": True,
-                "stop_token_ids": self.stop, **request}
+                "stop_token_ids": self.stop, "return_token_ids": True, **request}
+        text = Detokenizer(self.model.tokenizer)
         try:
             with self.http.stream("POST", "/v1/completions", json=body) as response:
                 if response.status_code != 200:
@@ -107,12 +111,16 @@ class VLLMEngine:
                     event = json.loads(line[6:])
                     if "error" in event:
                         raise APIError(503, f"vLLM engine failed mid-answer: {event['error']}", "engine_error")
-                    piece = event["choices"][0]["text"] if event.get("choices") else ""
+                    choice = event["choices"][0] if event.get("choices") else {}
+                    ids = choice.get("token_ids")
+                    piece = text.add(ids) if ids is not None else choice.get("text", "")
                     if piece:
                         yield piece
         except httpx.HTTPError as err:
             raise APIError(503, f"vLLM engine at {self.server.url} unreachable ({type(err).__name__}); "
                                 "see its log", "engine_unavailable") from None
+        if rest := text.flush():
+            yield rest
 
     @torch.no_grad()
     def explain(self, features: ClipFeatures, question: str, max_new_tokens: int) -> Iterator[str]:
@@ -122,12 +130,35 @@ class VLLMEngine:
         return self._stream({"prompt_embeds": base64.b64encode(buffer.getvalue()).decode()}, max_new_tokens)
 
     def complete(self, prompt: str, max_new_tokens: int) -> Iterator[str]:
-        return self._stream({"prompt": prompt}, max_new_tokens)
+        ids = self.model.tokenizer(prompt)["input_ids"]  # with BOS, as TransformersEngine.complete
+        return self._stream({"prompt": ids}, max_new_tokens)
 
     def close(self) -> None:
         """Stop the vLLM server if deft started it."""
         self.http.close()
         self.server.stop()
+
+
+class Detokenizer:
+    """Streamed token ids -> text pieces that join to tokenizer.decode(all ids, skip_special_tokens=True),
+    the text TextIteratorStreamer gives; a piece ending in a partial UTF-8 character waits for the next id."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer, self.ids, self.sent = tokenizer, [], 0
+
+    def add(self, ids: list[int]) -> str:
+        self.ids += ids
+        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        if text.endswith("\ufffd"):
+            return ""
+        piece, self.sent = text[self.sent:], len(text)
+        return piece
+
+    def flush(self) -> str:
+        """What add held back (an answer cut off mid-character)."""
+        text = self.tokenizer.decode(self.ids, skip_special_tokens=True) if self.ids else ""
+        piece, self.sent = text[self.sent:], len(text)
+        return piece
 
 
 def _refusal(status: int, body: bytes) -> APIError:

