@@ -27,4 +27,7 @@ def test_default_checkpoint_explains_a_clip(tmp_path):
     recall = len(named & measured) / len(measured)
     assert precision >= 0.6 and recall >= 0.5, (result.text, measured)
     assert set(named) <= set(DETECTED_AUS)
+    from deft.explain import load_model
+
+    assert len(load_model(None).drafts) > 1000  # the checkpoint's training answers draft its decoding
     assert main(["explain", str(path), "--json"]) == 0

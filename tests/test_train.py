@@ -8,6 +8,7 @@ import torch
 from deft.instruct.build import build, jobs_from_source
 from deft.model.config import DeftConfig
 from deft.model.deft import DeftModel
+from deft.model.drafts import DRAFTS_FILE
 from deft.train.data import load_training_set
 from deft.train.experts_stage import ExpertsStage
 from deft.train.instruct_stage import CHECKPOINT, InstructStage, train_instruct
@@ -39,7 +40,7 @@ def test_train_both_stages_and_reload(folders, tmp_path):
                   eval_dir=folders / "held", llm=llm, tokenizer=tok, progress=False)
     out = tmp_path / "m"
     for name in ("config.json", "deft.safetensors", "adapter/adapter_model.safetensors", "README.md", "log.jsonl",
-                 "curves.png", "scores.json"):
+                 "curves.png", "scores.json", DRAFTS_FILE):
         assert (out / name).exists(), name
     scores = json.loads((out / "scores.json").read_text())
     assert 0.0 <= scores["heads"]["composite_uf1"] <= 1.0 and "faithfulness_precision" in scores["text"]
@@ -55,6 +56,8 @@ def test_train_both_stages_and_reload(folders, tmp_path):
     batch = collate([held.clips[0].features])
     with torch.no_grad():
         assert torch.allclose(loaded.classify(batch)[2]["composite"], model.classify(batch)[2]["composite"], atol=1e-5)
+    assert loaded.drafts is not None and loaded.drafts.next_token == model.drafts.next_token  # the trained answers
+    assert loaded.generate(batch, "Which AUs?", 12) == loaded.generate(batch, "Which AUs?", 12, speculative=False)
 
 
 def test_instruct_stage_resumes_from_checkpoint(folders, tmp_path):

@@ -38,7 +38,12 @@ def model_card(config: DeftConfig) -> str:
         lines.append(f"- {part}: `{json.dumps(shown)}`")
     if not scores:
         lines.append("- not evaluated")
-    lines += ["", "## Limits", "",
+    lines += ["", "## Decoding", "",
+              "`draft_answers.jsonl` holds the distinct answers the LLM was trained on. deft builds an n-gram table "
+              "from them whose drafts the LLM checks several tokens per pass (speculative decoding, "
+              "`deft.model.decode`): the greedy answer (exactly so in float32; in bfloat16 a near-tie can round "
+              "the other way) at several times the tokens per second.",
+              "", "## Limits", "",
               "Trained on synthetic clips (real face photos warped with AU-shaped motion), not on real "
               "micro-expression datasets, whose licences forbid redistribution. Expect lower scores on real video."]
     return "\n".join(lines) + "\n"

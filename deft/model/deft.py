@@ -13,6 +13,8 @@ from torch import nn
 
 from deft.errors import ConfigError
 from deft.model.config import DeftConfig
+from deft.model.decode import greedy_decode
+from deft.model.drafts import DraftTable, load_table
 from deft.model.experts import EXPERTS
 from deft.model.heads import Heads
 from deft.model.losses import hybrid_loss
@@ -30,6 +32,7 @@ class DeftModel(nn.Module):
         self.experts = nn.ModuleDict({name: EXPERTS[name](config) for name in config.experts})
         self.heads = Heads(config)
         self.llm, self.tokenizer = None, tokenizer
+        self.drafts: DraftTable | None = None  # speculative-decoding drafts (the checkpoint's training answers)
         if llm is not None:
             self.attach_llm(llm, tokenizer)
         else:
@@ -126,14 +129,13 @@ class DeftModel(nn.Module):
 
     @torch.no_grad()
     def generate(self, batch: dict[str, torch.Tensor], instruction: str, max_new_tokens: int = 160,
-                 streamer=None) -> str:
-        """Greedy answer for one clip (batch of 1)."""
+                 streamer=None, speculative: bool = True) -> str:
+        """Greedy answer for one clip (batch of 1); drafts from `self.drafts` are checked several tokens
+        per LLM pass unless `speculative` is False (deft.model.decode)."""
         embeds = self.prompt_embeds(batch, instruction)[None]  # (1, L, H)
-        mask = torch.ones(embeds.shape[:2], dtype=torch.long, device=embeds.device)
-        out = self.llm.generate(inputs_embeds=embeds, attention_mask=mask,
-                                max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stop_ids(self.tokenizer),
-                                pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id, streamer=streamer)
-        return self.tokenizer.decode(out[0], skip_special_tokens=True).strip()
+        tokens, _ = greedy_decode(self.llm, embeds, max_new_tokens, stop_ids(self.tokenizer),
+                                  drafts=self.drafts if speculative else None, streamer=streamer)
+        return self.tokenizer.decode(tokens, skip_special_tokens=True).strip()
 
     def merge_lora(self) -> "DeftModel":
         """Fold the LoRA adapter into the backbone's weights: same answers, faster decoding (no peft
@@ -187,4 +189,6 @@ class DeftModel(nn.Module):
         missing = [k for k in missing if not k.startswith("llm.")]
         if missing or unexpected:
             raise ConfigError(f"{weights}: weights do not match the config (missing {missing[:3]}, unexpected {unexpected[:3]})")
+        if tokenizer is not None:
+            model.drafts = load_table(folder, tokenizer)
         return model.eval()

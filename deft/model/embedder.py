@@ -111,6 +111,11 @@ class EmbeddingOnly(nn.Module):
 
     generate = forward
 
+    @property
+    def config(self):
+        """Decoding asks the LLM for its config first: refuse there too."""
+        self.forward()
+
 
 def load_prompt_model(folder: str | os.PathLike, dtype: torch.dtype):
     """The DeftModel at `folder` with its tokenizer and a CheckpointEmbedding in `dtype` instead of the LLM:

@@ -35,6 +35,11 @@ class InstructStage:
     seed: int = 0
 
 
+def stage_records(data: TrainingSet, stage: InstructStage) -> list[dict]:
+    """The instruction records the stage trains on (those of its `types`)."""
+    return [r for r in data.records if stage.types is None or r["type"] in stage.types]
+
+
 def _prompt(tokenizer, record: dict, max_answer: int) -> PromptIds:
     p = encode_prompt(tokenizer, record["instruction"], record["answer"])
     return PromptIds(p.prefix, p.suffix, p.answer[:max_answer])
@@ -61,7 +66,7 @@ def train_instruct(model: DeftModel, data: TrainingSet, stage: InstructStage, ou
     model.to(accelerator.device)
     by_key = {c.key: c for c in data.clips}
     subjects = {s: i for i, s in enumerate(data.subjects)}
-    records_all = [r for r in data.records if stage.types is None or r["type"] in stage.types]
+    records_all = stage_records(data, stage)
     order = list(range(len(records_all)))
     steps_per_epoch = max(1, len(order) // stage.batch_size)
     total = stage.max_steps or max(1, round(stage.epochs * steps_per_epoch))

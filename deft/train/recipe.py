@@ -11,14 +11,16 @@ from deft.model.config import DeftConfig
 from deft.model.deft import DeftModel
 from deft.train.data import TrainingSet, load_training_set
 from deft.train.experts_stage import ExpertsStage, train_experts
-from deft.train.instruct_stage import InstructStage, train_instruct
+from deft.model.drafts import DraftTable, write_answers
+from deft.train.instruct_stage import InstructStage, stage_records, train_instruct
 from deft.train.log import TrainingLog
 
 
 def train(data_dir: str | Path, out: str | Path, config: DeftConfig = DeftConfig(), experts: ExpertsStage = ExpertsStage(),
           instruct: InstructStage | None = InstructStage(), eval_dir: str | Path | None = None, llm=None, tokenizer=None,
           resume: bool = False, progress: bool = True, text_eval_clips: int | None = 20) -> DeftModel:
-    """Train and save to OUT: config.json, deft.safetensors, adapter/, README.md, log.jsonl, curves.png."""
+    """Train and save to OUT: config.json, deft.safetensors, adapter/, README.md, log.jsonl, curves.png and
+    the trained answers that draft its speculative decoding (deft.model.drafts)."""
     from deft.eval.model_eval import evaluate_heads, evaluate_text
     from deft.model.card import model_card
 
@@ -35,8 +37,11 @@ def train(data_dir: str | Path, out: str | Path, config: DeftConfig = DeftConfig
     model = DeftModel(config, llm, tokenizer)
     started = time.perf_counter()
     train_experts(model, data, experts, log, progress)
+    answers: list[str] = []
     if instruct is not None:
         train_instruct(model, data, instruct, out, log, resume, progress)
+        answers = [r["answer"] for r in stage_records(data, instruct)]
+        model.drafts = DraftTable.from_answers(answers, model.tokenizer)
     from accelerate import PartialState
 
     state = PartialState()
@@ -57,6 +62,8 @@ def train(data_dir: str | Path, out: str | Path, config: DeftConfig = DeftConfig
         "train_seconds": round(elapsed, 1), "scores": scores,
     })
     model.save_pretrained(out, card=model_card(config))
+    if answers:
+        write_answers(out, answers)
     (out / "scores.json").write_text(json.dumps(scores, indent=2, default=list) + "\n")
     log.plot(out / "curves.png")
     return model
