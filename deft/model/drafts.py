@@ -2,8 +2,8 @@
 
 deft's answers are phrased from a small set of templates ("The left mouth corner moves up and to the
 image right by ..."), so after a few tokens the rest of a phrase is usually predictable. The table
-maps each context of 1..MAX_N answer tokens to the token that most often followed it in the training
-answers; a draft chains those predictions, backing off to shorter contexts. The LLM then checks a whole
+maps each context of MIN_N..MAX_N (2..4) answer tokens to the token that most often followed it in
+the training answers; a draft chains those predictions, backing off to shorter contexts. The LLM then checks a whole
 draft in one forward pass (deft.model.decode) and keeps only what it would have generated itself, so
 drafts change the speed, not the greedy answer (up to bfloat16 rounding: see deft.model.decode).
 
