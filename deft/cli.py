@@ -179,7 +179,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from serve.server import VLLMOptions, serve
+    from deft.serve.server import VLLMOptions, serve
 
     serve(args.host, args.port, args.api_key, args.engine, args.model,
           VLLMOptions.from_env(args.vllm_python, args.vllm_url, args.vllm_timeout))
@@ -187,7 +187,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from serve.demo import run_demo
+    from deft.serve.demo import run_demo
 
     run_demo(args.host, args.port, args.model, args.api_url, args.api_key, args.engine)
     return 0
@@ -292,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="python of a venv with vllm (serve/install_vllm.sh); deft starts the vLLM server with it "
                         "(also DEFT_VLLM_PYTHON)")
     p.add_argument("--vllm-url", default=None, help="a running vLLM server serving deft's adapter as 'deft' "
-                                                    "(python -m serve.vllm_process; also DEFT_VLLM_URL)")
+                                                    "(python -m deft.serve.vllm_process; also DEFT_VLLM_URL)")
     p.add_argument("--vllm-timeout", type=float, default=None, metavar="S", help="vLLM startup wait (default 600)")
     p.set_defaults(func=cmd_serve)
 

@@ -7,8 +7,8 @@ from gradio_client import Client, handle_file
 
 from deft.model.config import DeftConfig
 from deft.model.deft import DeftModel
-from serve.demo import LocalBackend, build_demo
-from serve.engines import TransformersEngine
+from deft.serve.demo import LocalBackend, build_demo
+from deft.serve.engines import TransformersEngine
 from tests.tiny import tiny_llm
 
 

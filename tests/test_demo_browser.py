@@ -16,8 +16,8 @@ import torch
 from deft.analyze import analyze
 from deft.model.config import DeftConfig
 from deft.model.deft import DeftModel
-from serve.demo import LocalBackend, build_demo
-from serve.engines import TransformersEngine
+from deft.serve.demo import LocalBackend, build_demo
+from deft.serve.engines import TransformersEngine
 from tests.test_demo import _free_port
 from tests.tiny import tiny_llm
 

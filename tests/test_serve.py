@@ -10,9 +10,9 @@ import pytest
 
 from deft.model.config import DeftConfig
 from deft.model.deft import DeftModel
-from serve.api import create_app
-from serve.engines import TransformersEngine
-from serve.settings import ServeSettings
+from deft.serve.api import create_app
+from deft.serve.engines import TransformersEngine
+from deft.serve.settings import ServeSettings
 from tests.loopback import run_in_thread
 from tests.tiny import tiny_llm
 

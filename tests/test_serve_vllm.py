@@ -21,11 +21,11 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from deft.model.config import DeftConfig
 from deft.model.deft import DeftModel
 from deft.model.prompt import stop_ids
-from serve.api import create_app
-from serve.engines import TransformersEngine, VLLMEngine
-from serve.openai_errors import APIError
-from serve.settings import ServeSettings
-from serve.vllm_process import VLLMError, VLLMServer, connect_vllm, free_port, start_vllm
+from deft.serve.api import create_app
+from deft.serve.engines import TransformersEngine, VLLMEngine
+from deft.serve.openai_errors import APIError
+from deft.serve.settings import ServeSettings
+from deft.serve.vllm_process import VLLMError, VLLMServer, connect_vllm, free_port, start_vllm
 from tests.loopback import run_in_thread
 from tests.tiny import tiny_llm
 
@@ -100,7 +100,7 @@ def test_vllm_engine_speaks_vllms_completions_api(happy_mp4):
 
 def test_detokenizer_joins_to_the_whole_decode():
     """Pieces join to decode(all ids); a character split over two byte-level tokens waits for the second."""
-    from serve.engines import Detokenizer
+    from deft.serve.engines import Detokenizer
 
     _, tok = tiny_llm()
     answer = "AU12 pulls the lip corners: 🙂 happiness"
@@ -165,7 +165,7 @@ def test_stop_ends_the_whole_process_group():
 def test_make_engine_falls_back_and_says_why(monkeypatch, capsys, tmp_path):
     import deft.explain
     from deft.errors import ConfigError
-    from serve.server import VLLMOptions, make_engine
+    from deft.serve.server import VLLMOptions, make_engine
 
     llm, tok = tiny_llm()
     monkeypatch.setattr(deft.explain, "load_model", lambda path=None: DeftModel(DeftConfig(), llm, tok).eval())
@@ -206,7 +206,7 @@ def served(vllm_python, tmp_path_factory):
     from deft.data.synthetic import SyntheticSpec, render
     from deft.explain import load_model
     from deft.video import write_video
-    from serve.server import VLLMOptions, make_engine
+    from deft.serve.server import VLLMOptions, make_engine
 
     clip = tmp_path_factory.mktemp("vllm") / "happy.mp4"
     write_video(render(SyntheticSpec()).frames, clip)

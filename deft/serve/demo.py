@@ -126,7 +126,7 @@ def run_demo(host: str = "127.0.0.1", port: int = 7860, model_path: str | None =
     if api_url:
         backend = RemoteBackend(api_url, api_key)
     else:
-        from serve.server import make_engine
+        from deft.serve.server import make_engine
 
         backend = LocalBackend(make_engine(engine, model_path))
     build_demo(backend).queue(max_size=16).launch(server_name=host, server_port=port)

@@ -11,7 +11,7 @@ import threading
 import uuid
 from collections import OrderedDict
 
-from serve.openai_errors import APIError
+from deft.serve.openai_errors import APIError
 
 DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(;[\w=.+-]+)*;base64,(?P<data>.*)$", re.S)
 VIDEO_MIME = {"video/mp4", "video/quicktime", "video/webm", "video/x-matroska", "video/avi", "video/x-msvideo",
