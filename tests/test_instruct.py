@@ -1,6 +1,7 @@
 """Uni-MER builders: grounded answers, the dual constraint, the claim checker, resumable builds."""
 
 import json
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -11,11 +12,12 @@ from deft.instruct.build import INSTRUCTIONS_FILE, QC_FILE, build, jobs_from_sou
 from deft.instruct.builder import build_pairs
 from deft.instruct.claims import faithfulness, named_aus, named_regions, unbacked_claims
 from deft.instruct.facts import ClipLabels, ground
-from deft.instruct.templates import TEMPLATES_DIR
+from deft.instruct.templates import SCHEMA_PATH
 from tests.conftest import as_video
 
 META = {"dataset": "synthetic", "subject": "astronaut", "clip_id": "happy"}
-SCHEMA = json.loads((TEMPLATES_DIR.parent / "schema.json").read_text())
+SCHEMA = json.loads(SCHEMA_PATH.read_text())
+SAMPLE = Path(__file__).resolve().parents[1] / "instruction_data" / "sample"
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +97,7 @@ def test_build_is_deterministic_resumable_and_parallel(tmp_path):
 def test_committed_sample_loads_with_datasets():
     import datasets
 
-    path = TEMPLATES_DIR.parent / "sample" / INSTRUCTIONS_FILE
+    path = SAMPLE / INSTRUCTIONS_FILE
     ds = datasets.load_dataset("json", data_files=str(path), split="train")
     assert len(ds) >= 40 and set(ds["type"]) == {"describe_motion", "name_aus", "classify_emotion", "structured", "contrast"}
     for line in path.read_text().splitlines():

@@ -1,4 +1,4 @@
-"""Load the versioned Uni-MER templates from instruction_data/templates/."""
+"""Load the versioned Uni-MER templates, shipped inside the package (deft/instruct/uni_mer/)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from pathlib import Path
 
 from deft.errors import ConfigError
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "instruction_data" / "templates"
+TEMPLATES_DIR = Path(__file__).resolve().parent / "uni_mer"  # package data: installed with deft
 DEFAULT_TEMPLATES = "uni_mer_v1.json"
+SCHEMA_PATH = TEMPLATES_DIR / "schema.json"  # JSON Schema of one record
 INSTRUCTION_TYPES = ("describe_motion", "name_aus", "classify_emotion", "structured", "contrast")
 
 
@@ -18,7 +19,8 @@ def load_templates(path: str | None = None) -> dict:
     """Templates as a dict; every instruction type must have at least one instruction phrasing."""
     file = Path(path) if path else TEMPLATES_DIR / DEFAULT_TEMPLATES
     if not file.exists():
-        raise ConfigError(f"{file}: template file missing (deft reads templates from the source checkout)")
+        hint = "" if path else " (the default ships inside the package: reinstall deft)"
+        raise ConfigError(f"{file}: template file missing{hint}")
     try:
         data = json.loads(file.read_text())
     except json.JSONDecodeError as err:
