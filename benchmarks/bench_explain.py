@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from deft.analyze import analyze_frames  # noqa: E402
 from deft.data.synthetic import SyntheticSpec, render  # noqa: E402
-from deft.explain import QUESTIONS  # noqa: E402
+from deft.labels import DEFAULT_QUESTIONS as QUESTIONS  # noqa: E402
 from deft.model.batch import collate  # noqa: E402
 from deft.model.features import clip_features  # noqa: E402
 from deft.model.inference import inference_dtype, prepare_for_inference  # noqa: E402

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from langchain_core.messages import HumanMessage, SystemMessage, ToolMessage
 from langchain_core.tools import BaseTool
 
+from deft.labels import describe_emotion
 from deft.tools.langchain_tools import deft_tools
 
 # intent -> (tool names, trigger words); checked in order, several may apply
@@ -59,7 +60,7 @@ def _compose(calls: list[dict]) -> str:
         elif call["tool"] == "analyze_clip":
             aus = "; ".join(f"{a['au']} ({a['name']}, {', '.join(a['evidence'])})" for a in out["aus"]) or "no Action Unit"
             e = out["emotion"]
-            parts.append(f"Measured: {aus}. Emotion: {e['label']} ({e['fine']}). Phases: onset {out['phases']['onset']}, "
+            parts.append(f"Measured: {aus}. Emotion: {describe_emotion(e['label'], e['fine'])}. Phases: onset {out['phases']['onset']}, "
                          f"apex {out['phases']['apex']}, offset {out['phases']['offset']}.")
         elif call["tool"] == "explain_clip":
             parts.append(f"The DEFT model explains: {out['explanation']}")

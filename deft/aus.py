@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from math import exp
 
+from deft.labels import AU_NAMES
 from deft.motion.regions import RegionMotion
 
 # Minimum motion, in IOD, for an AU to count: 0.005 IOD is 0.38 px in a 256 crop, about three
@@ -17,12 +18,6 @@ from deft.motion.regions import RegionMotion
 MOTION_THRESHOLD_IOD = 0.005
 SPILL = 0.3  # share of a neighbouring region's rise that one muscle drags along
 CONFIDENCE_SPREAD = 0.35  # logistic width, as a share of the threshold
-DETECTED_AUS = ("AU1", "AU2", "AU4", "AU6", "AU7", "AU9", "AU10", "AU12", "AU14", "AU15", "AU17", "AU25")
-AU_NAMES = {
-    "AU1": "inner brow raiser", "AU2": "outer brow raiser", "AU4": "brow lowerer", "AU6": "cheek raiser",
-    "AU7": "lid tightener", "AU9": "nose wrinkler", "AU10": "upper lip raiser", "AU12": "lip corner puller",
-    "AU14": "dimpler", "AU15": "lip corner depressor", "AU17": "chin raiser", "AU25": "lips part",
-}
 
 
 @dataclass

@@ -212,7 +212,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from deft import __version__
     from deft.data.faces import FACE_NAMES
-    from deft.data.synthetic import RECIPES
+    from deft.labels import RECIPES
 
     parser = argparse.ArgumentParser(prog="deft", description="Explain facial micro-expressions with measured evidence.")
     parser.add_argument("--version", action="version", version=f"deft {__version__}")

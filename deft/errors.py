@@ -15,3 +15,7 @@ class FaceError(DeftError):
 
 class ConfigError(DeftError):
     """An option has a value deft cannot use."""
+
+
+class DatasetError(DeftError):
+    """A dataset folder or label sheet is missing, unreadable or not in the expected format."""

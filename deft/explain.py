@@ -9,12 +9,9 @@ from pathlib import Path
 
 from deft.analyze import Analysis, AnalyzeConfig, analyze
 from deft.errors import ConfigError
+from deft.labels import DEFAULT_QUESTIONS
 
 DEFAULT_MODEL = Path(__file__).parent / "checkpoints" / "default"
-QUESTIONS = (
-    "Which Action Units are active, and what is the evidence for each?",
-    "What emotion does this micro-expression most likely signal? Explain your reasoning.",
-)
 
 
 @dataclass
@@ -47,7 +44,7 @@ def explain_analysis(analysis: Analysis, model_path: str | None = None, max_new_
 
     model = load_model(model_path)
     batch = collate([clip_features(analysis)])
-    return " ".join(model.generate(batch, q, max_new_tokens, streamer=streamer) for q in QUESTIONS)
+    return " ".join(model.generate(batch, q, max_new_tokens, streamer=streamer) for q in DEFAULT_QUESTIONS)
 
 
 def explain(path: str | os.PathLike, model_path: str | None = None, config: AnalyzeConfig = AnalyzeConfig()) -> Explanation:

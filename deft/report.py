@@ -10,7 +10,7 @@ def format_table(result: Analysis) -> str:
     lines = [
         f"{result.source}: {result.n_frames} frames at {result.fps:.1f} fps, flow {result.flow_method}",
         f"phases ({ph.source}): onset {ph.onset}, apex {ph.apex}, offset {ph.offset}",
-        f"emotion: {result.emotion.label} ({result.emotion.fine})"
+        f"emotion: {result.emotion.describe()}"
         + (f" from {' + '.join(result.emotion.matched)}" if result.emotion.matched else ""),
         "",
     ]

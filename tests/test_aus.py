@@ -3,8 +3,8 @@
 import pytest
 
 from deft.analyze import analyze_frames
-from deft.aus import DETECTED_AUS
 from deft.data.synthetic import SyntheticSpec, render
+from deft.labels import DETECTED_AUS
 from tests.conftest import as_video
 
 

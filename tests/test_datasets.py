@@ -16,7 +16,8 @@ from deft.data.folder import load_folder
 from deft.data.records import ClipRecord, DatasetError, frame_files, parse_aus
 from deft.data.samm import load_samm
 from deft.data.smic import load_smic
-from deft.data.splits import composite_class, loso_splits
+from deft.data.splits import loso_splits
+from deft.labels import megc_class
 from deft.video import read_video, write_video
 
 
@@ -286,13 +287,13 @@ def test_load_dataset_by_name_and_detected(casme2_root, samm_root, smic_root, ca
 
 
 def test_megc2019_composite_classes():
-    assert [composite_class("casme2", e) for e in ("happiness", "surprise", "disgust", "repression")] == [
+    assert [megc_class("casme2", e) for e in ("happiness", "surprise", "disgust", "repression")] == [
         "positive", "surprise", "negative", "negative"]
-    assert [composite_class("casme2", e) for e in ("others", "fear", "sadness")] == [None, None, None]
-    assert [composite_class("samm", e) for e in ("Anger", "Contempt", "Disgust", "Fear", "Sadness")] == ["negative"] * 5
-    assert composite_class("samm", "Other") is None and composite_class("casme3", "others") is None
+    assert [megc_class("casme2", e) for e in ("others", "fear", "sadness")] == [None, None, None]
+    assert [megc_class("samm", e) for e in ("Anger", "Contempt", "Disgust", "Fear", "Sadness")] == ["negative"] * 5
+    assert megc_class("samm", "Other") is None and megc_class("casme3", "others") is None
     with pytest.raises(DatasetError):
-        composite_class("mmew", "happiness")
+        megc_class("mmew", "happiness")
 
 
 def test_loso_has_no_subject_leak(casme2_root, samm_root, smic_root, casme3_root):

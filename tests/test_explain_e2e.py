@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from deft.aus import DETECTED_AUS
 from deft.instruct.claims import named_aus
+from deft.labels import DETECTED_AUS
 
 
 @pytest.mark.slow

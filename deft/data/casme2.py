@@ -21,8 +21,9 @@ import os
 
 from deft.data.records import (LoadedClips, SheetFormat, load_sheet_dataset, locate_by_subject_number,
                                subject_number, text)
+from deft.labels import dataset_emotions
 
-EMOTIONS = ("happiness", "surprise", "disgust", "repression", "fear", "sadness", "others")
+EMOTIONS = dataset_emotions("casme2")
 
 
 def _subject(cell: object) -> str:

@@ -24,8 +24,9 @@ import os
 from pathlib import Path
 
 from deft.data.records import LoadedClips, SheetFormat, load_sheet_dataset, parse_frame, text
+from deft.labels import dataset_emotions
 
-EMOTIONS = ("happy", "surprise", "disgust", "fear", "anger", "sad", "others")
+EMOTIONS = dataset_emotions("casme3")
 
 
 def _clip(row: dict) -> str:

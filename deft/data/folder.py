@@ -3,7 +3,7 @@
 `path` is a video file or a frame folder, relative to the CSV's folder (or absolute). onset, apex
 and offset are 0-based frame indices for a video and frame-file numbers for a frame folder (as in
 the datasets); blank means unlabelled. `aus` reads like the datasets' ("AU6+AU12", "4+L10"),
-`emotion` is any label: composite classes follow splits.MEGC2019["folder"].
+`emotion` is any label: composite classes follow deft.labels.MEGC2019["folder"].
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path, PurePath
 from deft.data.records import (
     ClipRecord, DatasetError, LoadedClips, check_phases, parse_aus, parse_frame, read_table, text,
 )
-from deft.data.splits import composite_class
+from deft.labels import megc_class
 
 COLUMNS = {"path": ("path", "file", "clip"), "subject": ("subject",), "emotion": ("emotion", "label")}
 OPTIONAL = {"onset": ("onset",), "apex": ("apex",), "offset": ("offset",), "aus": ("aus", "au", "action units")}
@@ -59,7 +59,7 @@ def load_folder(root: str | os.PathLike) -> LoadedClips:
             out.warnings.append(f"{where}: AU codes not understood: {', '.join(unknown)}")
         record = ClipRecord("folder", subject, clip_id, str(path), parse_frame(row["onset"]),
                             parse_frame(row["apex"]), parse_frame(row["offset"]), aus, sides, emotion,
-                            composite_class("folder", emotion))
+                            megc_class("folder", emotion))
         out.warnings += check_phases(record, where)
         out.append(record)
     return out

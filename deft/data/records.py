@@ -10,7 +10,7 @@ Conventions (all loaders):
   of an "or" kept). A side prefix is kept apart in `au_sides`: "L10" -> aus ["AU10"],
   au_sides {"AU10": "left"}; "R" -> "right", "U" -> "unilateral". An AU coded on both sides is
   bilateral and has no entry. Sides are the subject's own (FACS).
-* `emotion` is the dataset's label, lowercased; `composite` its MEGC class (see splits.py) or None
+* `emotion` is the dataset's label, lowercased; `composite` its MEGC class (deft.labels.MEGC2019) or None
   where the protocol excludes the clip.
 """
 
@@ -24,12 +24,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deft.errors import DeftError
+from deft.errors import DatasetError
+from deft.labels import COMPOSITE_CLASSES, clip_key, megc_class
 from deft.video import IMAGE_SUFFIXES, _natural_key
-
-
-class DatasetError(DeftError):
-    """A dataset folder or label sheet is missing, unreadable or not in the expected format."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +50,8 @@ class ClipRecord:
 
     @property
     def key(self) -> str:
-        return f"{self.dataset}/{self.subject}/{self.clip_id}"
+        """The clip key (deft.labels.clip_key) that build, training and evaluation files use."""
+        return clip_key(self.dataset, self.subject, self.clip_id)
 
     def frame_numbers(self) -> list[int] | None:
         """Dataset frame number of each frame, in read order; None for a video file (numbered 0..n-1)."""
@@ -365,8 +363,6 @@ def load_sheet_dataset(fmt: SheetFormat, root: str | os.PathLike,
     sheet, a folder-level emotion label unlike the sheet's, no apex, phases out of order or outside
     the folder's frames, AU codes not understood, a clip twice, clip folders with no row.
     """
-    from deft.data.splits import COMPOSITE_CLASSES, composite_class
-
     sheet, warnings = find_label_file(root, fmt.sheet_pattern, fmt.sheet_what)
     base = Path(frames_root) if frames_root is not None else (Path(root) if Path(root).is_dir() else sheet.parent)
     index = dir_index(base, fmt.search_depth)
@@ -391,7 +387,7 @@ def load_sheet_dataset(fmt: SheetFormat, root: str | os.PathLike,
             out.warnings.append(f"{where}: AU codes not understood: {', '.join(unknown)}")
         record = ClipRecord(fmt.dataset, subject, clip, str(folder), parse_frame(row["onset"]),
                             parse_frame(row["apex"]), parse_frame(row["offset"]), aus, sides, emotion,
-                            composite_class(fmt.dataset, emotion))
+                            megc_class(fmt.dataset, emotion))
         if record.apex is None:
             out.warnings.append(f"{where}: no apex in the sheet ({text(row['apex']) or 'blank'})")
         for label in label_folders(folder, base, fmt.emotions + COMPOSITE_CLASSES):

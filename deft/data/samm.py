@@ -21,8 +21,9 @@ import os
 
 from deft.data.records import (LoadedClips, SheetFormat, load_sheet_dataset, locate_by_subject_number,
                                subject_number, text)
+from deft.labels import dataset_emotions
 
-EMOTIONS = ("happiness", "surprise", "anger", "contempt", "disgust", "fear", "sadness", "other", "others")
+EMOTIONS = dataset_emotions("samm")
 
 
 def _subject(cell: object) -> str:

@@ -24,7 +24,7 @@ from deft.data.records import (
     ClipRecord, DatasetError, LoadedClips, check_phases, clip_frame_numbers, parse_frame, read_table, text,
     walk_dirs, walk_files,
 )
-from deft.data.splits import COMPOSITE_CLASSES
+from deft.labels import COMPOSITE_CLASSES
 
 MODALITIES = ("HS", "VIS", "NIR")
 ANNOTATION_PATTERN = r"^SMIC.*annotation.*\.(xlsx|csv)$"

@@ -16,6 +16,7 @@ import numpy as np
 from deft.data.faces import FACE_NAMES, face_photo
 from deft.errors import ConfigError
 from deft.face import detect_faces, eye_centres, landmarks68
+from deft.labels import RECIPES, UNILATERAL, composite_of, prototype_label
 
 FRAME_SIZE = 256
 EYES_AT = ((0.38, 0.40), (0.62, 0.40))  # where the eyes land in a synthetic frame: IOD = 61 px
@@ -55,25 +56,6 @@ AU_BUMPS: dict[str, tuple[Bump, ...]] = {
 }
 SYNTHETIC_AUS = tuple(AU_BUMPS)
 
-# Emotion recipes: fine label -> AU sets that EMFACS / the CASME II coding associate with it.
-RECIPES: dict[str, tuple[tuple[str, ...], ...]] = {
-    "happiness": (("AU6", "AU12"), ("AU12",)),
-    "surprise": (("AU1", "AU2"), ("AU1", "AU2", "AU25")),
-    "disgust": (("AU9", "AU10"), ("AU4", "AU9"), ("AU10",)),
-    "sadness": (("AU1", "AU4", "AU15"), ("AU1", "AU15")),
-    "anger": (("AU4", "AU7"),),
-    "fear": (("AU1", "AU2", "AU4"),),
-    "contempt": (("AU12",), ("AU14",)),  # unilateral
-    "repression": (("AU14",), ("AU15", "AU17"), ("AU17",)),
-    "none": ((),),
-}
-UNILATERAL = {"contempt"}
-COMPOSITE = {
-    "happiness": "positive", "surprise": "surprise", "none": "none", "others": "negative",
-    **{k: "negative" for k in ("disgust", "sadness", "anger", "fear", "contempt", "repression")},
-}
-
-
 @dataclass(frozen=True)
 class SyntheticSpec:
     """Everything that defines one clip; the same spec always renders the same frames."""
@@ -96,7 +78,7 @@ class SyntheticClip:
     frames: np.ndarray  # (T, 256, 256, 3) uint8 RGB
     spec: SyntheticSpec
     emotion: str  # fine label
-    composite: str  # positive | negative | surprise | none
+    composite: str | None  # positive | negative | surprise | none; None for `others` (deft.labels)
     landmarks: np.ndarray = field(repr=False, default=None)  # (68, 2) frame-0 landmarks, frame pixels
 
     @property
@@ -185,20 +167,12 @@ def render(spec: SyntheticSpec) -> SyntheticClip:
         frame += rng.normal(0.0, spec.noise, frame.shape)
         frames.append(np.clip(frame, 0, 255).astype(np.uint8))
     label = emotion_of(spec)
-    return SyntheticClip(np.stack(frames), spec, label, COMPOSITE[label], lm)
+    return SyntheticClip(np.stack(frames), spec, label, composite_of(label), lm)
 
 
 def emotion_of(spec: SyntheticSpec) -> str:
-    """The recipe label a spec was drawn from (unilateral AU12/AU14 reads as contempt)."""
-    aus = tuple(sorted((au for au, _ in spec.aus), key=lambda a: int(a[2:])))
-    if spec.side != "both" and aus in RECIPES["contempt"]:
-        return "contempt"
-    for label, sets in RECIPES.items():
-        if label in UNILATERAL:
-            continue
-        if aus in (tuple(sorted(s, key=lambda a: int(a[2:]))) for s in sets):
-            return label
-    return "others"
+    """The label whose prototype the spec's AUs are (unilateral AU12/AU14 reads as contempt)."""
+    return prototype_label(tuple(au for au, _ in spec.aus), spec.side != "both")
 
 
 def random_spec(rng: np.random.Generator, emotion: str, face: str, n_frames: int = 30,

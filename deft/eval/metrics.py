@@ -15,6 +15,12 @@ def per_class_f1(truth: Sequence[str], pred: Sequence[str], labels: Iterable[str
     return out
 
 
+def megc_scored(truth: Sequence[str | None], pred: Sequence[str | None]) -> tuple[list[str], list[str | None]]:
+    """The (truth, pred) pairs MEGC 2019 scores: clips whose truth has a class (`others` has none)."""
+    kept = [(t, p) for t, p in zip(truth, pred) if t is not None]
+    return [t for t, _ in kept], [p for _, p in kept]
+
+
 def uf1(truth: Sequence[str], pred: Sequence[str], labels: Iterable[str] | None = None) -> float:
     """Unweighted F1 (MEGC 2019): mean of per-class F1 over the classes present in the truth."""
     labels = sorted(set(truth)) if labels is None else list(labels)

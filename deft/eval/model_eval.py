@@ -6,17 +6,13 @@ import re
 
 import torch
 
-from deft.aus import DETECTED_AUS
-from deft.emotion import COMPOSITE_LABELS
-from deft.eval.metrics import au_f1, mean_au_f1, uar, uf1
+from deft.eval.metrics import au_f1, mean_au_f1, megc_scored, uar, uf1
 from deft.instruct.claims import faithfulness, named_aus
+from deft.labels import (AU_QUESTION, COMPOSITE_CLASSES, COMPOSITE_LABELS, DETECTED_AUS, EMOTION_QUESTION,
+                         FINE_WITH_NONE, NONE, fine_target)
 from deft.model.batch import collate
 from deft.model.deft import DeftModel
-from deft.model.heads import FINE_WITH_NONE
 from deft.train.data import TrainingSet
-
-EMOTION_QUESTION = "What emotion does this micro-expression most likely signal? Explain your reasoning."
-AU_QUESTION = "Which Action Units are active, and what is the evidence for each?"
 
 
 @torch.no_grad()
@@ -26,10 +22,10 @@ def evaluate_heads(model: DeftModel, data: TrainingSet) -> dict:
     composite = [COMPOSITE_LABELS[i] for i in logits["composite"].argmax(1).tolist()]
     fine = [FINE_WITH_NONE[i] for i in logits["fine"].argmax(1).tolist()]
     aus = [{DETECTED_AUS[j] for j in range(len(DETECTED_AUS)) if p[j] > 0} for p in logits["aus"].tolist()]
-    truth = [c.composite for c in data.clips]
+    truth, composite = megc_scored([c.composite for c in data.clips], composite)
     return {
         "n_clips": len(data.clips), "composite_uf1": uf1(truth, composite), "composite_uar": uar(truth, composite),
-        "fine_accuracy": sum(f == (c.emotion if c.composite != "none" else "none") for f, c in zip(fine, data.clips)) / len(fine),
+        "fine_accuracy": sum(f == fine_target(c.emotion, c.composite) for f, c in zip(fine, data.clips)) / len(fine),
         "au_f1": mean_au_f1([c.aus for c in data.clips], aus, DETECTED_AUS),
         "per_au_f1": au_f1([c.aus for c in data.clips], aus, DETECTED_AUS),
     }
@@ -37,8 +33,8 @@ def evaluate_heads(model: DeftModel, data: TrainingSet) -> dict:
 
 def composite_from_text(text: str) -> str:
     """The first composite class word the text names ('none' when it names none)."""
-    hits = [(m.start(), label) for label in COMPOSITE_LABELS[:3] for m in [re.search(rf"\b{label}\b", text, re.I)] if m]
-    return min(hits)[1] if hits else "none"
+    hits = [(m.start(), label) for label in COMPOSITE_CLASSES for m in [re.search(rf"\b{label}\b", text, re.I)] if m]
+    return min(hits)[1] if hits else NONE
 
 
 @torch.no_grad()
@@ -60,9 +56,10 @@ def evaluate_text(model: DeftModel, data: TrainingSet, max_new_tokens: int = 120
         recall.append(f.recall)
         if len(samples) < 3:
             samples.append({"clip": clip.key, "emotion": emotion_text, "aus": au_text})
-    n = max(len(truth), 1)
+    n = max(len(true_aus), 1)
+    truth, pred = megc_scored(truth, pred)
     return {
-        "n_clips": len(truth), "composite_uf1": uf1(truth, pred), "composite_uar": uar(truth, pred),
+        "n_clips": len(true_aus), "composite_uf1": uf1(truth, pred), "composite_uar": uar(truth, pred),
         "au_f1": mean_au_f1(true_aus, pred_aus, DETECTED_AUS),
         "faithfulness_precision": sum(precision) / n, "faithfulness_recall": sum(recall) / n, "samples": samples,
     }

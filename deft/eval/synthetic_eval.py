@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from deft.analyze import AnalyzeConfig, analyze_frames
-from deft.aus import DETECTED_AUS
 from deft.data.synthetic import SyntheticSpec, render, synthetic_set
-from deft.eval.metrics import au_f1, mean_au_f1, uar, uf1
+from deft.eval.metrics import au_f1, mean_au_f1, megc_scored, uar, uf1
+from deft.labels import DETECTED_AUS, NONE
 from deft.video import Video
 
 
@@ -45,9 +45,8 @@ def evaluate(specs: list[SyntheticSpec] | None = None, config: AnalyzeConfig = A
         })
     truth_aus = [r["truth_aus"] for r in rows]
     pred_aus = [r["pred_aus"] for r in rows]
-    truth = [r["truth"] for r in rows]
-    pred = [r["pred"] for r in rows]
-    errors = [r["apex_error"] for r in rows if r["truth"] != "none"]
+    truth, pred = megc_scored([r["truth"] for r in rows], [r["pred"] for r in rows])
+    errors = [r["apex_error"] for r in rows if r["truth"] != NONE]
     return SyntheticReport(
         len(rows), mean_au_f1(truth_aus, pred_aus, DETECTED_AUS), au_f1(truth_aus, pred_aus, DETECTED_AUS),
         uf1(truth, pred), uar(truth, pred), float(np.mean([r["truth_fine"] == r["pred_fine"] for r in rows])),

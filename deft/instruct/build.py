@@ -11,6 +11,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from deft.errors import ConfigError, DeftError
+from deft.labels import clip_key, record_key
 
 INSTRUCTIONS_FILE = "instructions.jsonl"
 QC_FILE = "qc.jsonl"
@@ -71,8 +72,10 @@ def jobs_from_source(source: str) -> list[Job]:
 FEATURES_DIR = "features"
 
 
-def features_path(out: str | os.PathLike, dataset: str, clip_id: str) -> Path:
-    return Path(out) / FEATURES_DIR / f"{dataset}__{clip_id}.npz"
+def features_path(out: str | os.PathLike, dataset: str, subject: str, clip_id: str) -> Path:
+    """OUT/features/<dataset>__<subject>__<clip id>.npz ('/' in a folder dataset's ids becomes '__')."""
+    name = "__".join((dataset, subject, clip_id)).replace("/", "__")
+    return Path(out) / FEATURES_DIR / f"{name}.npz"
 
 
 def _save_features(analysis, path: Path) -> None:
@@ -99,7 +102,8 @@ def process(job: Job, seed: int, out: str | None = None) -> tuple[list[dict], di
 
     from deft.data.quality import clip_quality
 
-    qc = {"clip": f"{job.dataset}/{job.clip_id}", "subject": job.subject, "dataset": job.dataset, "clip_id": job.clip_id}
+    qc = {"clip": clip_key(job.dataset, job.subject, job.clip_id), "subject": job.subject, "dataset": job.dataset,
+          "clip_id": job.clip_id}
     try:
         if job.spec is not None:
             from deft.data.synthetic import render
@@ -125,7 +129,7 @@ def process(job: Job, seed: int, out: str | None = None) -> tuple[list[dict], di
     meta = {"dataset": job.dataset, "subject": job.subject, "clip_id": job.clip_id}
     records = build_pairs(g, meta, seed)
     if out is not None:
-        _save_features(analysis, features_path(out, job.dataset, job.clip_id))
+        _save_features(analysis, features_path(out, job.dataset, job.subject, job.clip_id))
     return records, {**qc, "kept": True, "reasons": [], "n_records": len(records)}
 
 
@@ -136,7 +140,7 @@ def _done(out: Path) -> set[str]:
     if qc_path.exists():
         for line in qc_path.read_text().splitlines():
             try:
-                done.add(json.loads(line)["clip"])
+                done.add(record_key(json.loads(line)))
             except (json.JSONDecodeError, KeyError):
                 break  # a line cut by an interruption: everything after it is redone
     return done
@@ -153,7 +157,7 @@ def _drop_partial(out: Path, done: set[str]) -> None:
             record = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if f"{record['dataset']}/{record['clip_id']}" in done:
+        if record_key(record) in done:
             keep.append(line)
     path.write_text("".join(x + "\n" for x in keep))
     qc = out / QC_FILE
@@ -196,7 +200,7 @@ def build(jobs: list[Job], out: str | os.PathLike, seed: int = 0, workers: int =
     out.mkdir(parents=True, exist_ok=True)
     done = _done(out)
     _drop_partial(out, done)
-    todo = [j for j in jobs if f"{j.dataset}/{j.clip_id}" not in done]
+    todo = [j for j in jobs if clip_key(j.dataset, j.subject, j.clip_id) not in done]
     feature_out = str(out) if features else None
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="build-instructions", unit="clip", disable=not progress)
     with open(out / INSTRUCTIONS_FILE, "a") as records_f, open(out / QC_FILE, "a") as qc_f:

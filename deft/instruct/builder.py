@@ -6,10 +6,10 @@ import hashlib
 import json
 import random
 
-from deft.emotion import PROTOTYPES
 from deft.instruct.facts import Fact, GroundedFacts
 from deft.instruct.phrases import MOTION_WORDS, region_phrase
 from deft.instruct.templates import INSTRUCTION_TYPES, load_templates
+from deft.labels import PROTOTYPES, au_number, clip_key
 
 # The fine emotion a contrast question asks about for each composite class.
 CONTRAST_FINE = {"positive": "happiness", "surprise": "surprise", "negative": "disgust"}
@@ -83,7 +83,7 @@ class _Writer:
 
     def contrast(self, other: str) -> None:
         fine_other = CONTRAST_FINE[other]
-        proto = sorted(PROTOTYPES[fine_other][0], key=lambda a: int(a[2:]))
+        proto = sorted(PROTOTYPES[fine_other][0], key=au_number)
         self.say("contrast", "expected", [f"knowledge:{fine_other}"], other=other,
                  proto_text=_join(proto))
         e = self.g.facts["emotion"].data
@@ -97,13 +97,15 @@ class _Writer:
 def build_pairs(g: GroundedFacts, meta: dict, seed: int = 0, templates_path: str | None = None) -> list[dict]:
     """All instruction types for one clip; deterministic given (seed, clip id)."""
     templates = load_templates(templates_path)
-    clip_key = f"{meta['dataset']}/{meta['clip_id']}"
-    rng = random.Random(int(hashlib.sha256(f"{seed}:{clip_key}".encode()).hexdigest()[:12], 16))
+    key = clip_key(meta["dataset"], meta["subject"], meta["clip_id"])
+    # Phrasing is drawn by (seed, dataset, clip id), as before clip keys named the subject: sets
+    # built earlier keep their wording.
+    rng = random.Random(int(hashlib.sha256(f"{seed}:{meta['dataset']}/{meta['clip_id']}".encode()).hexdigest()[:12], 16))
     composite = g.facts["emotion"].data["composite"]
     records = []
     for kind in INSTRUCTION_TYPES:
         if (kind == "contrast" and composite not in CONTRAST_FINE) or (kind == "classify_emotion" and composite is None):
-            continue  # composite None: the emotion is outside the MEGC protocol (e.g. CASME II "others")
+            continue  # composite None: MEGC 2019 leaves the label out (`others`; deft.labels)
         writer = _Writer(g, templates, rng)
         values = {}
         if kind == "contrast":
@@ -115,7 +117,7 @@ def build_pairs(g: GroundedFacts, meta: dict, seed: int = 0, templates_path: str
         knowledge = {f"knowledge:{CONTRAST_FINE[values['other']]}": {
             "aus": sorted(PROTOTYPES[CONTRAST_FINE[values["other"]]][0]), "source": "EMFACS prototype"}} if values else {}
         records.append({
-            "id": f"{clip_key}#{kind}", **meta, "type": kind, "instruction": instruction,
+            "id": f"{key}#{kind}", **meta, "type": kind, "instruction": instruction,
             "answer": " ".join(s["text"] for s in writer.sentences), "sentences": writer.sentences,
             "facts": {**{k: {"kind": f.kind, "sources": f.sources, **f.data} for k, f in g.facts.items()}, **knowledge},
             "template_version": templates["version"], "seed": seed,

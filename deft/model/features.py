@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 
 from deft.analyze import Analysis
-from deft.aus import DETECTED_AUS
 from deft.face import detect_faces, face_descriptor
+from deft.labels import DETECTED_AUS
 
 MAP_SIZE = 64  # side of every image-like input
 TEXTURE_FRAMES = 8  # frames sampled across onset..offset for the texture expert

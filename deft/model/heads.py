@@ -5,11 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from deft.aus import DETECTED_AUS
-from deft.emotion import COMPOSITE_LABELS, FINE_LABELS
+from deft.labels import COMPOSITE_LABELS, DETECTED_AUS, FINE_WITH_NONE
 from deft.model.config import DeftConfig
-
-FINE_WITH_NONE = (*FINE_LABELS, "none")
 
 
 class _ReverseGrad(torch.autograd.Function):

@@ -7,6 +7,7 @@ import itertools
 import torch
 import torch.nn.functional as F
 
+from deft.model.batch import IGNORE
 from deft.model.config import DeftConfig
 
 
@@ -21,8 +22,10 @@ def decorrelation(pooled: dict[str, torch.Tensor]) -> torch.Tensor:
 
 
 def classification(logits: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {
-        "composite": F.cross_entropy(logits["composite"], targets["composite"]),
+    composite = targets["composite"]
+    counted = composite != IGNORE  # clips with no MEGC class
+    return {  # a batch of only such clips adds no composite loss (cross-entropy's mean over none is nan)
+        "composite": F.cross_entropy(logits["composite"], composite) if counted.any() else logits["composite"].sum() * 0,
         "fine": F.cross_entropy(logits["fine"], targets["fine"]),
         "aus": F.binary_cross_entropy_with_logits(logits["aus"], targets["aus"]),
     }

@@ -10,16 +10,17 @@ import numpy as np
 
 from deft.errors import ConfigError
 from deft.instruct.build import INSTRUCTIONS_FILE, QC_FILE, features_path
+from deft.labels import record_key
 from deft.model.features import ClipFeatures
 
 
 @dataclass
 class Clip:
-    key: str  # dataset/clip_id
+    key: str  # deft.labels.clip_key
     subject: str
     aus: set[str]
     emotion: str  # fine
-    composite: str
+    composite: str | None  # None: MEGC 2019 leaves the label out (`others`); no composite loss
     detected: dict[str, list[str]]  # AU -> evidence regions measured by deft analyze
     features: ClipFeatures = field(repr=False)
 
@@ -35,7 +36,7 @@ class TrainingSet:
 
     def subset(self, keys: set[str]) -> "TrainingSet":
         return TrainingSet([c for c in self.clips if c.key in keys],
-                           [r for r in self.records if f"{r['dataset']}/{r['clip_id']}" in keys])
+                           [r for r in self.records if record_key(r) in keys])
 
 
 def load_training_set(folder: str | Path) -> TrainingSet:
@@ -48,15 +49,14 @@ def load_training_set(folder: str | Path) -> TrainingSet:
         qc = json.loads(line)
         if not qc.get("kept"):
             continue
-        path = features_path(folder, qc["dataset"], qc["clip_id"])
-        if not path.exists():
-            raise ConfigError(f"{path}: features missing; rebuild with --features")
+        path = features_path(folder, qc["dataset"], qc["subject"], qc["clip_id"])
+        if not path.exists():  # also a folder built before feature files named the subject
+            raise ConfigError(f"{path}: features missing; rebuild into a new folder with --features")
         with np.load(path) as data:
             features = ClipFeatures.from_npz(data)
         labels = qc["labels"]
-        composite = labels["composite"] or "negative"
-        clips.append(Clip(qc["clip"], qc["subject"], set(labels["aus"]), labels["emotion"], composite,
+        clips.append(Clip(record_key(qc), qc["subject"], set(labels["aus"]), labels["emotion"], labels["composite"],
                           qc.get("detected", {}), features))
     keys = {c.key for c in clips}
     records = [json.loads(x) for x in (folder / INSTRUCTIONS_FILE).read_text().splitlines()]
-    return TrainingSet(clips, [r for r in records if f"{r['dataset']}/{r['clip_id']}" in keys])
+    return TrainingSet(clips, [r for r in records if record_key(r) in keys])

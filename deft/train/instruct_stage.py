@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from deft.labels import record_key
 from deft.model.batch import collate, targets
 from deft.model.deft import DeftModel
 from deft.model.prompt import PromptIds, encode_prompt
@@ -95,7 +96,7 @@ def train_instruct(model: DeftModel, data: TrainingSet, stage: InstructStage, ou
         random.Random(stage.seed + epoch).shuffle(shuffled := order.copy())
         ids = shard(shuffled[within * stage.batch_size : (within + 1) * stage.batch_size], rank, world)
         records = [records_all[i] for i in ids]
-        clips = [by_key[f"{r['dataset']}/{r['clip_id']}"] for r in records]
+        clips = [by_key[record_key(r)] for r in records]
         batch = to_device(collate([c.features for c in clips]), accelerator.device)
         y = to_device(targets([c.aus for c in clips], [c.composite for c in clips],
                               [c.emotion if c.composite != "none" else "none" for c in clips],
