@@ -17,12 +17,11 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from deft.errors import DeftError
+from deft.labels import AU_QUESTION as DEFAULT_QUESTION
 from deft.serve.engines import Engine
 from deft.serve.media import FileStore, decode_data_url, write_temp
 from deft.serve.openai_errors import APIError, error_response
 from deft.serve.settings import ServeSettings
-
-DEFAULT_QUESTION = "Which Action Units are active, and what is the evidence for each?"
 
 
 class Gate:

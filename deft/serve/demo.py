@@ -82,7 +82,7 @@ def build_demo(backend, max_tokens: int = 160):
         plot_analysis(result, png)
         rows = [[a.au, a.name, round(a.confidence, 2), a.side, ", ".join(a.evidence)] for a in result.aus]
         ph = result.phases
-        summary = (f"**{result.emotion.label}** ({result.emotion.fine}) · onset {ph.onset}, apex {ph.apex}, "
+        summary = (f"**{result.emotion.describe()}** · onset {ph.onset}, apex {ph.apex}, "
                    f"offset {ph.offset} · {len(result.aus)} AU(s)")
         return result, rows, png, summary
 
