@@ -111,19 +111,26 @@ def displacement_field(aus: tuple[tuple[str, float], ...], landmarks: np.ndarray
     for au, amplitude in aus:
         if au not in AU_BUMPS:
             raise ConfigError(f"the generator has no motion for {au}; choose from {', '.join(SYNTHETIC_AUS)}")
-        for bump in AU_BUMPS[au]:
-            sides = [("right", bump.right, 1.0), ("left", bump.left, -1.0)]
-            for name, anchors, mirror in sides:
-                if side != "both" and name != side:
-                    continue
-                if anchors == bump.right and name == "left" and bump.right == bump.left and side == "both":
-                    continue  # a centre bump: draw once
-                cx, cy = landmarks[list(anchors)].mean(axis=0) + np.array([bump.offset[0] * mirror, bump.offset[1]]) * iod
-                g = np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * (bump.sigma * iod) ** 2))
-                d = np.array([bump.direction[0] * mirror, bump.direction[1]], np.float32)
-                d /= max(np.linalg.norm(d), 1e-6)
-                field_ += (amplitude * bump.weight * g)[..., None] * d
+        for cx, cy, sigma, d, weight in placed_bumps(au, landmarks, side, iod):
+            g = np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * sigma ** 2))
+            field_ += (amplitude * weight * g)[..., None] * d
     return field_
+
+
+def placed_bumps(au: str, landmarks: np.ndarray, side: str, iod: float):
+    """Each bump of an AU placed on a face: (centre x, centre y, sigma, unit direction (2,), weight),
+    in the landmarks' coordinates; `side` keeps one side ("left" / "right") or both."""
+    for bump in AU_BUMPS[au]:
+        sides = [("right", bump.right, 1.0), ("left", bump.left, -1.0)]
+        for name, anchors, mirror in sides:
+            if side != "both" and name != side:
+                continue
+            if anchors == bump.right and name == "left" and bump.right == bump.left and side == "both":
+                continue  # a centre bump: draw once
+            cx, cy = landmarks[list(anchors)].mean(axis=0) + np.array([bump.offset[0] * mirror, bump.offset[1]]) * iod
+            d = np.array([bump.direction[0] * mirror, bump.direction[1]], np.float32)
+            d /= max(np.linalg.norm(d), 1e-6)
+            yield cx, cy, bump.sigma * iod, d, bump.weight
 
 
 def profile(n_frames: int, onset: int, apex: int, offset: int) -> np.ndarray:

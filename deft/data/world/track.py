@@ -71,5 +71,6 @@ class Camera:
     noise: float = 1.5  # sensor noise sigma, grey levels
     motion_blur: float = 0.0  # blur length as a share of the frame-to-frame motion (0 = none)
     flicker: float = 0.0  # relative amplitude of lighting flicker (mains-like)
-    light_drift: float = 0.0  # relative brightness change from first to last frame
+    light_drift: float = 0.0  # relative brightness change of the slow lighting change at its peak
+    light_period: float = 20.0  # seconds of one slow lighting change (a raised cosine, up and back down)
     crf: int | None = None  # H.264 constant rate factor when written; None = lossless frames

@@ -1,0 +1,86 @@
+"""What an ordinary camera adds to clean rendered frames: lighting flicker and a slow lighting change,
+sensor noise, and H.264 compression. Everything random is keyed by the absolute frame index and a seed,
+so a long video filmed in chunks is the same as filmed at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from fractions import Fraction
+from functools import lru_cache
+
+import numpy as np
+
+from deft.data.world.track import Camera
+from deft.errors import ConfigError
+
+FLICKER_HZ = (1.5, 4.0)  # beat of mains flicker against the frame rate: a slow pulse, drawn per seed
+JITTER_SHARE = 0.3  # part of the flicker that is frame-to-frame random rather than periodic
+LOSSLESS_QP = 0  # crf None: x264 at qp 0 (lossless before yuv420p chroma subsampling)
+X264_PRESET = "veryfast"
+
+
+def light_gain(camera: Camera, index: np.ndarray, seed: int) -> np.ndarray:
+    """Brightness multiplier of each absolute frame index: a slow raised-cosine change of
+    `light_drift` over `light_period` seconds, times a flicker of relative amplitude `flicker`."""
+    rng = np.random.default_rng([seed, 7919])
+    hz, phase, slow_phase = rng.uniform(*FLICKER_HZ), rng.uniform(0, 2 * np.pi), rng.uniform(0, 2 * np.pi)
+    seconds = np.asarray(index, np.float64) / camera.fps
+    slow = camera.light_drift * (0.5 - 0.5 * np.cos(2 * np.pi * seconds / camera.light_period + slow_phase))
+    jitter = np.array([np.random.default_rng([seed, int(i)]).uniform(-1, 1) for i in np.atleast_1d(index)])
+    flick = camera.flicker * ((1 - JITTER_SHARE) * np.sin(2 * np.pi * hz * seconds + phase) + JITTER_SHARE * jitter)
+    return (1 + slow) * (1 + flick)
+
+
+def film(frames: np.ndarray, camera: Camera, first_frame: int, seed: int) -> np.ndarray:
+    """Frames (T, H, W, 3) uint8 as the camera sees them: lighting gain, then sensor noise (sigma
+    `camera.noise` grey levels), both fixed by (seed, first_frame + i) for frame i."""
+    index = np.arange(first_frame, first_frame + len(frames))
+    gains = light_gain(camera, index, seed)
+    out = np.empty_like(frames)
+    size = frames[0].size if len(frames) else 0
+    banks = _noise_banks(seed, size) if camera.noise > 0 else None
+    for i, (frame, gain) in enumerate(zip(frames, gains)):
+        x = frame.astype(np.float32)
+        x *= np.float32(gain)
+        if banks is not None:
+            x += _noise(banks, seed, int(index[i]), camera.noise).reshape(frame.shape)
+        np.clip(x, 0, 255, out=x)
+        out[i] = (x + 0.5).astype(np.uint8)
+    return out
+
+
+@lru_cache(maxsize=4)
+def _noise_banks(seed: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two buffers of standard normal noise, twice a frame long (drawing fresh noise per frame costs more
+    than rendering it)."""
+    rng = np.random.default_rng([seed, size, 2])
+    return tuple(rng.standard_normal(2 * size, dtype=np.float32) for _ in range(2))
+
+
+def _noise(banks: tuple[np.ndarray, np.ndarray], seed: int, index: int, sigma: float) -> np.ndarray:
+    """One frame's noise: the sum of two bank windows at offsets drawn from (seed, index); two independent
+    shifts, so no frame's noise is a translated copy of another's."""
+    size = len(banks[0]) // 2
+    o1, o2 = np.random.default_rng([seed, index, 1]).integers(0, size, 2)
+    return (banks[0][o1:o1 + size] + banks[1][o2:o2 + size]) * np.float32(sigma / np.sqrt(2))
+
+
+def write_mp4(path: str, chunks: Iterable[np.ndarray], camera: Camera) -> None:
+    """Encode chunks of frames (T, H, W, 3) uint8 RGB as H.264 (libx264, yuv420p) at the camera's CRF
+    (None: qp 0, near-lossless) and frame rate."""
+    import av
+
+    if camera.width % 2 or camera.height % 2:
+        raise ConfigError(f"H.264 (yuv420p) needs an even frame size, got {camera.width}x{camera.height}")
+    options = {"preset": X264_PRESET}
+    options.update({"qp": str(LOSSLESS_QP)} if camera.crf is None else {"crf": str(int(camera.crf))})
+    with av.open(path, "w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(camera.fps).limit_denominator(1001))
+        stream.width, stream.height, stream.pix_fmt = camera.width, camera.height, "yuv420p"
+        stream.options = options
+        for chunk in chunks:
+            for frame in chunk:
+                if frame.shape != (camera.height, camera.width, 3):
+                    raise ConfigError(f"{path}: frame of shape {frame.shape}, camera is {camera.width}x{camera.height}")
+                container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
+        container.mux(stream.encode())
