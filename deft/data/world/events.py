@@ -11,11 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from deft.data.synthetic import COMPOSITE, RECIPES, UNILATERAL, profile
+from deft.data.synthetic import profile
 from deft.data.world.track import EVENT_KINDS, Event, FaceTrack
 from deft.errors import ConfigError
+from deft.labels import NONE, RECIPES, UNILATERAL, composite_of
 
-EMOTIONS = tuple(e for e in RECIPES if e != "none")  # what an expression event can show
+EMOTIONS = tuple(e for e in RECIPES if e != NONE)  # what an expression event can show
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ def _expression(track: FaceTrack, kind: str, onset: int, offset: int, rng: np.ra
     apex = onset + int(np.clip(round((offset - onset) * rng.uniform(0.33, 0.66)), 1, offset - onset - 1))
     lo, hi = ranges.micro_iod if kind == "micro" else ranges.macro_iod
     amplitudes = {au: round(float(rng.uniform(lo, hi)), 4) for au in aus}
-    return _write(track, Event(kind, onset, apex, offset, tuple(aus), side, emotion, COMPOSITE[emotion]), amplitudes)
+    return _write(track, Event(kind, onset, apex, offset, tuple(aus), side, emotion, composite_of(emotion)), amplitudes)
 
 
 def _eyelids(track: FaceTrack, kind: str, onset: int, offset: int, rng: np.random.Generator) -> Event:
