@@ -9,6 +9,10 @@ class VideoError(DeftError):
     """The input is not a readable video (missing, empty, corrupt, too short, too large)."""
 
 
+class VideoLimitError(VideoError):
+    """The input exceeds one of `VideoLimits` (file size, frame count, resolution): no reader can help."""
+
+
 class FaceError(DeftError):
     """No usable face: none found, or several of similar size."""
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from deft.errors import VideoError
+from deft.errors import VideoError, VideoLimitError
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
@@ -49,7 +49,7 @@ def _target_size(width: int, height: int, limits: VideoLimits, source: str) -> t
     if width <= 0 or height <= 0:
         raise VideoError(f"{source}: video reports an empty frame size ({width}x{height})")
     if max(width, height) > limits.max_side:
-        raise VideoError(
+        raise VideoLimitError(
             f"{source}: frames are {width}x{height}, above the {limits.max_side}px limit; "
             "downscale the clip first"
         )
@@ -60,7 +60,7 @@ def _target_size(width: int, height: int, limits: VideoLimits, source: str) -> t
 def _sample(n_total: int, limits: VideoLimits, step: int, source: str) -> list[int]:
     indices = list(range(0, n_total, max(1, step)))
     if len(indices) > limits.max_frames:
-        raise VideoError(
+        raise VideoLimitError(
             f"{source}: {len(indices)} frames after sampling, above the {limits.max_frames}-frame limit; "
             "trim the clip to the expression or sample with a larger step"
         )
@@ -119,7 +119,7 @@ def _read_pyav(path: str, limits: VideoLimits, step: int) -> Video:
             if i % max(1, step):
                 continue
             if len(frames) >= limits.max_frames:
-                raise VideoError(
+                raise VideoLimitError(
                     f"{path}: more than {limits.max_frames} frames after sampling; "
                     "trim the clip to the expression or sample with a larger step"
                 )
@@ -177,7 +177,7 @@ def read_video(
         if size == 0:
             raise VideoError(f"{source}: the file is empty")
         if size > limits.max_bytes:
-            raise VideoError(
+            raise VideoLimitError(
                 f"{source}: {size / 2**20:.0f} MiB, above the {limits.max_bytes / 2**20:.0f} MiB limit; "
                 "trim or re-encode the clip"
             )
@@ -187,9 +187,9 @@ def read_video(
             try:
                 video = reader(source, limits, step)
                 break
+            except VideoLimitError:
+                raise  # the clip is too big for any reader: trying the next one would only repeat the refusal
             except VideoError as err:
-                if "limit" in str(err):
-                    raise
                 errors.append(str(err))
             except Exception as err:  # noqa: BLE001 - decoders raise many unrelated types
                 errors.append(f"{reader.__name__[6:]}: {_reason(err)}")

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import cv2
 
-from deft.errors import VideoError
+from deft import video as video_module
+from deft.errors import VideoError, VideoLimitError
 from deft.video import VideoLimits, _read_pyav, read_video, write_video
 
 
@@ -70,12 +71,28 @@ def test_one_frame_video(tmp_path, happy_clip):
 
 
 def test_limits(tmp_path, happy_mp4):
-    with pytest.raises(VideoError, match="MiB limit"):
+    with pytest.raises(VideoLimitError, match="MiB limit"):
         read_video(happy_mp4, VideoLimits(max_bytes=1000))
-    with pytest.raises(VideoError, match="20-frame limit"):
+    with pytest.raises(VideoLimitError, match="20-frame limit"):
         read_video(happy_mp4, VideoLimits(max_frames=20))
-    with pytest.raises(VideoError, match="above the 200px limit"):
+    with pytest.raises(VideoLimitError, match="above the 200px limit"):
         read_video(happy_mp4, VideoLimits(max_side=200))
+
+
+def test_fallback_is_chosen_by_exception_type(happy_mp4, monkeypatch):
+    def refuse(error):
+        def reader(path, limits, step):
+            raise error
+        return reader
+
+    # a decoder failure whose text happens to say "limit" still falls back to PyAV
+    monkeypatch.setattr(video_module, "_read_decord", refuse(VideoError("decord: bitrate limit of the container")))
+    assert read_video(happy_mp4).reader == "pyav"
+    # a limit is final: PyAV is not tried (it would raise the same refusal after decoding)
+    monkeypatch.setattr(video_module, "_read_pyav", refuse(AssertionError("PyAV must not be tried")))
+    monkeypatch.setattr(video_module, "_read_decord", refuse(VideoLimitError("too many frames")))
+    with pytest.raises(VideoLimitError):
+        read_video(happy_mp4)
 
 
 def test_odd_size_is_refused_by_writer(tmp_path):
