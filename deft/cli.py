@@ -13,6 +13,18 @@ from deft.errors import DeftError
 from deft.motion.flow import FLOW_METHODS
 from deft.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, VideoLimits
 
+ENGINES = ("auto", "vllm", "transformers")  # the kinds deft.serve.server.make_engine accepts
+
+
+def _given(args: argparse.Namespace, **names: str) -> dict:
+    """Keyword arguments for the options given on the command line (an option left out is None):
+    everything else keeps the callee's default (its config dataclass or signature), stated once there."""
+    return {key: getattr(args, name) for key, name in names.items() if getattr(args, name) is not None}
+
+
+def _split(text: str | None) -> tuple[str, ...] | None:
+    return tuple(text.split(",")) if text is not None else None
+
 
 def _clips(paths: list[str]) -> list[str]:
     """Expand folders of videos into their files; a folder of images is one clip (frame sequence)."""
@@ -64,8 +76,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if not paths:
         raise DeftError("give a video, a folder of videos, or --demo")
     clips = _clips(paths)
-    limits = VideoLimits(max_frames=args.max_frames) if args.max_frames else VideoLimits()
-    config = AnalyzeConfig(flow=args.flow, step=args.step, limits=limits)
+    config = AnalyzeConfig(flow=args.flow, step=args.step, limits=VideoLimits(**_given(args, max_frames="max_frames")))
     phases = _parse_phases(args.phases)
     if len(clips) == 1:
         result = analyze(clips[0], config, phases)
@@ -128,28 +139,35 @@ def cmd_synth(args: argparse.Namespace) -> int:
 def cmd_build_instructions(args: argparse.Namespace) -> int:
     from deft.instruct.build import build, jobs_from_source
 
-    summary = build(jobs_from_source(args.source), args.out, args.seed, args.workers, progress=True,
-                    features=args.features)
+    summary = build(jobs_from_source(args.source), args.out, progress=True, features=args.features,
+                    **_given(args, seed="seed", workers="workers"))
     print(json.dumps({k: v for k, v in summary.items() if k != "dropped_clips"}))
     print(f"deft: kept {summary['kept']} of {summary['clips']} clips, {summary['records']} records in {args.out}",
           file=sys.stderr)
     return 0
 
 
-def cmd_train(args: argparse.Namespace) -> int:
+def train_options(args: argparse.Namespace) -> dict:
+    """`deft train`'s options as deft.train.recipe.train's keyword arguments (configs built from them)."""
     from deft.model.config import DeftConfig
     from deft.train.experts_stage import ExpertsStage
     from deft.train.instruct_stage import InstructStage
+
+    args.experts, args.types = _split(args.experts), _split(args.types)
+    args.quantize = "4bit" if args.qlora else None
+    config = DeftConfig(**_given(args, backbone="backbone", experts="experts", lora_r="lora_r", quantize="quantize"))
+    instruct = None if args.stage == "experts" else InstructStage(**_given(
+        args, epochs="epochs", max_steps="steps", batch_size="batch_size", lr="lr", stop_at="stop_at", seed="seed",
+        gradient_checkpointing="gradient_checkpointing", max_answer_tokens="max_answer_tokens", types="types"))
+    return {"config": config, "experts": ExpertsStage(**_given(args, epochs="expert_epochs", seed="seed")),
+            "instruct": instruct, "eval_dir": args.eval, "resume": args.resume,
+            **_given(args, text_eval_clips="eval_clips")}
+
+
+def cmd_train(args: argparse.Namespace) -> int:
     from deft.train.recipe import train
 
-    config = DeftConfig(backbone=args.backbone, experts=tuple(args.experts.split(",")), lora_r=args.lora_r,
-                        quantize="4bit" if args.qlora else "none")
-    instruct = None if args.stage == "experts" else InstructStage(
-        epochs=args.epochs, max_steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-        gradient_checkpointing=args.gradient_checkpointing, stop_at=args.stop_at, seed=args.seed,
-        max_answer_tokens=args.max_answer_tokens, types=tuple(args.types.split(",")) if args.types else None)
-    train(args.data, args.out, config, ExpertsStage(epochs=args.expert_epochs, seed=args.seed), instruct,
-          eval_dir=args.eval, resume=args.resume, text_eval_clips=args.eval_clips)
+    train(args.data, args.out, **train_options(args))
     print(f"deft: model saved to {args.out} (card: {args.out}/README.md, curves: {args.out}/curves.png)", file=sys.stderr)
     return 0
 
@@ -181,15 +199,16 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from deft.serve.server import VLLMOptions, serve
 
-    serve(args.host, args.port, args.api_key, args.engine, args.model,
-          VLLMOptions.from_env(args.vllm_python, args.vllm_url, args.vllm_timeout))
+    serve(vllm=VLLMOptions.from_env(args.vllm_python, args.vllm_url, args.vllm_timeout),
+          **_given(args, host="host", port="port", api_key="api_key", engine="engine", model_path="model"))
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from deft.serve.demo import run_demo
 
-    run_demo(args.host, args.port, args.model, args.api_url, args.api_key, args.engine)
+    run_demo(**_given(args, host="host", port="port", model_path="model", api_url="api_url", api_key="api_key",
+                      engine="engine"))
     return 0
 
 
@@ -211,8 +230,10 @@ def cmd_agent(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from deft import __version__
+    from deft.analyze import AnalyzeConfig
     from deft.data.faces import FACE_NAMES
     from deft.labels import RECIPES
+    from deft.model.config import DeftConfig
 
     parser = argparse.ArgumentParser(prog="deft", description="Explain facial micro-expressions with measured evidence.")
     parser.add_argument("--version", action="version", version=f"deft {__version__}")
@@ -222,11 +243,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("videos", nargs="*", help="video files, image-sequence folders, or folders of videos")
     p.add_argument("--demo", action="store_true", help="analyse a generated clip (synthetic AU6+AU12 on a real face)")
     p.add_argument("--json", action="store_true", help="print one JSON object per clip")
-    p.add_argument("--flow", choices=FLOW_METHODS, default="dis", help="optical flow: DIS (fast) or TV-L1")
+    p.add_argument("--flow", choices=FLOW_METHODS, default=AnalyzeConfig.flow, help="optical flow: DIS (fast) or TV-L1")
     p.add_argument("--plot", metavar="OUT.png", help="draw the apex frame, flow and AU regions (a folder for several clips)")
     p.add_argument("--phases", metavar="ONSET,APEX,OFFSET", help="use these phases instead of spotting them")
-    p.add_argument("--step", type=int, default=1, help="keep every STEP-th frame")
-    p.add_argument("--max-frames", type=int, default=None, help=f"frame limit (default {VideoLimits().max_frames})")
+    p.add_argument("--step", type=int, default=AnalyzeConfig.step, help="keep every STEP-th frame")
+    p.add_argument("--max-frames", type=int, help=f"frame limit (default {VideoLimits.max_frames})")
     p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("synth", help="write a synthetic micro-expression clip of known truth; prints the truth")
@@ -240,8 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build-instructions", help="Uni-MER instruction/answer JSONL from labelled clips (resumable)")
     p.add_argument("source", help="synthetic:N[:SEED], NAME:ROOT (casme2, samm, smic, casme3, folder), or a dataset folder")
     p.add_argument("--out", required=True, help="output folder (instructions.jsonl, qc.jsonl, qc_summary.json)")
-    p.add_argument("--seed", type=int, default=0, help="template choice seed")
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--seed", type=int, help="template choice seed")
+    p.add_argument("--workers", type=int, help="processes")
     p.add_argument("--features", action="store_true", help="also save each kept clip's expert inputs (for deft train)")
     p.set_defaults(func=cmd_build_instructions)
 
@@ -250,22 +271,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--eval", help="held-apart folder to score on after training")
     p.add_argument("--stage", choices=["all", "experts"], default="all")
-    p.add_argument("--backbone", default="default", help="HF causal-LM folder; default: the packaged Gemma 3 270M")
-    p.add_argument("--experts", default="structure,texture,motion", help="comma-separated subset (ablations)")
-    p.add_argument("--expert-epochs", type=int, default=40)
-    p.add_argument("--epochs", type=float, default=1.0, help="instruction-tuning epochs")
-    p.add_argument("--steps", type=int, default=None, help="instruction-tuning steps (overrides --epochs)")
-    p.add_argument("--stop-at", type=int, default=None, help="stop after this step; --resume continues")
-    p.add_argument("--batch-size", type=int, default=4)
-    p.add_argument("--lr", type=float, default=3e-4)
-    p.add_argument("--lora-r", type=int, default=8)
+    # defaults: DeftConfig, ExpertsStage, InstructStage and deft.train.recipe.train (left unset here)
+    p.add_argument("--backbone", help="HF causal-LM folder; default: the packaged Gemma 3 270M")
+    p.add_argument("--experts", help=f"comma-separated subset (ablations); default {','.join(DeftConfig.experts)}")
+    p.add_argument("--expert-epochs", type=int, help="expert-stage epochs")
+    p.add_argument("--epochs", type=float, help="instruction-tuning epochs")
+    p.add_argument("--steps", type=int, help="instruction-tuning steps (overrides --epochs)")
+    p.add_argument("--stop-at", type=int, help="stop after this step; --resume continues")
+    p.add_argument("--batch-size", type=int, help="instruction-tuning batch size")
+    p.add_argument("--lr", type=float, help="LoRA learning rate")
+    p.add_argument("--lora-r", type=int, help=f"LoRA rank (default {DeftConfig.lora_r})")
     p.add_argument("--qlora", action="store_true", help="load the backbone in 4-bit NF4 (bitsandbytes; for a GPU)")
-    p.add_argument("--gradient-checkpointing", action="store_true")
-    p.add_argument("--types", default=None, help="instruction types to train on, comma-separated (default: all)")
-    p.add_argument("--max-answer-tokens", type=int, default=160)
-    p.add_argument("--eval-clips", type=int, default=20, help="held-apart clips whose generated text is scored")
+    p.add_argument("--gradient-checkpointing", action="store_true", default=None)
+    p.add_argument("--types", help="instruction types to train on, comma-separated (default: all)")
+    p.add_argument("--max-answer-tokens", type=int, help="answers are cut to this many tokens")
+    p.add_argument("--eval-clips", type=int, help="held-apart clips whose generated text is scored")
     p.add_argument("--resume", action="store_true")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, help="seed of both stages")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("eval", help="score a trained model on a folder from build-instructions --features")
@@ -278,15 +300,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("video")
     p.add_argument("--json", action="store_true")
     p.add_argument("--model", default=None, help="model folder (default: the embedded checkpoint)")
-    p.add_argument("--flow", choices=FLOW_METHODS, default="dis")
+    p.add_argument("--flow", choices=FLOW_METHODS, default=AnalyzeConfig.flow)
     p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("serve", help="OpenAI-compatible API (vLLM or transformers engine)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--api-key", default=None, help="required Bearer key (also DEFT_API_KEYS, comma-separated)")
-    p.add_argument("--engine", choices=["auto", "vllm", "transformers"], default="auto",
-                   help="auto: vLLM when --vllm-python/--vllm-url is given and it starts, else transformers")
+    p.add_argument("--host", help="address to listen on")
+    p.add_argument("--port", type=int)
+    p.add_argument("--api-key", help="required Bearer key (also DEFT_API_KEYS, comma-separated)")
+    p.add_argument("--engine", choices=ENGINES, help="auto: vLLM when --vllm-python/--vllm-url is given and it starts, "
+                                                     "else transformers")
     p.add_argument("--model", default=None, help="model folder (default: the embedded checkpoint)")
     p.add_argument("--vllm-python", default=None, metavar="PATH",
                    help="python of a venv with vllm (serve/install_vllm.sh); deft starts the vLLM server with it "
@@ -297,12 +319,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("demo", help="Gradio chat demo (in process, or against a running deft serve)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=7860)
-    p.add_argument("--model", default=None)
-    p.add_argument("--engine", choices=["auto", "vllm", "transformers"], default="transformers")
-    p.add_argument("--api-url", default=None, help="use a running deft serve instead of a local engine")
-    p.add_argument("--api-key", default=None)
+    p.add_argument("--host", help="address to listen on")
+    p.add_argument("--port", type=int)
+    p.add_argument("--model")
+    p.add_argument("--engine", choices=ENGINES, help="local engine")
+    p.add_argument("--api-url", help="use a running deft serve instead of a local engine")
+    p.add_argument("--api-key")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("agent", help="ask a question about a clip; the agent calls deft's tools")

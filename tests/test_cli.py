@@ -97,3 +97,28 @@ def test_synth_writes_a_clip_with_its_truth(tmp_path):
 def test_bad_phases_option(happy_mp4):
     proc = run("analyze", happy_mp4, "--phases", "3,x,9")
     assert proc.returncode == 1 and "ONSET,APEX,OFFSET" in proc.stderr
+
+
+def test_train_defaults_come_from_the_configs():
+    from deft.cli import build_parser, train_options
+    from deft.model.config import DeftConfig
+    from deft.train.experts_stage import ExpertsStage
+    from deft.train.instruct_stage import InstructStage
+
+    parse = build_parser().parse_args
+    options = train_options(parse(["train", "data", "--out", "m"]))
+    assert (options["config"], options["experts"], options["instruct"]) == (DeftConfig(), ExpertsStage(), InstructStage())
+    assert "text_eval_clips" not in options  # train()'s own default applies
+    options = train_options(parse(["train", "data", "--out", "m", "--lr", "0.01", "--seed", "3", "--qlora",
+                                   "--experts", "motion", "--types", "name_aus", "--eval-clips", "5"]))
+    assert options["instruct"] == InstructStage(lr=0.01, seed=3, types=("name_aus",))
+    assert options["experts"] == ExpertsStage(seed=3) and options["text_eval_clips"] == 5
+    assert (options["config"].quantize, options["config"].experts) == ("4bit", ("motion",))
+
+
+def test_analyze_defaults_come_from_analyze_config():
+    from deft.analyze import AnalyzeConfig
+    from deft.cli import build_parser
+
+    args = build_parser().parse_args(["analyze", "clip.mp4"])
+    assert (args.flow, args.step) == (AnalyzeConfig.flow, AnalyzeConfig.step)
