@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from fractions import Fraction
 from functools import lru_cache
 
+import cv2
 import numpy as np
 
 from deft.data.world.track import Camera
@@ -38,31 +39,33 @@ def film(frames: np.ndarray, camera: Camera, first_frame: int, seed: int) -> np.
     gains = light_gain(camera, index, seed)
     out = np.empty_like(frames)
     size = frames[0].size if len(frames) else 0
-    banks = _noise_banks(seed, size) if camera.noise > 0 else None
+    banks = _noise_banks(seed, size, float(camera.noise)) if camera.noise > 0 else None
     for i, (frame, gain) in enumerate(zip(frames, gains)):
-        x = frame.astype(np.float32)
-        x *= np.float32(gain)
-        if banks is not None:
-            x += _noise(banks, seed, int(index[i]), camera.noise).reshape(frame.shape)
-        np.clip(x, 0, 255, out=x)
-        out[i] = (x + 0.5).astype(np.uint8)
+        lit = cv2.LUT(frame, np.clip(np.arange(256) * gain + 0.5, 0, 255).astype(np.uint8))
+        if banks is None:
+            out[i] = lit
+        else:  # integer arithmetic: a quarter of the memory traffic of float frames
+            noisy = cv2.add(lit, _noise(banks, seed, int(index[i])).reshape(frame.shape), dtype=cv2.CV_16S)
+            out[i] = cv2.convertScaleAbs(cv2.max(noisy, 0))  # saturates at 255
     return out
 
 
 @lru_cache(maxsize=4)
-def _noise_banks(seed: int, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Two buffers of standard normal noise, twice a frame long (drawing fresh noise per frame costs more
-    than rendering it)."""
+def _noise_banks(seed: int, size: int, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Two buffers of normal noise rounded to grey levels, twice a frame long (drawing fresh noise for
+    every frame costs more than rendering it). Each has sigma s with 2 (s^2 + 1/12) = sigma^2: the
+    rounding adds 1/12 to the variance (Sheppard), so their sum has the camera's sigma."""
+    s = np.sqrt(max(sigma**2 / 2 - 1 / 12, 0.0))
     rng = np.random.default_rng([seed, size, 2])
-    return tuple(rng.standard_normal(2 * size, dtype=np.float32) for _ in range(2))
+    return tuple(np.rint(rng.standard_normal(2 * size, dtype=np.float32) * s).astype(np.int16) for _ in range(2))
 
 
-def _noise(banks: tuple[np.ndarray, np.ndarray], seed: int, index: int, sigma: float) -> np.ndarray:
+def _noise(banks: tuple[np.ndarray, np.ndarray], seed: int, index: int) -> np.ndarray:
     """One frame's noise: the sum of two bank windows at offsets drawn from (seed, index); two independent
     shifts, so no frame's noise is a translated copy of another's."""
     size = len(banks[0]) // 2
     o1, o2 = np.random.default_rng([seed, index, 1]).integers(0, size, 2)
-    return (banks[0][o1:o1 + size] + banks[1][o2:o2 + size]) * np.float32(sigma / np.sqrt(2))
+    return cv2.add(banks[0][o1:o1 + size], banks[1][o2:o2 + size])
 
 
 def write_mp4(path: str, chunks: Iterable[np.ndarray], camera: Camera) -> None:

