@@ -54,6 +54,21 @@ def test_wink_closes_one_eye_only():
     assert gap(42) < 0.02 * 61 < gap(36)  # the subject's left eye (image right, 42-47) is shut
 
 
+def test_widening_lifts_the_upper_lids():
+    out = render_face(load_identity("astronaut"), still(2, aus={("AU5", "both"): np.array([0.0, 0.05])}), CAMERA)
+    lift = out.landmarks[0, [37, 38, 43, 44], 1] - out.landmarks[1, [37, 38, 43, 44], 1]
+    assert np.all(lift > 0.03 * 61) and np.all(lift < 0.06 * 61)
+    assert np.allclose(out.landmarks[0, [40, 41, 46, 47]], out.landmarks[1, [40, 41, 46, 47]], atol=0.05)
+    open_, wide = (eye_aspect(measured(f)) for f in out.frames)
+    assert wide > 1.1 * open_, (open_, wide)
+
+
+def test_walking_closer_scales_the_measured_face():
+    out = render_face(load_identity("hopper"), still(2, scale=np.array([0.7, 1.3])), Camera(width=320, height=320))
+    iod = [np.linalg.norm(np.subtract(*(lm[42:48].mean(0), lm[36:42].mean(0)))) for lm in map(measured, out.frames)]
+    assert abs(iod[1] / iod[0] - 1.3 / 0.7) < 0.1 * 1.3 / 0.7, iod
+
+
 @pytest.mark.parametrize("roll", [-20.0, -8.0, 12.0, 20.0])
 def test_measured_roll_follows_the_requested_roll(roll):
     lm = measured(render_face(load_identity("hopper"), still(roll=roll), CAMERA).frames[0])
@@ -68,6 +83,15 @@ def test_yaw_moves_the_nose_tip_towards_the_turn():
         lm = measured(render_face(ident, still(yaw=yaw), CAMERA).frames[0])
         offsets[yaw] = (lm[30, 0] - lm[36:48, 0].mean()) / np.linalg.norm(lm[45] - lm[36])
     assert offsets[-20.0] < offsets[0.0] - 0.08 and offsets[20.0] > offsets[0.0] + 0.08, offsets
+
+
+def test_pitch_moves_the_nose_tip_down_for_a_lowered_chin():
+    ident = load_identity("hopper")
+    drop = {}
+    for pitch in (-15.0, 15.0):
+        lm = measured(render_face(ident, still(pitch=pitch), CAMERA).frames[0])
+        drop[pitch] = (lm[30, 1] - lm[36:48, 1].mean()) / np.linalg.norm(lm[45] - lm[36])
+    assert drop[15.0] > drop[-15.0] + 0.08, drop
 
 
 def test_au_motion_follows_the_rolled_face():
