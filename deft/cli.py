@@ -11,15 +11,10 @@ from pathlib import Path
 
 from deft.errors import DeftError
 from deft.motion.flow import FLOW_METHODS
+from deft.options import given
 from deft.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, VideoLimits
 
 ENGINES = ("auto", "vllm", "transformers")  # the kinds deft.serve.server.make_engine accepts
-
-
-def _given(args: argparse.Namespace, **names: str) -> dict:
-    """Keyword arguments for the options given on the command line (an option left out is None):
-    everything else keeps the callee's default (its config dataclass or signature), stated once there."""
-    return {key: getattr(args, name) for key, name in names.items() if getattr(args, name) is not None}
 
 
 def _split(text: str | None) -> tuple[str, ...] | None:
@@ -76,7 +71,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if not paths:
         raise DeftError("give a video, a folder of videos, or --demo")
     clips = _clips(paths)
-    config = AnalyzeConfig(flow=args.flow, step=args.step, limits=VideoLimits(**_given(args, max_frames="max_frames")))
+    config = AnalyzeConfig(flow=args.flow, step=args.step, limits=VideoLimits(**given(args, max_frames="max_frames")))
     phases = _parse_phases(args.phases)
     if len(clips) == 1:
         result = analyze(clips[0], config, phases)
@@ -140,7 +135,7 @@ def cmd_build_instructions(args: argparse.Namespace) -> int:
     from deft.instruct.build import build, jobs_from_source
 
     summary = build(jobs_from_source(args.source), args.out, progress=True, features=args.features,
-                    **_given(args, seed="seed", workers="workers"))
+                    **given(args, seed="seed", workers="workers"))
     print(json.dumps({k: v for k, v in summary.items() if k != "dropped_clips"}))
     print(f"deft: kept {summary['kept']} of {summary['clips']} clips, {summary['records']} records in {args.out}",
           file=sys.stderr)
@@ -155,13 +150,13 @@ def train_options(args: argparse.Namespace) -> dict:
 
     args.experts, args.types = _split(args.experts), _split(args.types)
     args.quantize = "4bit" if args.qlora else None
-    config = DeftConfig(**_given(args, backbone="backbone", experts="experts", lora_r="lora_r", quantize="quantize"))
-    instruct = None if args.stage == "experts" else InstructStage(**_given(
+    config = DeftConfig(**given(args, backbone="backbone", experts="experts", lora_r="lora_r", quantize="quantize"))
+    instruct = None if args.stage == "experts" else InstructStage(**given(
         args, epochs="epochs", max_steps="steps", batch_size="batch_size", lr="lr", stop_at="stop_at", seed="seed",
         gradient_checkpointing="gradient_checkpointing", max_answer_tokens="max_answer_tokens", types="types"))
-    return {"config": config, "experts": ExpertsStage(**_given(args, epochs="expert_epochs", seed="seed")),
+    return {"config": config, "experts": ExpertsStage(**given(args, epochs="expert_epochs", seed="seed")),
             "instruct": instruct, "eval_dir": args.eval, "resume": args.resume,
-            **_given(args, text_eval_clips="eval_clips")}
+            **given(args, text_eval_clips="eval_clips")}
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -200,14 +195,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from deft.serve.server import VLLMOptions, serve
 
     serve(vllm=VLLMOptions.from_env(args.vllm_python, args.vllm_url, args.vllm_timeout),
-          **_given(args, host="host", port="port", api_key="api_key", engine="engine", model_path="model"))
+          **given(args, host="host", port="port", api_key="api_key", engine="engine", model_path="model"))
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from deft.serve.demo import run_demo
 
-    run_demo(**_given(args, host="host", port="port", model_path="model", api_url="api_url", api_key="api_key",
+    run_demo(**given(args, host="host", port="port", model_path="model", api_url="api_url", api_key="api_key",
                       engine="engine"))
     return 0
 

@@ -6,6 +6,8 @@ import argparse
 import dataclasses
 import json
 
+from deft.options import given
+
 NOT_SAME_PERSON = 3  # verify's exit code when the check ran and the faces differ (1 is deft's error code)
 
 
@@ -25,7 +27,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from deft.tools.identity import Gallery
 
     with Gallery(args.gallery) as gallery:
-        matches, threshold = gallery.search(args.file, k=args.k), gallery.threshold
+        matches, threshold = gallery.search(args.file, **given(args, k="k")), gallery.threshold
     if args.json:
         _print_json({"matches": [dataclasses.asdict(m) for m in matches], "threshold": threshold})
     elif not matches:
@@ -85,7 +87,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = isub.add_parser("search", help="who is the face in FILE? the k closest enrolled people")
     p.add_argument("file")
     p.add_argument("--gallery", required=True)
-    p.add_argument("--k", type=int, default=3)
+    p.add_argument("--k", type=int, help="how many people to list")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
 

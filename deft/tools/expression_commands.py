@@ -10,11 +10,13 @@ import argparse
 import json
 import sys
 
+from deft.options import given
+
 
 def cmd_expression_fit(args: argparse.Namespace) -> int:
     from deft.tools.static_expression import StaticConfig, train_expression_model
 
-    config = StaticConfig(sift_words=args.words, orb_words=args.words, pca_dim=args.pca, seed=args.seed)
+    config = StaticConfig(**given(args, sift_words="words", orb_words="words", pca_dim="pca", seed="seed"))
     summary = train_expression_model(args.root, args.out, config)
     print(json.dumps(summary))
     print(f"deft: expression model for {', '.join(summary['labels'])} saved to {summary['path']}", file=sys.stderr)
@@ -37,9 +39,9 @@ def cmd_context(args: argparse.Namespace) -> int:
     from deft.tools.context import context_emotion, context_for_video
 
     if args.video:
-        out = context_for_video(args.text, args.video, args.text_weight)
+        out = context_for_video(args.text, args.video, **given(args, text_weight="text_weight"))
     else:
-        out = context_emotion(args.text, None, args.text_weight)
+        out = context_emotion(args.text, None, **given(args, text_weight="text_weight"))
     if args.json:
         print(json.dumps(out))
         return 0
@@ -58,9 +60,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     f = actions.add_parser("fit", help="train on ROOT/<label>/*.png|jpg (FER2013 layout)")
     f.add_argument("root", help="folder with one subfolder of face images per expression label")
     f.add_argument("--out", required=True, help="model file to write (.npz)")
-    f.add_argument("--words", type=int, default=48, help="visual words per descriptor (SIFT, ORB)")
-    f.add_argument("--pca", type=int, default=48, help="PCA dimensions kept")
-    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--words", type=int, help="visual words per descriptor (SIFT, ORB)")  # defaults: StaticConfig
+    f.add_argument("--pca", type=int, help="PCA dimensions kept")
+    f.add_argument("--seed", type=int)
     f.set_defaults(func=cmd_expression_fit)
     q = actions.add_parser("predict", help="expression of the face in each image")
     q.add_argument("model", help="model file from `deft expression fit`")
@@ -71,6 +73,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     c = sub.add_parser("context", help="emotion of an utterance, fused with a clip's face evidence when --video is given")
     c.add_argument("text", help="the words spoken beside the clip")
     c.add_argument("--video", help="clip to run `deft analyze` on and fuse with")
-    c.add_argument("--text-weight", type=float, default=0.5, help="0 = face only, 1 = text only")
+    c.add_argument("--text-weight", type=float, help="0 = face only, 1 = text only ")
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=cmd_context)
