@@ -17,7 +17,7 @@ from deft.tools.static_expression import (
 
 EMOTIONS = ("happiness", "surprise", "disgust")
 FACES = ("astronaut", "hopper")
-TINY = StaticConfig(sift_words=24, orb_words=24, pca_dim=16, epochs=200)
+TINY = StaticConfig(sift_words=24, orb_words=24, pca_dim=16, max_iter=200)
 
 
 def apex_frame(emotion: str, face: str, seed: int) -> np.ndarray:
@@ -50,7 +50,8 @@ def test_held_apart_accuracy_beats_chance(model, data):
     features, labels, _ = data["test"]
     probs = model.predict_features(features)
     accuracy = np.mean([model.labels[i] == y for i, y in zip(probs.argmax(1), labels)])
-    # measured 11/12 = 0.92 vs chance 0.33 (same two faces in train and test: see the module docstring)
+    # measured 10/12 = 0.83 with the scikit-learn fits (11/12 with the former numpy ones) vs chance 0.33;
+    # the same two faces are in train and test: see the module docstring
     assert accuracy >= 0.75, accuracy
     assert np.allclose(probs.sum(1), 1.0, atol=1e-5)
 
@@ -85,7 +86,7 @@ def test_fit_folder_fer_style(tmp_path):
             cv2.imwrite(str(tmp_path / "fer" / label / f"{j:04d}.png"), grey)
     images, labels = folder_dataset(tmp_path / "fer")
     assert len(images) == 6 and labels.count("happy") == 3
-    cfg = StaticConfig(sift_words=8, orb_words=8, pca_dim=4, epochs=50)
+    cfg = StaticConfig(sift_words=8, orb_words=8, pca_dim=4, max_iter=50)
     path = StaticExpressionModel(cfg).fit_folder(tmp_path / "fer").save(tmp_path / "fer.npz")
     out = predict_expression(path, images[:1])
     assert out[0]["label"] in ("happy", "surprise") and set(out[0]["probabilities"]) == {"happy", "surprise"}

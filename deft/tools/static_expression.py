@@ -3,10 +3,10 @@
 Each image gives the dlib 128-d ResNet descriptor of its face (deep) and dense SIFT and ORB
 descriptors on the eye-aligned grey crop, turned into bag-of-visual-words histograms over a 2x2
 spatial grid (handcrafted). The fused vector is reduced with PCA and classified by multinomial
-logistic regression. Everything is numpy; a model is one .npz file of arrays and a JSON config.
+logistic regression. scikit-learn fits the vocabularies (KMeans), the PCA and the regression; a
+model is one .npz file of their fitted arrays and a JSON config (no pickle).
 
-The Hy-Facial paper reduces with UMAP; umap-learn is not installed here, so PCA (numpy SVD)
-stands in for it. The dlib descriptor is trained for identity, not expression: it mostly tells
+The Hy-Facial paper reduces with UMAP; umap-learn is not installed here, so PCA stands in for it. The dlib descriptor is trained for identity, not expression: it mostly tells
 the faces apart, and the word histograms carry most of the expression signal.
 """
 
@@ -16,7 +16,7 @@ import json
 import os
 import zipfile
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import cv2
@@ -54,9 +54,8 @@ class StaticConfig:
     kmeans_iters: int = 25
     max_kmeans_samples: int = 20000  # descriptors sampled for the vocabularies
     pca_dim: int = 48
-    l2: float = 1e-2  # weight decay of the logistic regression
-    epochs: int = 400  # full-batch gradient steps
-    lr: float = 0.5
+    l2: float = 1e-2  # weight decay of the logistic regression (on the mean loss)
+    max_iter: int = 400  # L-BFGS iterations of the logistic regression
     upsample: int = 1  # HOG upsampling when no face is found at native size
     seed: int = 0
 
@@ -149,31 +148,19 @@ def extract(image: Image, config: StaticConfig = StaticConfig()) -> ImageFeature
 
 
 def kmeans(points: np.ndarray, k: int, iters: int, seed: int) -> np.ndarray:
-    """Centres (k, D) by Lloyd's algorithm from a k-means++ start; deterministic for a seed."""
-    rng = np.random.default_rng(seed)
-    x = points.astype(np.float64)
-    k = min(k, len(x))
-    sq = (x**2).sum(1)
-    centres = [x[rng.integers(len(x))]]
-    d2 = ((x - centres[0]) ** 2).sum(1)
-    for _ in range(1, k):
-        probs = d2 / d2.sum() if d2.sum() > 0 else np.full(len(x), 1.0 / len(x))
-        centres.append(x[rng.choice(len(x), p=probs)])
-        d2 = np.minimum(d2, ((x - centres[-1]) ** 2).sum(1))
-    c = np.stack(centres)
-    for _ in range(iters):
-        assign = np.argmin(sq[:, None] - 2 * x @ c.T + (c**2).sum(1)[None], axis=1)
-        counts = np.bincount(assign, minlength=k)
-        sums = np.eye(k)[assign].T @ x  # (k, D)
-        filled = counts > 0  # an empty cluster keeps its centre
-        c[filled] = sums[filled] / counts[filled, None]
-    return c.astype(np.float32)
+    """Centres (k, D) by scikit-learn's KMeans from one k-means++ start; deterministic for a seed."""
+    from sklearn.cluster import KMeans
+
+    fit = KMeans(min(k, len(points)), init="k-means++", n_init=1, max_iter=iters, random_state=seed).fit(points)
+    return fit.cluster_centers_.astype(np.float32)
 
 
 def _histograms(desc: np.ndarray, xy: np.ndarray, vocab: np.ndarray, size: int) -> np.ndarray:
     """Hellinger-normalised word histograms: the whole crop, then GRID x GRID cells. (1 + GRID², K) flattened."""
+    from sklearn.metrics import pairwise_distances_argmin
+
     k = len(vocab)
-    words = np.argmin((desc**2).sum(1)[:, None] - 2 * desc @ vocab.T + (vocab**2).sum(1)[None], axis=1)
+    words = pairwise_distances_argmin(desc, vocab)
     cells = np.minimum((xy / size * GRID).astype(int), GRID - 1)
     cell = 1 + cells[:, 1] * GRID + cells[:, 0]
     hist = np.zeros((1 + GRID * GRID, k), np.float32)
@@ -234,14 +221,10 @@ class StaticExpressionModel:
         self.arrays["mean"], self.arrays["scale"] = raw.mean(0), raw.std(0) + 1e-6
         self.arrays["block_weight"] = np.concatenate([np.full(d, 1.0 / np.sqrt(d), np.float32) for d in dims])
         z = (raw - self.arrays["mean"]) / self.arrays["scale"] * self.arrays["block_weight"]
-        self.arrays["pca_mean"] = z.mean(0)
-        _, s, vt = np.linalg.svd(z - z.mean(0), full_matrices=False)
-        keep = max(1, min(cfg.pca_dim, len(z) - 1, int((s > 1e-6 * s[0]).sum())))
-        self.arrays["pca"] = vt[:keep].astype(np.float32)
-        self.arrays["pca_std"] = (s[:keep] / np.sqrt(max(len(z) - 1, 1)) + 1e-6).astype(np.float32)
+        self.arrays.update(_fit_pca(z, cfg.pca_dim))
         x = self._reduce(raw)
         y = np.array([self.labels.index(v) for v in labels])
-        self.arrays["weight"], self.arrays["bias"] = _train_softmax(x, y, len(self.labels), cfg)
+        self.arrays["weight"], self.arrays["bias"] = _fit_logistic(x, y, len(self.labels), cfg)
         return self
 
     def fit_folder(self, root: str | os.PathLike) -> StaticExpressionModel:
@@ -263,8 +246,10 @@ class StaticExpressionModel:
 
     def predict_features(self, features: Sequence[ImageFeatures]) -> np.ndarray:
         """Class probabilities (N, n_labels), columns in `self.labels` order, from `extract` features."""
+        from scipy.special import softmax
+
         x = self._reduce(np.stack([self._vector(f) for f in features]))
-        return _softmax(x @ self.arrays["weight"] + self.arrays["bias"])
+        return softmax(x @ self.arrays["weight"] + self.arrays["bias"], axis=1)
 
     # -- persistence ----------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> str:
@@ -292,25 +277,32 @@ class StaticExpressionModel:
             raise ExpressionModelError(f"{p}: not a deft expression model ({err})") from err
         if meta.get("kind") != "deft.static_expression":
             raise ExpressionModelError(f"{p}: holds {meta.get('kind')!r}, not a static expression model")
-        model = cls(StaticConfig(**meta["config"]))
+        known = {f.name for f in fields(StaticConfig)}  # models saved before a knob was renamed still load
+        model = cls(StaticConfig(**{k: v for k, v in meta["config"].items() if k in known}))
         model.labels, model.arrays = list(meta["labels"]), arrays
         return model
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    e = np.exp(logits - logits.max(1, keepdims=True))
-    return e / e.sum(1, keepdims=True)
+def _fit_pca(z: np.ndarray, dim: int) -> dict[str, np.ndarray]:
+    """Whitening PCA of the standardised vectors, as arrays: components, mean, per-component std."""
+    from sklearn.decomposition import PCA
+
+    pca = PCA(max(1, min(dim, len(z) - 1)), svd_solver="full").fit(z)
+    s = pca.singular_values_
+    keep = max(1, int((s > 1e-6 * s[0]).sum()))  # drop directions the few training images do not span
+    return {"pca": pca.components_[:keep].astype(np.float32), "pca_mean": pca.mean_.astype(np.float32),
+            "pca_std": (np.sqrt(pca.explained_variance_[:keep]) + 1e-6).astype(np.float32)}
 
 
-def _train_softmax(x: np.ndarray, y: np.ndarray, n_classes: int, cfg: StaticConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Multinomial logistic regression by full-batch gradient descent with L2; (weight (D, C), bias (C,))."""
-    w = np.zeros((x.shape[1], n_classes), np.float64)
-    b = np.zeros(n_classes, np.float64)
-    onehot = np.eye(n_classes)[y]
-    for _ in range(cfg.epochs):
-        grad = (_softmax(x @ w + b) - onehot) / len(x)  # (N, C)
-        w -= cfg.lr * (x.T @ grad + cfg.l2 * w)
-        b -= cfg.lr * grad.sum(0)
+def _fit_logistic(x: np.ndarray, y: np.ndarray, n_classes: int, cfg: StaticConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Multinomial logistic regression with L2 (scikit-learn, L-BFGS); (weight (D, C), bias (C,))."""
+    from sklearn.linear_model import LogisticRegression
+
+    # sklearn minimises C * sum(loss) + |w|^2 / 2, i.e. mean(loss) + l2 * |w|^2 / 2 with C = 1 / (l2 N)
+    fit = LogisticRegression(C=1.0 / (cfg.l2 * len(x)), max_iter=cfg.max_iter).fit(x, y)
+    w, b = fit.coef_.T, fit.intercept_
+    if n_classes == 2:  # one logit for class 1: softmax over (0, logit) gives the same probabilities
+        w, b = np.concatenate([np.zeros_like(w), w], 1), np.concatenate([[0.0], b])
     return w.astype(np.float32), b.astype(np.float32)
 
 
