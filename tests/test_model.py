@@ -72,6 +72,22 @@ def test_lm_loss_trains_lora_projector_and_experts(experts):
     assert model.lm_loss(batch, prompts).item() < first - 0.3  # nats; the tiny tied head learns slowly
 
 
+def test_forward_returns_the_stage_losses():
+    """forward (what DDP calls): the hybrid terms alone, or with prompts lm + aux_weight * hybrid total."""
+    llm, tok = tiny_llm()
+    model = DeftModel(small_config(dropout=0.0), llm, tok).eval()
+    batch = collate(fake_features(2))
+    y = targets([{"AU12"}, set()], ["positive", "none"], ["happiness", "none"], [0, 1])
+    prompts = [encode_prompt(tok, "Describe the motion.", "The chin moves up."),
+               encode_prompt(tok, "Which AUs?", "AU12.")]
+    hybrid = model.expert_loss(batch, y)
+    stage1 = model(batch, y)
+    assert stage1.keys() == hybrid.keys() and all(torch.equal(stage1[k], hybrid[k]) for k in hybrid)
+    stage2 = model(batch, y, prompts, aux_weight=0.2)
+    assert torch.equal(stage2["lm"], model.lm_loss(batch, prompts)) and torch.equal(stage2["aux"], hybrid["total"])
+    assert stage2["total"].item() == pytest.approx(stage2["lm"].item() + 0.2 * hybrid["total"].item(), rel=1e-6)
+
+
 def test_answer_only_logits_match_full_forward():
     llm, tok = tiny_llm()
     model = DeftModel(small_config(), llm, tok).eval()

@@ -59,6 +59,18 @@ class DeftModel(nn.Module):
             apex = self.experts["structure"](batch, image_key="apex_image").mean(dim=1)
         return hybrid_loss(logits, pooled, targets, self.config, apex)
 
+    def forward(self, batch: dict[str, torch.Tensor], targets: dict[str, torch.Tensor],
+                prompts: list[PromptIds] | None = None, aux_weight: float = 1.0) -> dict[str, torch.Tensor]:
+        """Training losses of one batch, so DDP (accelerator.prepare) can wrap the model: the hybrid terms of
+        `expert_loss` (stage 1); with `prompts` (stage 2) also "lm", "aux" (the hybrid total) and
+        "total" = lm + aux_weight * aux."""
+        lm = None if prompts is None else self.lm_loss(batch, prompts)  # first: dropout draws as before forward existed
+        terms = self.expert_loss(batch, targets)
+        if lm is not None:
+            terms["aux"], terms["lm"] = terms["total"], lm
+            terms["total"] = lm + aux_weight * terms["aux"]
+        return terms
+
     # ---- LLM ---------------------------------------------------------------------------
     def attach_llm(self, llm, tokenizer) -> None:
         """Use `llm` (a HF causal LM, optionally peft-wrapped) and size the projector to it."""

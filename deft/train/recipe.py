@@ -14,6 +14,7 @@ from deft.train.experts_stage import ExpertsStage, train_experts
 from deft.model.drafts import DraftTable, write_answers
 from deft.train.instruct_stage import InstructStage, stage_records, train_instruct
 from deft.train.log import TrainingLog
+from deft.train.parallel import make_accelerator
 
 
 def train(data_dir: str | Path, out: str | Path, config: DeftConfig = DeftConfig(), experts: ExpertsStage = ExpertsStage(),
@@ -24,6 +25,7 @@ def train(data_dir: str | Path, out: str | Path, config: DeftConfig = DeftConfig
     from deft.eval.model_eval import evaluate_heads, evaluate_text
     from deft.model.card import model_card
 
+    accelerator = make_accelerator()  # first: under `accelerate launch` it puts each process on its own GPU
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     data = load_training_set(data_dir)
@@ -42,11 +44,8 @@ def train(data_dir: str | Path, out: str | Path, config: DeftConfig = DeftConfig
         train_instruct(model, data, instruct, out, log, resume, progress)
         answers = [r["answer"] for r in stage_records(data, instruct)]
         model.drafts = DraftTable.from_answers(answers, model.tokenizer)
-    from accelerate import PartialState
-
-    state = PartialState()
-    state.wait_for_everyone()
-    if not state.is_main_process:  # under `accelerate launch` one process evaluates and saves
+    accelerator.wait_for_everyone()
+    if not accelerator.is_main_process:  # under `accelerate launch` one process evaluates and saves
         return model
     elapsed = time.perf_counter() - started
     scores: dict = {}
