@@ -115,19 +115,79 @@ def _batch(clips: list[str], config, phases, plot_dir: str | None) -> int:
     return 1 if failed else 0
 
 
+def _synth_camera(args: argparse.Namespace, default):
+    """The synth command's camera: `default` (a track.Camera) with the options given."""
+    from dataclasses import replace
+
+    changes = {k: v for k, v in (("fps", args.fps), ("iod_px", args.iod), ("crf", args.crf), ("noise", args.noise),
+                                 ("motion_blur", args.blur), ("flicker", args.flicker)) if v is not None}
+    if args.size:
+        try:
+            changes["width"], changes["height"] = (int(x) for x in args.size.lower().split("x"))
+        except ValueError:
+            raise DeftError(f"--size takes WIDTHxHEIGHT in pixels, e.g. 640x480, got {args.size!r}") from None
+    return replace(default, **changes)
+
+
+# `deft synth` options that only the realistic world renders; without any of them (and with a shipped
+# face) synth writes the previous generator's still, frontal clip, exactly as before.
+WORLD_OPTIONS = ("macro", "pose", "speech", "blinks", "widen", "size", "fps", "iod", "crf", "noise", "blur", "flicker")
+
+
 def cmd_synth(args: argparse.Namespace) -> int:
+    from deft.data.faces import FACE_NAMES
+
+    if args.long:
+        return _synth_long(args)
+    asked = [o for o in WORLD_OPTIONS if getattr(args, o) is not None and getattr(args, o) is not False]
+    if not args.world and args.face in (None, *FACE_NAMES) and not asked:
+        return _synth_classic(args)
+    from deft.data.world.clips import CLIP_SECONDS, WorldClipSpec, render_clip, write_clip
+
+    distractors = tuple(kind for flag, kinds in (("pose", ("head",)), ("speech", ("speech",)),
+                                                 ("blinks", ("blink", "wink")), ("widen", ("widen",)))
+                        if getattr(args, flag) for kind in kinds)
+    camera = _synth_camera(args, WorldClipSpec().camera)
+    spec = WorldClipSpec(
+        identity=args.face or WorldClipSpec().identity, n_frames=args.frames or int(round(CLIP_SECONDS * camera.fps)),
+        camera=camera, distractors=distractors, emotion=None if args.emotion == "none" else args.emotion,
+        kind="macro" if args.macro else "micro", seed=args.seed)
+    clip = render_clip(spec)
+    write_clip(clip, args.out)
+    print(json.dumps({"path": args.out, "face": spec.identity, "seed": spec.seed, "fps": camera.fps,
+                      "n_frames": spec.n_frames, **clip.truth.to_dict()}))
+    return 0
+
+
+def _synth_classic(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from deft.data.synthetic import random_spec, render
+    from deft.data.synthetic import SyntheticSpec, random_spec, render
     from deft.video import write_video
 
-    spec = random_spec(np.random.default_rng(args.seed), args.emotion, args.face, args.frames, seed=args.seed)
+    length = {"n_frames": args.frames} if args.frames else {}
+    spec = random_spec(np.random.default_rng(args.seed), args.emotion, args.face or SyntheticSpec.face, **length,
+                       seed=args.seed)
     clip = render(spec)
     write_video(clip.frames, args.out)
     truth = {"path": args.out, "emotion": clip.emotion, "composite": clip.composite, "aus": dict(spec.aus),
              "side": spec.side, "phases": {"onset": spec.onset, "apex": spec.apex, "offset": spec.offset},
              "face": spec.face, "seed": spec.seed}
     print(json.dumps(truth))
+    return 0
+
+
+def _synth_long(args: argparse.Namespace) -> int:
+    from deft.data.world.long import LongVideoSpec, write_long_video
+
+    faces = tuple(args.face.split(",")) if args.face else ()
+    spec = LongVideoSpec(duration_s=args.duration, people=args.people, identities=faces,
+                         camera=_synth_camera(args, LongVideoSpec().camera), seed=args.seed)
+    truth = write_long_video(args.out, spec, args.truth)
+    if args.truth:
+        print(f"deft: {args.out}: {truth['n_frames']} frames; truth in {args.truth}", file=sys.stderr)
+    else:
+        print(json.dumps(truth))
     return 0
 
 
@@ -227,6 +287,10 @@ def build_parser() -> argparse.ArgumentParser:
     from deft import __version__
     from deft.analyze import AnalyzeConfig
     from deft.data.faces import FACE_NAMES
+    from deft.data.synthetic import SyntheticSpec
+    from deft.data.world.clips import CLIP_SECONDS
+    from deft.data.world.long import LongVideoSpec
+    from deft.data.world.track import Camera
     from deft.labels import RECIPES
     from deft.model.config import DeftConfig
 
@@ -245,11 +309,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-frames", type=int, help=f"frame limit (default {VideoLimits.max_frames})")
     p.set_defaults(func=cmd_analyze)
 
-    p = sub.add_parser("synth", help="write a synthetic micro-expression clip of known truth; prints the truth")
+    p = sub.add_parser("synth", help="write a synthetic clip (or --long video) of known truth; prints the truth")
     p.add_argument("out", help="output .mp4 path")
-    p.add_argument("--emotion", choices=list(RECIPES), default="happiness")
-    p.add_argument("--face", choices=FACE_NAMES, default="astronaut")
-    p.add_argument("--frames", type=int, default=30)
+    p.add_argument("--face", default=None, help=f"an identity ({', '.join(FACE_NAMES)}, ... see "
+                   "deft.data.world.identity.IDENTITIES) or any face photo; --long: one per person, comma-separated "
+                   "(default astronaut; --long: drawn by seed)")
+    p.add_argument("--emotion", choices=list(RECIPES), default="happiness", help="'none': ordinary motion only")
+    p.add_argument("--macro", action="store_true", help="a macro-expression (0.5-4 s, larger) instead of a micro one")
+    p.add_argument("--frames", type=int, default=None, help=f"clip length (default {CLIP_SECONDS:g} s; "
+                   f"{SyntheticSpec.n_frames} frames for the previous generator)")
+    p.add_argument("--pose", action="store_true", help="the head turns, nods, tilts and moves closer (smooth)")
+    p.add_argument("--speech", action="store_true", help="talking: jaw and lips at 3-6 Hz (AU25/AU26)")
+    p.add_argument("--blinks", action="store_true", help="blinks and a wink (AU45/AU46)")
+    p.add_argument("--widen", action="store_true", help="eye widening (AU5)")
+    p.add_argument("--size", metavar="WxH", help=f"frame size (default {Camera().width}x{Camera().height}; "
+                   f"--long {LongVideoSpec().camera.width}x{LongVideoSpec().camera.height})")
+    p.add_argument("--fps", type=float, default=None, help=f"frames per second (default {Camera().fps:g})")
+    p.add_argument("--iod", type=float, default=None, metavar="PX",
+                   help=f"eyes this many pixels apart, frontal (default {Camera().iod_px:g}; 20 is a small face)")
+    p.add_argument("--crf", type=int, default=None, help="H.264 CRF, e.g. 23-35 as phones and calls (default: near-lossless)")
+    p.add_argument("--noise", type=float, default=None, help=f"sensor noise sigma, grey levels (default {Camera().noise:g})")
+    p.add_argument("--blur", type=float, default=None, help="motion blur, share of the frame-to-frame motion (default 0)")
+    p.add_argument("--flicker", type=float, default=None, help="lighting flicker, relative amplitude (default 0)")
+    p.add_argument("--world", action="store_true", help="render with the realistic world even with none of its "
+                   "options (without them and with a shipped face: the previous still, frontal generator)")
+    p.add_argument("--long", action="store_true", help="a long video: scheduled events, per-frame truth")
+    p.add_argument("--duration", type=float, default=LongVideoSpec().duration_s, help="--long: seconds (30-600)")
+    p.add_argument("--people", type=int, choices=(1, 2), default=LongVideoSpec().people, help="--long: side by side")
+    p.add_argument("--truth", metavar="OUT.json", help="--long: write the truth JSON here (default: beside the "
+                   "video with a .json suffix, and printed)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_synth)
 
