@@ -24,6 +24,7 @@ from pathlib import Path
 from deft.data.synthetic import render, synthetic_set
 from deft.data.world.clips import SET_NAMES, render_clip, world_set, write_clip
 from deft.eval.world_eval import Case, SetScore, analyze_cases, score
+from deft.labels import NONE
 from deft.video import write_video
 
 OLD_CLEAN = "old-clean"
@@ -58,7 +59,7 @@ def write_old_clean(n_clips: int, folder: Path) -> tuple[list[Case], float]:
         clip = render(spec)
         path = folder / f"clip{i:03d}.mp4"
         write_video(clip.frames, path)
-        none = clip.composite == "none"
+        none = clip.composite == NONE
         cases.append(Case(str(path), frozenset(clip.au_names), clip.composite, None if none else spec.apex))
     return cases, time.perf_counter() - start
 

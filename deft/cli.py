@@ -327,7 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=float, default=None, help=f"frames per second (default {Camera().fps:g})")
     p.add_argument("--iod", type=float, default=None, metavar="PX",
                    help=f"eyes this many pixels apart, frontal (default {Camera().iod_px:g}; 20 is a small face)")
-    p.add_argument("--crf", type=int, default=None, help="H.264 CRF, e.g. 23-35 as phones and calls (default: near-lossless)")
+    p.add_argument("--crf", type=int, default=None, help="H.264 CRF, e.g. 23-35 as phones and calls "
+                   f"(default: near-lossless; --long {LongVideoSpec().camera.crf})")
     p.add_argument("--noise", type=float, default=None, help=f"sensor noise sigma, grey levels (default {Camera().noise:g})")
     p.add_argument("--blur", type=float, default=None, help="motion blur, share of the frame-to-frame motion (default 0)")
     p.add_argument("--flicker", type=float, default=None, help="lighting flicker, relative amplitude (default 0)")

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from deft.analyze import AnalyzeConfig, analyze
-from deft.aus import DETECTED_AUS
 from deft.errors import DeftError
-from deft.eval.metrics import mean_au_f1, uar, uf1
+from deft.eval.metrics import mean_au_f1, megc_scored, uar, uf1
+from deft.labels import DETECTED_AUS, NONE
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class Case:
 
     path: str
     aus: frozenset[str]  # the expression's AUs ({} for a distractor-only clip)
-    composite: str  # positive | negative | surprise | none
+    composite: str | None  # positive | negative | surprise | none; None (`others`) is not scored
     apex: int | None  # frame index of the expression's apex; None: distractor-only
 
     @property
@@ -38,7 +38,7 @@ class SetScore:
     n_clips: int
     n_failed: int  # clips the analyzer refused
     au_f1: float  # macro F1 over DETECTED_AUS present in the truth, every clip
-    composite_uf1: float
+    composite_uf1: float  # MEGC 2019 classes + none; a prediction of `others` (no class) is simply wrong
     composite_uar: float
     apex_median_abs: float  # median |predicted - true apex| in frames, expression clips analysed
     apex_within_2: float  # share of expression clips (refused ones count as misses) within +-2 frames
@@ -57,7 +57,7 @@ def analyze_cases(cases: list[Case], config: AnalyzeConfig = AnalyzeConfig()) ->
             result = analyze(case.path, config)
             pred_aus, pred, apex, error = {a.au for a in result.aus}, result.emotion.label, result.phases.apex, ""
         except DeftError as err:
-            pred_aus, pred, apex, error = set(), "none", None, f"{type(err).__name__}: {err}"
+            pred_aus, pred, apex, error = set(), NONE, None, f"{type(err).__name__}: {err}"
         seconds += time.perf_counter() - start
         rows.append({"case": case, "pred_aus": pred_aus, "pred": pred, "pred_apex": apex, "error": error})
     return rows, seconds
@@ -68,7 +68,7 @@ def score(name: str, rows: list[dict], seconds: float) -> SetScore:
     cases = [r["case"] for r in rows]
     truth_aus = [set(c.aus) & set(DETECTED_AUS) for c in cases]
     pred_aus = [r["pred_aus"] for r in rows]
-    truth, pred = [c.composite for c in cases], [r["pred"] for r in rows]
+    truth, pred = megc_scored([c.composite for c in cases], [r["pred"] for r in rows])
     errors = [None if r["pred_apex"] is None else abs(r["pred_apex"] - r["case"].apex)
               for r in rows if not r["case"].distractor_only]
     measured = [e for e in errors if e is not None]
@@ -79,6 +79,6 @@ def score(name: str, rows: list[dict], seconds: float) -> SetScore:
         float(np.median(measured)) if measured else float("nan"),
         float(np.mean([e is not None and e <= 2 for e in errors])) if errors else float("nan"),
         float(np.mean([bool(r["pred_aus"]) for r in probes])) if probes else float("nan"),
-        float(np.mean([r["pred"] != "none" for r in probes])) if probes else float("nan"),
+        float(np.mean([r["pred"] != NONE for r in probes])) if probes else float("nan"),
         len(rows) / seconds if seconds else float("nan"), rows,
     )

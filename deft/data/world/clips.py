@@ -14,6 +14,7 @@ import numpy as np
 from deft.data.world.events import EMOTIONS, EventRanges, add_event, event_length, still_track
 from deft.data.world.track import DISTRACTOR_KINDS, Camera, Event, FaceTrack
 from deft.errors import ConfigError
+from deft.labels import NONE
 
 CLIP_SECONDS = 1.5  # long enough for a micro-expression plus a blink or a few syllables around it
 MIN_FRAMES = 10  # room for an event and still frames on both sides
@@ -99,7 +100,7 @@ def clip_track(spec: WorldClipSpec, ranges: EventRanges = EventRanges()) -> Face
 def clip_truth(track: FaceTrack) -> ClipTruth:
     expression = next((e for e in track.events if e.kind in ("micro", "macro")), None)
     if expression is None:
-        return ClipTruth("none", "none", {}, "both", None, list(track.events), track.yaw, track.pitch, track.roll)
+        return ClipTruth(NONE, NONE, {}, "both", None, list(track.events), track.yaw, track.pitch, track.roll)
     aus = {au: round(float(track.aus[(au, expression.side)][expression.apex]), 4) for au in expression.aus}
     return ClipTruth(expression.emotion, expression.composite, aus, expression.side,
                      (expression.onset, expression.apex, expression.offset), list(track.events),
