@@ -181,3 +181,11 @@ def test_any_photo_path_is_a_face(tmp_path):
     ident = load_identity(str(path))
     frame = render_face(ident, still(), Camera(width=96, height=96, iod_px=30)).frames[0]
     assert frame.shape == (96, 96, 3) and frame.std() > 10
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", IDENTITIES)
+def test_every_identity_renders_one_face_dlib_finds(name):
+    track = still(1, yaw=15.0, roll=-10.0)
+    frame = render_face(load_identity(name), track, Camera(width=320, height=240, iod_px=40)).frames[0]
+    assert len(detect_faces(frame)) == 1

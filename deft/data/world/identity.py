@@ -24,6 +24,7 @@ from deft.face import choose_face, detect_faces, eye_centres, landmarks68
 MAX_PHOTO_SIDE = 1280  # larger photos are downscaled first (HOG detection time grows with the area)
 MIN_PHOTO_IOD = 24.0  # px: a face smaller than this in the photo is too coarse to render from
 PYRAMID_LEVELS = 4
+PLATE_HEAD = 1.35  # the head blurred out of the background plate: the mesh's outline ring, enlarged (hair)
 MAX_MINIFY = 1.5  # bilinear sampling shrinks the texture at most about this much (more would alias)
 
 IDENTITIES: tuple[str, ...] = (
@@ -78,13 +79,13 @@ class Identity:
 
 
 def background_plate(photo: np.ndarray, mesh: FaceMesh) -> np.ndarray:
-    """The photo with the head (inside the mesh's outline ring, a little enlarged) filled by a smooth
+    """The photo with the head (inside the mesh's outline ring, enlarged) filled by a smooth
     normalised blur of its surroundings."""
     from deft.data.world.mesh import RING_CENTRE, RING_RADII
 
     angle = np.linspace(0, 2 * np.pi, 64, endpoint=False)
-    ring = np.stack([RING_CENTRE[0] + 1.15 * RING_RADII[0] * np.cos(angle),
-                     RING_CENTRE[1] + 1.15 * RING_RADII[1] * np.sin(angle)], 1)
+    ring = np.stack([RING_CENTRE[0] + PLATE_HEAD * RING_RADII[0] * np.cos(angle),
+                     RING_CENTRE[1] + PLATE_HEAD * RING_RADII[1] * np.sin(angle)], 1)
     outline = ring @ mesh.to_photo[:, :2].T + mesh.to_photo[:, 2]
     keep = np.ones(photo.shape[:2], np.float32)
     cv2.fillPoly(keep, [np.round(outline).astype(np.int32)], 0.0)

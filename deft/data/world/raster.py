@@ -33,48 +33,50 @@ def triangle_affines(out: np.ndarray, texture: np.ndarray, triangles: np.ndarray
 
 
 def warp(image: np.ndarray, out: np.ndarray, texture: np.ndarray, triangles: np.ndarray, order: np.ndarray,
-         outside: np.ndarray, size: tuple[int, int], cull: np.ndarray | None = None) -> np.ndarray:
+         outside: np.ndarray, size: tuple[int, int], cull: np.ndarray | None = None,
+         behind: np.ndarray | None = None) -> np.ndarray:
     """The image (texture px) warped so that mesh vertices at `texture` land at `out` (output px), size
     (W, H). Triangles are drawn in `order` (far first); those in `cull` are skipped when seen from behind;
-    pixels no triangle covers follow the affine `outside` (2, 3, output -> texture). Borders reflect."""
+    pixels no triangle covers follow the affine `outside` (2, 3, output -> texture). Borders reflect.
+    Triangles in `behind` (the smooth background around a head) are drawn at half resolution together
+    with everything beyond the mesh and enlarged; the others go on top at full resolution."""
     width, height = size
     affines, area = triangle_affines(out, texture, triangles)
+    n = len(affines)
     table = np.concatenate([affines, np.asarray(outside, np.float64).reshape(1, 6)]).T.astype(np.float32)  # (6, F+1)
     corners = out[triangles]
     lo, hi = corners.min(axis=1), corners.max(axis=1)
     draw = (np.abs(area) > MIN_AREA) & (hi[:, 0] >= 0) & (hi[:, 1] >= 0) & (lo[:, 0] < width) & (lo[:, 1] < height)
     if cull is not None:
         draw &= ~(cull & (area < 0))
-    if not draw.any():
-        return _affine(image, outside, size)
-    # only the box the drawn triangles cover needs per-pixel affines
-    x0, y0 = np.maximum(np.floor(lo[draw].min(axis=0)).astype(int) - 1, 0)
-    x1, y1 = np.minimum(np.ceil(hi[draw].max(axis=0)).astype(int) + 2, (width, height))
-    ids = np.full((y1 - y0, x1 - x0), len(affines), np.uint16)
-    local = np.round((corners - [x0, y0]) * (1 << SUBPIXEL_BITS)).astype(np.int32)  # (F, 3, 2)
-    fill = cv2.fillConvexPoly
-    for f in order[draw[order]].tolist():
-        fill(ids, local[f], f, cv2.LINE_8, SUBPIXEL_BITS)
-    a = np.take(table, ids, axis=1)  # (6, h, w): each pixel's affine
-    xs = np.broadcast_to(np.arange(x0, x1, dtype=np.float32)[None, :], ids.shape)
-    ys = np.broadcast_to(np.arange(y0, y1, dtype=np.float32)[:, None], ids.shape)
-    map_x = cv2.add(cv2.add(cv2.multiply(a[0], xs), cv2.multiply(a[1], ys)), a[2])
-    map_y = cv2.add(cv2.add(cv2.multiply(a[3], xs), cv2.multiply(a[4], ys)), a[5])
-    patch = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
-    if (x0, y0, x1, y1) == (0, 0, width, height):
-        return patch
-    frame = _affine(image, outside, size)
-    frame[y0:y1, x0:x1] = patch
+    behind = np.zeros(n, bool) if behind is None else behind
+    half = ((width + 1) // 2, (height + 1) // 2)
+    back, _ = _sample(image, table, corners, order[(draw & behind)[order]], (0, 0, *half), 2)
+    frame = cv2.resize(back, size, interpolation=cv2.INTER_LINEAR)
+    front = order[(draw & ~behind)[order]]
+    if len(front):
+        x0, y0 = np.maximum(np.floor(lo[front].min(axis=0)).astype(int) - 1, 0)
+        x1, y1 = np.minimum(np.ceil(hi[front].max(axis=0)).astype(int) + 2, (width, height))
+        patch, ids = _sample(image, table, corners, front, (x0, y0, x1, y1), 1)
+        np.copyto(frame[y0:y1, x0:x1], patch, where=(ids < n)[..., None])
     return frame
 
 
-def _affine(image: np.ndarray, outside: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """The background beyond the mesh, sampled at half resolution and enlarged: it is the photo's blurred
-    surroundings seen from afar, and the full-size warp of a wide view costs more than the face itself."""
-    width, height = size
-    half = ((width + 1) // 2, (height + 1) // 2)
-    # half-size pixel (u, v) is full-size pixel (2u + 0.5, 2v + 0.5)
-    matrix = np.asarray(outside, np.float64) @ np.array([[2.0, 0.0, 0.5], [0.0, 2.0, 0.5], [0.0, 0.0, 1.0]])
-    small = cv2.warpAffine(image, matrix, half, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                           borderMode=cv2.BORDER_REFLECT_101)
-    return cv2.resize(small, size, interpolation=cv2.INTER_LINEAR)
+def _sample(image: np.ndarray, table: np.ndarray, corners: np.ndarray, faces: np.ndarray,
+            box: tuple[int, int, int, int], step: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rasterise `faces` in order on a grid of `step` output px (grid pixel (u, v) is output pixel
+    (step u + (step - 1) / 2, ...)) over the grid box (x0, y0, x1, y1), and sample the image through each
+    grid pixel's affine (the last column of `table` where no face covers it). Returns the patch and ids."""
+    x0, y0, x1, y1 = box
+    ids = np.full((y1 - y0, x1 - x0), table.shape[1] - 1, np.uint16)
+    centre = (step - 1) / 2
+    local = np.round(((corners - centre) / step - [x0, y0]) * (1 << SUBPIXEL_BITS)).astype(np.int32)  # (F, 3, 2)
+    fill = cv2.fillConvexPoly
+    for f in faces.tolist():
+        fill(ids, local[f], f, cv2.LINE_8, SUBPIXEL_BITS)
+    a = np.take(table, ids, axis=1)  # (6, h, w): each grid pixel's affine
+    xs = np.broadcast_to((np.arange(x0, x1, dtype=np.float32) * step + centre)[None, :], ids.shape)
+    ys = np.broadcast_to((np.arange(y0, y1, dtype=np.float32) * step + centre)[:, None], ids.shape)
+    map_x = cv2.add(cv2.add(cv2.multiply(a[0], xs), cv2.multiply(a[1], ys)), a[2])
+    map_y = cv2.add(cv2.add(cv2.multiply(a[3], xs), cv2.multiply(a[4], ys)), a[5])
+    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101), ids

@@ -71,7 +71,7 @@ class _Scene:
         tri = self.mesh.triangles
         far_first = np.lexsort((depth[tri].mean(axis=1), ~self.background))
         frame = warp(self.image, out, self.texture, tri, far_first, self._outside(pose),
-                     (self.camera.width, self.camera.height), cull=~self.background)
+                     (self.camera.width, self.camera.height), cull=~self.background, behind=self.background)
         _draw_cavity(frame, pts, self.mesh.points, pose)
         if self.camera.motion_blur > 0:
             frame = self._blur(frame, t, out[:68])
