@@ -191,5 +191,14 @@ def test_a_launch_accelerate_does_not_see_is_refused(monkeypatch):
         make_accelerator()
 
 
+def test_a_batch_the_processes_cannot_share_evenly_is_refused():
+    from deft.errors import ConfigError
+    from deft.train.parallel import check_batch_sizes
+
+    check_batch_sizes(2, experts=32, instructions=4)
+    with pytest.raises(ConfigError, match="instructions"):
+        check_batch_sizes(2, experts=32, instructions=3)
+
+
 if __name__ == "__main__":
     _worker(*sys.argv[1:3])

@@ -30,3 +30,11 @@ def make_accelerator():
                           "without a GPU, set ACCELERATE_USE_CPU=true (for `accelerate launch --multi_gpu` or "
                           "torchrun)")
     return accelerator
+
+
+def check_batch_sizes(processes: int, **sizes: int) -> None:
+    """Refuse, before any training, a global batch accelerate could not split evenly between `processes`."""
+    bad = {name: size for name, size in sizes.items() if size % processes}
+    if bad:
+        raise ConfigError(f"batch sizes {bad} are not multiples of the {processes} processes launched: "
+                          "each global batch is split evenly between them")

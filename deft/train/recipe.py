@@ -14,7 +14,7 @@ from deft.train.experts_stage import ExpertsStage, train_experts
 from deft.model.drafts import DraftTable, write_answers
 from deft.train.instruct_stage import InstructStage, stage_records, train_instruct
 from deft.train.log import TrainingLog
-from deft.train.parallel import make_accelerator
+from deft.train.parallel import check_batch_sizes, make_accelerator
 
 
 def train(data_dir: str | Path, out: str | Path, config: DeftConfig = DeftConfig(), experts: ExpertsStage = ExpertsStage(),
@@ -26,6 +26,8 @@ def train(data_dir: str | Path, out: str | Path, config: DeftConfig = DeftConfig
     from deft.model.card import model_card
 
     accelerator = make_accelerator()  # first: under `accelerate launch` it puts each process on its own GPU
+    check_batch_sizes(accelerator.num_processes, experts=experts.batch_size,
+                      **({"instructions": instruct.batch_size} if instruct else {}))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     data = load_training_set(data_dir)
