@@ -283,20 +283,8 @@ def cmd_agent(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from deft import __version__
+def _add_analyze(sub: argparse._SubParsersAction) -> None:
     from deft.analyze import AnalyzeConfig
-    from deft.data.faces import FACE_NAMES
-    from deft.data.synthetic import SyntheticSpec
-    from deft.data.world.clips import CLIP_SECONDS
-    from deft.data.world.long import LongVideoSpec
-    from deft.data.world.track import Camera
-    from deft.labels import RECIPES
-    from deft.model.config import DeftConfig
-
-    parser = argparse.ArgumentParser(prog="deft", description="Explain facial micro-expressions with measured evidence.")
-    parser.add_argument("--version", action="version", version=f"deft {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("analyze", help="phases, region motion, Action Units and emotion of a clip")
     p.add_argument("videos", nargs="*", help="video files, image-sequence folders, or folders of videos")
@@ -308,6 +296,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--step", type=int, default=AnalyzeConfig.step, help="keep every STEP-th frame")
     p.add_argument("--max-frames", type=int, help=f"frame limit (default {VideoLimits.max_frames})")
     p.set_defaults(func=cmd_analyze)
+
+
+def _add_synth(sub: argparse._SubParsersAction) -> None:
+    from deft.data.faces import FACE_NAMES
+    from deft.data.synthetic import SyntheticSpec
+    from deft.data.world.clips import CLIP_SECONDS
+    from deft.data.world.long import LongVideoSpec
+    from deft.data.world.track import Camera
+    from deft.labels import RECIPES
 
     p = sub.add_parser("synth", help="write a synthetic clip (or --long video) of known truth; prints the truth")
     p.add_argument("out", help="output .mp4 path")
@@ -342,6 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_synth)
 
+
+def _add_build_instructions(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("build-instructions", help="Uni-MER instruction/answer JSONL from labelled clips (resumable)")
     p.add_argument("source", help="synthetic:N[:SEED], NAME:ROOT (casme2, samm, smic, casme3, folder), or a dataset folder")
     p.add_argument("--out", required=True, help="output folder (instructions.jsonl, qc.jsonl, qc_summary.json)")
@@ -349,6 +348,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="processes")
     p.add_argument("--features", action="store_true", help="also save each kept clip's expert inputs (for deft train)")
     p.set_defaults(func=cmd_build_instructions)
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    from deft.model.config import DeftConfig
 
     p = sub.add_parser("train", help="train the DEFT model on a folder from build-instructions --features")
     p.add_argument("data", help="training folder")
@@ -374,11 +377,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="seed of both stages")
     p.set_defaults(func=cmd_train)
 
+
+def _add_eval(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="score a trained model on a folder from build-instructions --features")
     p.add_argument("model")
     p.add_argument("data")
     p.add_argument("--text", action="store_true", help="also generate and score the LLM's answers (slow on CPU)")
     p.set_defaults(func=cmd_eval)
+
+
+def _add_explain(sub: argparse._SubParsersAction) -> None:
+    from deft.analyze import AnalyzeConfig
 
     p = sub.add_parser("explain", help="deft analyze plus the model's explanation in words")
     p.add_argument("video")
@@ -387,6 +396,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--flow", choices=FLOW_METHODS, default=AnalyzeConfig.flow)
     p.set_defaults(func=cmd_explain)
 
+
+def _add_serve(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="OpenAI-compatible API (vLLM or transformers engine)")
     p.add_argument("--host", help="address to listen on")
     p.add_argument("--port", type=int)
@@ -402,6 +413,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vllm-timeout", type=float, default=None, metavar="S", help="vLLM startup wait (default 600)")
     p.set_defaults(func=cmd_serve)
 
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="Gradio chat demo (in process, or against a running deft serve)")
     p.add_argument("--host", help="address to listen on")
     p.add_argument("--port", type=int)
@@ -411,6 +424,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--api-key")
     p.set_defaults(func=cmd_demo)
 
+
+def _add_agent(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("agent", help="ask a question about a clip; the agent calls deft's tools")
     p.add_argument("question")
     p.add_argument("--video")
@@ -422,12 +437,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_agent)
 
-    from deft.tools.commands import add_commands as add_tool_commands
 
-    add_tool_commands(sub)
+def build_parser() -> argparse.ArgumentParser:
+    from deft import __version__
+
+    parser = argparse.ArgumentParser(prog="deft", description="Explain facial micro-expressions with measured evidence.")
+    parser.add_argument("--version", action="version", version=f"deft {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    from deft.tools.commands import add_commands as add_tool_commands
     from deft.tools.expression_commands import add_commands as add_expression_commands
 
-    add_expression_commands(sub)
+    for add in (_add_analyze, _add_synth, _add_build_instructions, _add_train, _add_eval, _add_explain, _add_serve,
+                _add_demo, _add_agent, add_tool_commands, add_expression_commands):
+        add(sub)
     return parser
 
 

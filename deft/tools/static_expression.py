@@ -6,8 +6,9 @@ spatial grid (handcrafted). The fused vector is reduced with PCA and classified 
 logistic regression. scikit-learn fits the vocabularies (KMeans), the PCA and the regression; a
 model is one .npz file of their fitted arrays and a JSON config (no pickle).
 
-The Hy-Facial paper reduces with UMAP; umap-learn is not installed here, so PCA stands in for it. The dlib descriptor is trained for identity, not expression: it mostly tells
-the faces apart, and the word histograms carry most of the expression signal.
+The Hy-Facial paper reduces with UMAP; umap-learn is not installed here, so PCA stands in for it.
+The dlib descriptor is trained for identity, not expression: it mostly tells the faces apart, and
+the word histograms carry most of the expression signal.
 """
 
 from __future__ import annotations
