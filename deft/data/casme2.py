@@ -19,37 +19,11 @@ from __future__ import annotations
 
 import os
 
-from deft.data.records import (LoadedClips, SheetFormat, load_sheet_dataset, locate_by_subject_number,
-                               subject_number, text)
-from deft.labels import dataset_emotions
+from deft.data.records import LoadedClips, load_sheet_dataset, numbered_sheet
 
-EMOTIONS = dataset_emotions("casme2")
-
-
-def _subject(cell: object) -> str:
-    number = subject_number(cell)
-    return f"sub{number:02d}" if number is not None else text(cell)
-
-
-FORMAT = SheetFormat(
-    dataset="casme2",
-    sheet_pattern=r"^CASME[-_ ]?(2|II)[-_ ]?coding.*\.(xlsx|csv)$",
-    sheet_what="CASME2-coding-*.xlsx sheet",
-    columns={
-        "subject": ("Subject",),
-        "clip": ("Filename",),
-        "onset": ("OnsetFrame", "Onset"),
-        "apex": ("ApexFrame", "Apex"),
-        "offset": ("OffsetFrame", "Offset"),
-        "aus": ("Action Units", "AU", "AUs"),
-        "emotion": ("Estimated Emotion", "Emotion"),
-    },
-    emotions=EMOTIONS,
-    subject_name=_subject,
-    clip_name=lambda row: text(row["clip"]),
-    locate=locate_by_subject_number,
-    search_depth=4,  # root/<tree>/<label folder>/sub01/EP02_01f
-)
+FORMAT = numbered_sheet("casme2", r"^CASME[-_ ]?(2|II)[-_ ]?coding.*\.(xlsx|csv)$", "CASME2-coding-*.xlsx sheet",
+                        "sub{:02d}")
+EMOTIONS = FORMAT.emotions
 
 
 def load_casme2(root: str | os.PathLike, frames_root: str | os.PathLike | None = None) -> LoadedClips:

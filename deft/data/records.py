@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deft.errors import DatasetError
-from deft.labels import COMPOSITE_CLASSES, clip_key, megc_class
+from deft.labels import COMPOSITE_CLASSES, clip_key, dataset_emotions, megc_class
 from deft.video import IMAGE_SUFFIXES, _natural_key
 
 
@@ -405,3 +405,28 @@ def load_sheet_dataset(fmt: SheetFormat, root: str | os.PathLike,
 def locate_by_subject_number(index: dict[str, list[Path]], row: dict, subject: str, clip: str) -> tuple[Path | None, list[str]]:
     """SheetFormat.locate for sheets whose Subject cell is a number (CASME II, SAMM)."""
     return find_clip_folder(index, clip, subject_number(row["subject"]), subject)
+
+
+# CASME II and SAMM: one sheet row per clip, keyed by a Subject number and a Filename. Header names
+# compare without case or spaces, so CASME II's "OnsetFrame" and SAMM's "Onset Frame" both match.
+NUMBERED_COLUMNS = {
+    "subject": ("Subject",),
+    "clip": ("Filename",),
+    "onset": ("OnsetFrame", "Onset"),
+    "apex": ("ApexFrame", "Apex"),
+    "offset": ("OffsetFrame", "Offset"),
+    "aus": ("Action Units", "AU", "AUs"),
+    "emotion": ("Estimated Emotion", "Emotion"),
+}
+
+
+def numbered_sheet(dataset: str, sheet_pattern: str, sheet_what: str, subject_folder: str) -> SheetFormat:
+    """The SheetFormat of a Subject-number + Filename sheet; `subject_folder` formats the subject's folder
+    name from its number ('sub{:02d}': 1 -> sub01). Clips sit 4 folders deep at most:
+    root/<tree>/<label folder>/<subject>/<clip>."""
+    def subject_name(cell: object) -> str:
+        number = subject_number(cell)
+        return subject_folder.format(number) if number is not None else text(cell)
+
+    return SheetFormat(dataset, sheet_pattern, sheet_what, NUMBERED_COLUMNS, dataset_emotions(dataset), subject_name,
+                       clip_name=lambda row: text(row["clip"]), locate=locate_by_subject_number, search_depth=4)

@@ -19,37 +19,10 @@ from __future__ import annotations
 
 import os
 
-from deft.data.records import (LoadedClips, SheetFormat, load_sheet_dataset, locate_by_subject_number,
-                               subject_number, text)
-from deft.labels import dataset_emotions
+from deft.data.records import LoadedClips, load_sheet_dataset, numbered_sheet
 
-EMOTIONS = dataset_emotions("samm")
-
-
-def _subject(cell: object) -> str:
-    number = subject_number(cell)
-    return f"{number:03d}" if number is not None else text(cell)
-
-
-FORMAT = SheetFormat(
-    dataset="samm",
-    sheet_pattern=r"^SAMM.*(FACS|Codes).*\.(xlsx|csv)$",
-    sheet_what="SAMM_Micro_FACS_Codes*.xlsx sheet",
-    columns={
-        "subject": ("Subject",),
-        "clip": ("Filename",),
-        "onset": ("Onset Frame", "Onset"),
-        "apex": ("Apex Frame", "Apex"),
-        "offset": ("Offset Frame", "Offset"),
-        "aus": ("Action Units", "AU", "AUs"),
-        "emotion": ("Estimated Emotion", "Emotion"),
-    },
-    emotions=EMOTIONS,
-    subject_name=_subject,
-    clip_name=lambda row: text(row["clip"]),
-    locate=locate_by_subject_number,
-    search_depth=4,  # root/<tree>/<label folder>/006/006_1_2
-)
+FORMAT = numbered_sheet("samm", r"^SAMM.*(FACS|Codes).*\.(xlsx|csv)$", "SAMM_Micro_FACS_Codes*.xlsx sheet", "{:03d}")
+EMOTIONS = FORMAT.emotions
 
 
 def load_samm(root: str | os.PathLike, frames_root: str | os.PathLike | None = None) -> LoadedClips:
