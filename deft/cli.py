@@ -397,29 +397,30 @@ def _add_explain(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_explain)
 
 
-def _add_serve(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="OpenAI-compatible API (vLLM or transformers engine)")
+def _server_options(p: argparse.ArgumentParser, engine_help: str) -> None:
+    """Where `deft serve` and `deft demo` listen and what they run."""
     p.add_argument("--host", help="address to listen on")
     p.add_argument("--port", type=int)
+    p.add_argument("--model", help="model folder (default: the embedded checkpoint)")
+    p.add_argument("--engine", choices=ENGINES, help=engine_help)
+
+
+def _add_serve(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="OpenAI-compatible API (vLLM or transformers engine)")
+    _server_options(p, "auto: vLLM when --vllm-python/--vllm-url is given and it starts, else transformers")
     p.add_argument("--api-key", help="required Bearer key (also DEFT_API_KEYS, comma-separated)")
-    p.add_argument("--engine", choices=ENGINES, help="auto: vLLM when --vllm-python/--vllm-url is given and it starts, "
-                                                     "else transformers")
-    p.add_argument("--model", default=None, help="model folder (default: the embedded checkpoint)")
     p.add_argument("--vllm-python", default=None, metavar="PATH",
                    help="python of a venv with vllm (serve/install_vllm.sh); deft starts the vLLM server with it "
                         "(also DEFT_VLLM_PYTHON)")
     p.add_argument("--vllm-url", default=None, help="a running vLLM server serving deft's adapter as 'deft' "
                                                     "(python -m deft.serve.vllm_process; also DEFT_VLLM_URL)")
-    p.add_argument("--vllm-timeout", type=float, default=None, metavar="S", help="vLLM startup wait (default 600)")
+    p.add_argument("--vllm-timeout", type=float, default=None, metavar="S", help="vLLM startup wait")
     p.set_defaults(func=cmd_serve)
 
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="Gradio chat demo (in process, or against a running deft serve)")
-    p.add_argument("--host", help="address to listen on")
-    p.add_argument("--port", type=int)
-    p.add_argument("--model")
-    p.add_argument("--engine", choices=ENGINES, help="local engine")
+    _server_options(p, "local engine")
     p.add_argument("--api-url", help="use a running deft serve instead of a local engine")
     p.add_argument("--api-key")
     p.set_defaults(func=cmd_demo)
