@@ -2,7 +2,7 @@
 
 `deft serve --engine vllm` builds prompt embeddings in deft and lets a vLLM server run the LLM, so deft
 needs only the tokenizer, the experts/projector and the input-embedding rows of each prompt's tokens. Loading
-the whole LLM for that held ~1 GB in the serve process; here each request reads its ~40 rows with pread
+the whole LLM for that would keep all its weights in the serve process; here each request reads its rows with pread
 (nothing mapped or cached) and runs them through the backbone's own embedding module (built from its
 config with one layer and a one-row vocabulary), so any scale it applies (Gemma: sqrt(hidden), rounded to
 the dtype) is applied exactly as in the full model: prompt_embeds are bit-identical (tests/test_embedder.py).

@@ -1,13 +1,11 @@
 """Ready a trained DeftModel for answering: LoRA folded into the weights, the LLM in a fast dtype.
 
 Decoding a 270M model on a CPU is memory-bound: every token reads all weights (the 262k-row LM
-head alone is 0.67 GB in float32). bfloat16 halves that traffic; on 20 held-apart synthetic clips
-it gives the default checkpoint the same text scores as float32 (composite UF1 0.881, AU F1 0.881;
-faithfulness precision 0.906 vs 0.899, recall 0.889 vs 0.891) at about 2x the tokens/s. CPUs
-without native bf16 arithmetic (no AVX512-BF16 or AMX) would emulate it slower than float32, so
-they keep float32. DeftModel.generate then drafts tokens from the checkpoint's training answers and
-checks several per pass (deft.model.decode): 76 tok/s against 21 one token per pass
-(benchmarks/bench_explain.py).
+head alone is 0.67 GB in float32). bfloat16 halves that traffic at the same held-apart text scores
+(README, "Measured"). CPUs without native bf16 arithmetic (no AVX512-BF16 or AMX) would emulate it
+slower than float32, so they keep float32. DeftModel.generate then drafts tokens from the
+checkpoint's training answers and checks several per pass (deft.model.decode; speed:
+benchmarks/bench_explain.py).
 """
 
 from __future__ import annotations
@@ -46,8 +44,8 @@ def prepare_for_inference(model, dtype: torch.dtype | None = None):
 
 def _flat_linear(head: torch.nn.Linear):
     """The LM head as a 2-D matmul. On a (1, 1, H) input in bfloat16, torch's linear goes through
-    bmm and copies the whole 262k x 640 weight first (1.4 s on 2 cores, at every prefill); on the
-    same row as (1, H) it takes 0.04 s."""
+    bmm and copies the whole 262k x 640 weight first, at every prefill; the same row as (1, H) does not."""
+    # measured on 2 cores: 1.4 s a prefill through bmm, 0.04 s as a 2-D matmul
 
     def forward(x: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.linear(x.reshape(-1, x.shape[-1]), head.weight, head.bias).reshape(*x.shape[:-1], -1)

