@@ -159,7 +159,13 @@ def test_identities_are_many_and_load():
     assert len(IDENTITIES) >= 8 and len(set(IDENTITIES)) == len(IDENTITIES)
     base, derived = load_identity("hopper"), load_identity("hopper-mirror-broad-dark")
     assert derived.photo.shape == base.photo.shape and derived.landmarks.shape == (68, 2)
-    assert derived.photo.mean() < 0.8 * base.photo.mean()
+    def face_mean(ident):  # the cheeks-to-chin box between the eyes' outer corners
+        lm = ident.landmarks
+        x0, x1 = sorted((int(lm[36, 0]), int(lm[45, 0])))
+        return ident.photo[int(lm[29, 1]):int(lm[8, 1]), x0:x1].mean()
+
+    assert face_mean(derived) < 0.7 * face_mean(base)  # a darker skin tone
+    assert abs(float(derived.photo[:40, :40].mean()) - float(base.photo[:40, -40:].mean())) < 3  # same room
     with pytest.raises(ConfigError, match="unknown face"):
         load_identity("hopper-wobbly")
 

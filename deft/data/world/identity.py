@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from deft.data.faces import FACE_NAMES, face_photo
-from deft.data.world.mesh import FaceMesh, build_mesh
+from deft.data.world.mesh import RING_CENTRE, RING_RADII, FaceMesh, build_mesh
 from deft.data.world.raster import warp
 from deft.errors import ConfigError, FaceError
 from deft.face import choose_face, detect_faces, eye_centres, landmarks68
@@ -78,17 +78,21 @@ class Identity:
         return background_plate(self.photo, self.mesh)
 
 
+def head_mask(shape: tuple[int, ...], mesh: FaceMesh, grow: float) -> np.ndarray:
+    """(H, W) float32: 1 inside the mesh's outline ring enlarged `grow` times (the head), 0 outside."""
+    angle = np.linspace(0, 2 * np.pi, 64, endpoint=False)
+    ring = np.stack([RING_CENTRE[0] + grow * RING_RADII[0] * np.cos(angle),
+                     RING_CENTRE[1] + grow * RING_RADII[1] * np.sin(angle)], 1)
+    outline = ring @ mesh.to_photo[:, :2].T + mesh.to_photo[:, 2]
+    mask = np.zeros(shape[:2], np.float32)
+    cv2.fillPoly(mask, [np.round(outline).astype(np.int32)], 1.0)
+    return mask
+
+
 def background_plate(photo: np.ndarray, mesh: FaceMesh) -> np.ndarray:
     """The photo with the head (inside the mesh's outline ring, enlarged) filled by a smooth
     normalised blur of its surroundings."""
-    from deft.data.world.mesh import RING_CENTRE, RING_RADII
-
-    angle = np.linspace(0, 2 * np.pi, 64, endpoint=False)
-    ring = np.stack([RING_CENTRE[0] + PLATE_HEAD * RING_RADII[0] * np.cos(angle),
-                     RING_CENTRE[1] + PLATE_HEAD * RING_RADII[1] * np.sin(angle)], 1)
-    outline = ring @ mesh.to_photo[:, :2].T + mesh.to_photo[:, 2]
-    keep = np.ones(photo.shape[:2], np.float32)
-    cv2.fillPoly(keep, [np.round(outline).astype(np.int32)], 0.0)
+    keep = 1.0 - head_mask(photo.shape, mesh, PLATE_HEAD)
     h, w = photo.shape[:2]
     shrink = 8.0 / float(np.linalg.norm(mesh.to_photo[:, 0]))  # one IOD -> 8 px: a cheap wide blur
     small = (max(int(w * shrink), 8), max(int(h * shrink), 8))
@@ -140,7 +144,10 @@ def _reshape(ident: Identity, field) -> Identity:
     out = moved @ mesh.to_photo[:, :2].T + mesh.to_photo[:, 2]
     h, w = ident.photo.shape[:2]
     order = np.argsort(~mesh.background, kind="stable")
-    photo = warp(ident.photo, out, mesh.texture, mesh.triangles, order, np.eye(2, 3), (w, h))
+    warped = warp(ident.photo, out, mesh.texture, mesh.triangles, order, np.eye(2, 3), (w, h))
+    inside = np.zeros((h, w), np.uint8)  # beyond the mesh nothing moved: keep the photo's own pixels
+    cv2.fillPoly(inside, [np.round(out[mesh.n_face:]).astype(np.int32)], 1)
+    photo = np.where(inside[..., None] > 0, warped, ident.photo)
     return Identity(ident.name, photo, out[:68].astype(np.float32))
 
 
@@ -156,9 +163,14 @@ def _long(xy: np.ndarray) -> np.ndarray:
 
 
 def _tone(gains: tuple[float, float, float], gamma: float):
+    """Another skin tone: a gamma and per-channel gains on the head, fading out into the room."""
+
     def apply(ident: Identity) -> Identity:
-        x = (ident.photo.astype(np.float32) / 255.0) ** gamma * np.array(gains, np.float32)
-        return Identity(ident.name, np.clip(x * 255 + 0.5, 0, 255).astype(np.uint8), ident.landmarks)
+        photo = ident.photo.astype(np.float32)
+        toned = (photo / 255.0) ** gamma * np.array(gains, np.float32) * 255
+        soft = cv2.GaussianBlur(head_mask(photo.shape, ident.mesh, 1.0), (0, 0), 0.25 * ident.iod)[..., None]
+        x = toned * soft + photo * (1 - soft)
+        return Identity(ident.name, np.clip(x + 0.5, 0, 255).astype(np.uint8), ident.landmarks)
 
     return apply
 
