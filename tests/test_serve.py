@@ -7,9 +7,11 @@ import time
 import httpx
 import openai
 import pytest
+import torch
 
 from deft.model.config import DeftConfig
 from deft.model.deft import DeftModel
+from deft.model.prompt import stop_ids
 from deft.serve.api import create_app
 from deft.serve.engines import TransformersEngine
 from deft.serve.settings import ServeSettings
@@ -22,15 +24,19 @@ KEY = "test-key"
 class SlowEngine(TransformersEngine):
     """The real engine, held for a moment per request so a flood meets a full queue."""
 
-    def complete(self, prompt, max_new_tokens):
+    def complete(self, prompt, max_new_tokens, count=None):
         time.sleep(0.3)
-        return super().complete(prompt, max_new_tokens)
+        return super().complete(prompt, max_new_tokens, count)
 
 
 @pytest.fixture(scope="module")
-def server():
+def model():
     llm, tok = tiny_llm()
-    model = DeftModel(DeftConfig(expert_dim=32, conv_width=8), llm, tok).eval()
+    return DeftModel(DeftConfig(expert_dim=32, conv_width=8), llm, tok).eval()
+
+
+@pytest.fixture(scope="module")
+def server(model):
     settings = ServeSettings(api_keys=frozenset({KEY}), max_upload_bytes=2 * 2**20, max_new_tokens=16, max_queue=2)
     url, server, thread = run_in_thread(create_app(SlowEngine(model), settings))
     yield url
@@ -77,6 +83,38 @@ def test_uploaded_file_id(client, happy_mp4):
 def test_completions(client):
     out = client.completions.create(model="deft", prompt="The cheek raiser is", max_tokens=4)
     assert isinstance(out.choices[0].text, str)
+
+
+def test_usage_counts_tokens(client, model):
+    """usage holds the tokens the LLM read and generated (stop token included), not words."""
+    tok, prompt = model.tokenizer, "The cheek raiser is"
+    ids = tok(prompt, return_tensors="pt")
+    out = model.llm.generate(**ids, max_new_tokens=6, do_sample=False, eos_token_id=stop_ids(tok),
+                             pad_token_id=tok.pad_token_id or tok.eos_token_id)
+    read, wrote = ids["input_ids"].shape[1], out.shape[1] - ids["input_ids"].shape[1]
+    chat = client.chat.completions.create(model="deft", max_tokens=6, messages=[{"role": "user", "content": prompt}])
+    plain = client.completions.create(model="deft", prompt=prompt, max_tokens=6)
+    for usage in (chat.usage, plain.usage):
+        assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (read, wrote, read + wrote)
+
+
+def test_streamed_usage_of_a_clip_counts_its_soft_tokens(client, model, happy_mp4):
+    from deft.analyze import analyze
+    from deft.model.batch import collate
+    from deft.model.features import clip_features
+
+    question = "Which AUs moved?"
+    messages = [{"role": "user", "content": [{"type": "text", "text": question}, _video_part(happy_mp4)]}]
+    chunks = list(client.chat.completions.create(model="deft", max_tokens=8, stream=True, messages=messages,
+                                                 stream_options={"include_usage": True}))
+    assert chunks[-1].choices == [] and all(c.usage is None for c in chunks[:-1])
+    usage = chunks[-1].usage
+    with torch.no_grad():
+        read = model.prompt_embeds(collate([clip_features(analyze(happy_mp4))]), question).shape[0]
+    assert usage.prompt_tokens == read > len(model.tokenizer(question)["input_ids"])
+    assert 1 <= usage.completion_tokens <= 8 and usage.total_tokens == read + usage.completion_tokens
+    reply = client.chat.completions.create(model="deft", max_tokens=8, messages=messages)
+    assert reply.usage == usage
 
 
 @pytest.mark.parametrize("content, status, code", [
@@ -140,7 +178,7 @@ class HeldEngine:
     def __init__(self):
         self.release = threading.Event()
 
-    def complete(self, prompt, max_new_tokens):
+    def complete(self, prompt, max_new_tokens, count=None):
         yield "first"
         self.release.wait(30)
         yield " last"

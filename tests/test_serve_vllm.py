@@ -12,6 +12,7 @@ import os
 import sys
 import time
 
+import httpx
 import openai
 import pytest
 import torch
@@ -22,7 +23,7 @@ from deft.model.config import DeftConfig
 from deft.model.deft import DeftModel
 from deft.model.prompt import stop_ids
 from deft.serve.api import create_app
-from deft.serve.engines import TransformersEngine, VLLMEngine
+from deft.serve.engines import TokenCount, TransformersEngine, VLLMEngine
 from deft.serve.openai_errors import APIError
 from deft.serve.settings import ServeSettings
 from deft.serve.vllm_process import VLLMError, VLLMServer, connect_vllm, free_port, start_vllm
@@ -77,8 +78,9 @@ def test_vllm_engine_speaks_vllms_completions_api(happy_mp4):
     try:
         engine = VLLMEngine(model, connect_vllm(url + "/v1"))
         features = clip_features(analyze(happy_mp4))
-        assert "".join(engine.explain(features, QUESTION, 7)) == "AU6 and AU12"
-        assert "".join(engine.complete("The cheek raiser", 5)) == "AU6 and AU12"
+        counts = TokenCount(), TokenCount()
+        assert "".join(engine.explain(features, QUESTION, 7, counts[0])) == "AU6 and AU12"
+        assert "".join(engine.complete("The cheek raiser", 5, counts[1])) == "AU6 and AU12"
         with pytest.raises(APIError, match="maximum context length") as refused:
             list(engine.complete("too long", 5))
         assert refused.value.status == 400
@@ -96,6 +98,9 @@ def test_vllm_engine_speaks_vllms_completions_api(happy_mp4):
         assert body["stop_token_ids"] == stop_ids(tok) and body["return_token_ids"] is True
     assert clip["max_tokens"] == 7 and "prompt" not in clip
     assert text["prompt"] == tok("The cheek raiser")["input_ids"] and text["max_tokens"] == 5
+    answer = len(tok.encode("AU6 and AU12", add_special_tokens=False))  # the ids the stand-in streamed
+    assert counts[0] == TokenCount(prompt=clip["prompt_embeds"][0], completion=answer)
+    assert counts[1] == TokenCount(prompt=len(text["prompt"]), completion=answer)
 
 
 def test_detokenizer_joins_to_the_whole_decode():
@@ -182,6 +187,9 @@ def test_make_engine_falls_back_and_says_why(monkeypatch, capsys, tmp_path):
         make_engine("vllm", None, VLLMOptions())
     with pytest.raises(VLLMError, match="not an executable"):
         make_engine("vllm", None, missing)
+    with pytest.raises(ConfigError, match="not-a-model: no config.json") as info:  # said as such, not as vLLM's
+        make_engine("auto", str(tmp_path / "not-a-model"), missing)
+    assert not isinstance(info.value, VLLMError) and "vLLM unavailable" not in capsys.readouterr().err
     monkeypatch.setenv("DEFT_VLLM_PYTHON", "/opt/venv/bin/python")
     assert VLLMOptions.from_env().python == "/opt/venv/bin/python"
     assert VLLMOptions.from_env("/x/python").python == "/x/python"
@@ -202,7 +210,7 @@ def vllm_python() -> str:
 
 @pytest.fixture(scope="module")
 def served(vllm_python, tmp_path_factory):
-    """(url, the reference TransformersEngine, clip path, startup s) for deft serve on a real vLLM."""
+    """(url, the reference TransformersEngine, clip path, startup s, vLLM's url) for deft serve on a real vLLM."""
     from deft.data.synthetic import SyntheticSpec, render
     from deft.explain import load_model
     from deft.video import write_video
@@ -217,7 +225,7 @@ def served(vllm_python, tmp_path_factory):
     assert engine.name == "vllm" and f"--dtype {dtype} " in engine.server.log_path.read_text()
     url, server, thread = run_in_thread(create_app(engine, ServeSettings(max_new_tokens=128)))
     try:
-        yield url, TransformersEngine(load_model(None)), str(clip), startup_s
+        yield url, TransformersEngine(load_model(None)), str(clip), startup_s, engine.server.url
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -230,18 +238,19 @@ def _video_part(path) -> dict:
     return {"type": "video_url", "video_url": {"url": f"data:video/mp4;base64,{data}"}}
 
 
-def _reference(engine: TransformersEngine, clip: str, max_tokens: int) -> str:
+def _reference(engine: TransformersEngine, clip: str, max_tokens: int) -> tuple[str, TokenCount]:
     from deft.analyze import analyze
     from deft.model.features import clip_features
 
-    return "".join(engine.explain(clip_features(analyze(clip)), QUESTION, max_tokens)).strip()
+    count = TokenCount()
+    return "".join(engine.explain(clip_features(analyze(clip)), QUESTION, max_tokens, count)).strip(), count
 
 
 @pytest.mark.slow
 def test_vllm_answers_like_transformers(served):
     """Greedy, same weights and dtype on both sides (bfloat16 where the CPU has it natively, else float32):
     the whole answer is the same text, not just its start (measured: 57 of 57 tokens in either dtype)."""
-    url, reference, clip, startup_s = served
+    url, reference, clip, startup_s, _ = served
     client = openai.OpenAI(base_url=url + "/v1", api_key="none", max_retries=0, timeout=300)
     messages = [{"role": "user", "content": [{"type": "text", "text": QUESTION}, _video_part(clip)]}]
 
@@ -249,9 +258,10 @@ def test_vllm_answers_like_transformers(served):
     text = reply.choices[0].message.content.strip()
     assert reply.model_extra["engine"] == "vllm"
     started = time.perf_counter()
-    expected = _reference(reference, clip, 96)
+    expected, count = _reference(reference, clip, 96)
     hf_s = time.perf_counter() - started
     assert text == expected, f"vLLM: {text!r}\ntransformers: {expected!r}"
+    assert (reply.usage.prompt_tokens, reply.usage.completion_tokens) == (count.prompt, count.completion)
 
     stream = client.chat.completions.create(model="deft", max_tokens=96, stream=True, messages=messages)
     chunks, stamps = [], []
@@ -270,9 +280,17 @@ def test_vllm_answers_like_transformers(served):
 
 @pytest.mark.slow
 def test_vllm_plain_completion_like_transformers(served):
-    url, reference, _, _ = served
+    url, reference, _, _, vllm_url = served
     client = openai.OpenAI(base_url=url + "/v1", api_key="none", max_retries=0, timeout=300)
     prompt = "AU12, the lip corner puller,"
     out = client.completions.create(model="deft", prompt=prompt, max_tokens=24)
     assert out.model_extra["engine"] == "vllm"
-    assert out.choices[0].text.strip() == "".join(reference.complete(prompt, 24)).strip()
+    tok = reference.model.tokenizer
+    own = httpx.post(vllm_url + "/v1/completions", timeout=300, json={  # vLLM's own count of the same request
+        "model": "deft", "prompt": tok(prompt)["input_ids"], "max_tokens": 24, "temperature": 0.0,
+        "stop_token_ids": stop_ids(tok)}).json()["usage"]
+    assert [getattr(out.usage, k) for k in ("prompt_tokens", "completion_tokens", "total_tokens")] == [
+        own["prompt_tokens"], own["completion_tokens"], own["total_tokens"]]
+    count = TokenCount()
+    assert out.choices[0].text.strip() == "".join(reference.complete(prompt, 24, count)).strip()
+    assert (out.usage.prompt_tokens, out.usage.completion_tokens) == (count.prompt, count.completion)

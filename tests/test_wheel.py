@@ -60,4 +60,4 @@ def test_wheel_ships_the_vllm_installer(installed, tmp_path):
                   tmp_path).stdout.strip()
     assert Path(script).is_relative_to(installed.parent)
     usage = subprocess.run(["bash", script], capture_output=True, text=True, cwd=tmp_path)
-    assert usage.returncode != 0 and "usage: bash serve/install_vllm.sh VENV_DIR" in usage.stderr
+    assert usage.returncode != 0 and f"usage: bash {script} VENV_DIR" in usage.stderr

@@ -7,30 +7,63 @@ import io
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Protocol
 
 import httpx
 import torch
 
 from deft.model.batch import collate
+from deft.model.decode import greedy_decode
 from deft.model.features import ClipFeatures
 from deft.model.prompt import stop_ids
 from deft.serve.openai_errors import APIError
 from deft.serve.vllm_process import SERVED_NAME, VLLMServer
 
 
+@dataclass
+class TokenCount:
+    """Tokens of one answer as the LLM saw them, filled in while it is generated (the API's `usage`).
+
+    prompt: the positions the LLM read (a clip's soft tokens count, as vLLM counts prompt embeddings);
+    completion: the tokens it generated, the stop token included.
+    """
+
+    prompt: int = 0
+    completion: int = 0
+
+
 class Engine(Protocol):
     name: str
 
-    def explain(self, features: ClipFeatures, question: str, max_new_tokens: int) -> Iterator[str]:
-        """Answer `question` about one clip; yields text pieces as they are generated."""
+    def explain(self, features: ClipFeatures, question: str, max_new_tokens: int,
+                count: TokenCount | None = None) -> Iterator[str]:
+        """Answer `question` about one clip; yields text pieces as they are generated, adding to `count`."""
 
-    def complete(self, prompt: str, max_new_tokens: int) -> Iterator[str]:
+    def complete(self, prompt: str, max_new_tokens: int, count: TokenCount | None = None) -> Iterator[str]:
         """Plain text completion by the (adapted) LLM, no clip."""
 
 
+class _Counted:
+    """A transformers streamer that counts the token ids it passes on (its first put is the prompt)."""
+
+    def __init__(self, streamer, count: TokenCount):
+        self.streamer, self.count, self.prompt_seen = streamer, count, False
+
+    def put(self, value: torch.Tensor) -> None:
+        if self.prompt_seen:
+            self.count.completion += value.numel()
+        else:
+            self.count.prompt += value.numel()  # empty when the prompt is embeddings: the caller counts those
+            self.prompt_seen = True
+        self.streamer.put(value)
+
+    def end(self) -> None:
+        self.streamer.end()
+
+
 class TransformersEngine:
-    """DeftModel.generate with a streamer thread: works wherever torch does."""
+    """DeftModel's greedy (speculative) decoding with a streamer thread: works wherever torch does."""
 
     name = "transformers"
 
@@ -38,10 +71,11 @@ class TransformersEngine:
         self.model = model
         self.lock = threading.Lock()  # one generation at a time: HF models are not re-entrant
 
-    def _stream(self, run) -> Iterator[str]:
+    def _stream(self, run, count: TokenCount | None) -> Iterator[str]:
         from transformers import TextIteratorStreamer
 
-        streamer = TextIteratorStreamer(self.model.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=300)
+        text = TextIteratorStreamer(self.model.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=300)
+        streamer = _Counted(text, count if count is not None else TokenCount())
         errors: list[BaseException] = []
 
         def target():
@@ -50,22 +84,31 @@ class TransformersEngine:
                     run(streamer)
             except BaseException as err:  # noqa: BLE001 - surfaced to the caller below
                 errors.append(err)
-                streamer.end()
+                text.end()
 
         thread = threading.Thread(target=target, daemon=True)
         thread.start()
-        for piece in streamer:
+        for piece in text:
             if piece:
                 yield piece
         thread.join()
         if errors:
             raise errors[0]
 
-    def explain(self, features: ClipFeatures, question: str, max_new_tokens: int) -> Iterator[str]:
-        batch = collate([features])
-        return self._stream(lambda s: self.model.generate(batch, question, max_new_tokens, streamer=s))
+    def explain(self, features: ClipFeatures, question: str, max_new_tokens: int,
+                count: TokenCount | None = None) -> Iterator[str]:
+        model = self.model
 
-    def complete(self, prompt: str, max_new_tokens: int) -> Iterator[str]:
+        @torch.no_grad()
+        def run(streamer: _Counted):  # DeftModel.generate, keeping the prompt's length for the count
+            embeds = model.prompt_embeds(collate([features]), question)[None]  # (1, L, H)
+            streamer.count.prompt += embeds.shape[1]
+            greedy_decode(model.llm, embeds, max_new_tokens, stop_ids(model.tokenizer), drafts=model.drafts,
+                          streamer=streamer)
+
+        return self._stream(run, count)
+
+    def complete(self, prompt: str, max_new_tokens: int, count: TokenCount | None = None) -> Iterator[str]:
         tok = self.model.tokenizer
 
         @torch.no_grad()
@@ -74,7 +117,7 @@ class TransformersEngine:
             self.model.llm.generate(**ids, max_new_tokens=max_new_tokens, do_sample=False, streamer=streamer,
                                     eos_token_id=stop_ids(tok), pad_token_id=tok.pad_token_id or tok.eos_token_id)
 
-        return self._stream(run)
+        return self._stream(run, count)
 
 
 class VLLMEngine:
@@ -96,8 +139,9 @@ class VLLMEngine:
         self.http = httpx.Client(base_url=server.url, timeout=httpx.Timeout(timeout_s, connect=10.0))
         self.stop = stop_ids(model.tokenizer)
 
-    def _stream(self, request: dict, max_new_tokens: int) -> Iterator[str]:
-        """Text pieces of a streamed /v1/completions (server-sent events); vLLM's refusals become APIErrors."""
+    def _stream(self, request: dict, max_new_tokens: int, count: TokenCount) -> Iterator[str]:
+        """Text pieces of a streamed /v1/completions (server-sent events), counting the generated token ids;
+        vLLM's refusals become APIErrors."""
         body = {"model": self.served, "max_tokens": max_new_tokens, "temperature": 0.0, "stream": True,
                 "stop_token_ids": self.stop, "return_token_ids": True, **request}
         text = Detokenizer(self.model.tokenizer)
@@ -112,7 +156,8 @@ class VLLMEngine:
                     if "error" in event:
                         raise APIError(503, f"vLLM engine failed mid-answer: {event['error']}", "engine_error")
                     choice = event["choices"][0] if event.get("choices") else {}
-                    ids = choice.get("token_ids")
+                    ids = choice.get("token_ids")  # with return_token_ids vLLM sends every generated id
+                    count.completion += len(ids or ())
                     piece = text.add(ids) if ids is not None else choice.get("text", "")
                     if piece:
                         yield piece
@@ -123,15 +168,20 @@ class VLLMEngine:
             yield rest
 
     @torch.no_grad()
-    def explain(self, features: ClipFeatures, question: str, max_new_tokens: int) -> Iterator[str]:
+    def explain(self, features: ClipFeatures, question: str, max_new_tokens: int,
+                count: TokenCount | None = None) -> Iterator[str]:
         embeds = self.model.prompt_embeds(collate([features]), question)  # (L, H), in the LLM's dtype
         buffer = io.BytesIO()
         torch.save(embeds.contiguous(), buffer)  # vLLM reads base64(torch.save(tensor)), casts to its --dtype
-        return self._stream({"prompt_embeds": base64.b64encode(buffer.getvalue()).decode()}, max_new_tokens)
+        count = count if count is not None else TokenCount()
+        count.prompt += embeds.shape[0]
+        return self._stream({"prompt_embeds": base64.b64encode(buffer.getvalue()).decode()}, max_new_tokens, count)
 
-    def complete(self, prompt: str, max_new_tokens: int) -> Iterator[str]:
+    def complete(self, prompt: str, max_new_tokens: int, count: TokenCount | None = None) -> Iterator[str]:
         ids = self.model.tokenizer(prompt)["input_ids"]  # with BOS, as TransformersEngine.complete
-        return self._stream({"prompt": ids}, max_new_tokens)
+        count = count if count is not None else TokenCount()
+        count.prompt += len(ids)
+        return self._stream({"prompt": ids}, max_new_tokens, count)
 
     def close(self) -> None:
         """Stop the vLLM server if deft started it."""

