@@ -181,6 +181,14 @@ def test_a_photo_without_a_face_is_refused_by_name(tmp_path):
         load_identity(str(text))
 
 
+def test_a_turned_face_is_refused(tmp_path):
+    frame = render_face(load_identity("hopper"), still(yaw=40.0), Camera(width=300, height=300, iod_px=70)).frames[0]
+    path = tmp_path / "profile.png"
+    cv2.imwrite(str(path), frame[..., ::-1])
+    with pytest.raises(FaceError, match="profile.png: the face is turned"):
+        load_identity(str(path))
+
+
 def test_any_photo_path_is_a_face(tmp_path):
     path = tmp_path / "someone.jpg"
     cv2.imwrite(str(path), load_identity("hopper").photo[..., ::-1])
