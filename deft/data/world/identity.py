@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from deft.data.faces import FACE_NAMES, face_photo
-from deft.data.world.mesh import RING_CENTRE, RING_RADII, FaceMesh, build_mesh
+from deft.data.world.mesh import FaceMesh, build_mesh, head_outline
 from deft.data.world.raster import warp
 from deft.errors import ConfigError, FaceError
 from deft.face import choose_face, detect_faces, eye_centres, landmarks68
@@ -83,10 +83,7 @@ class Identity:
 
 def head_mask(shape: tuple[int, ...], mesh: FaceMesh, grow: float) -> np.ndarray:
     """(H, W) float32: 1 inside the mesh's outline ring enlarged `grow` times (the head), 0 outside."""
-    angle = np.linspace(0, 2 * np.pi, 64, endpoint=False)
-    ring = np.stack([RING_CENTRE[0] + grow * RING_RADII[0] * np.cos(angle),
-                     RING_CENTRE[1] + grow * RING_RADII[1] * np.sin(angle)], 1)
-    outline = ring @ mesh.to_photo[:, :2].T + mesh.to_photo[:, 2]
+    outline = head_outline(64, grow) @ mesh.to_photo[:, :2].T + mesh.to_photo[:, 2]
     mask = np.zeros(shape[:2], np.float32)
     cv2.fillPoly(mask, [np.round(outline).astype(np.int32)], 1.0)
     return mask

@@ -72,6 +72,13 @@ def canonical_frame(landmarks: np.ndarray) -> np.ndarray:
     return np.array([[c, -s, (left[0] + right[0]) / 2], [s, c, (left[1] + right[1]) / 2]], np.float64)
 
 
+def head_outline(n: int, grow: float = 1.0) -> np.ndarray:
+    """(n, 2) canonical points of the head's outline ring (hair, ears, neck), enlarged `grow` times."""
+    angle = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    return np.stack([RING_CENTRE[0] + grow * RING_RADII[0] * np.cos(angle),
+                     RING_CENTRE[1] + grow * RING_RADII[1] * np.sin(angle)], 1)
+
+
 def _to_canonical(to_photo: np.ndarray, pts: np.ndarray) -> np.ndarray:
     a = to_photo[:, :2]
     return (pts - to_photo[:, 2]) @ np.linalg.inv(a).T
@@ -95,8 +102,7 @@ def build_mesh(landmarks: np.ndarray) -> FaceMesh:
     brow_z = lm_z[list(BROWS)]
     forehead = np.concatenate([brows - [0, rise] for rise in FOREHEAD_RISE])
     forehead_z = np.concatenate([brow_z - FOREHEAD_SLOPE * rise for rise in FOREHEAD_RISE])
-    angle = np.linspace(0, 2 * np.pi, RING_POINTS, endpoint=False)
-    ring = np.stack([RING_CENTRE[0] + RING_RADII[0] * np.cos(angle), RING_CENTRE[1] + RING_RADII[1] * np.sin(angle)], 1)
+    ring = head_outline(RING_POINTS)
     anchors = np.concatenate([lm, forehead, ring])
     anchors_z = np.concatenate([lm_z, forehead_z, np.full(len(ring), RING_DEPTH)])
     # interior grid inside the ring, clear of landmarks and of the eyes' and the inner mouth's openings
