@@ -114,6 +114,18 @@ def test_lips_part_with_a_dark_cavity():
     assert out.frames[1][y - 1:y + 2, x - 1:x + 2].mean() < 0.6 * out.frames[0][y - 1:y + 2, x - 1:x + 2].mean()
 
 
+def test_motion_blur_follows_the_head_not_the_expression():
+    ident, blurry = load_identity("hopper"), Camera(width=256, height=256, motion_blur=1.0)
+    moving, resting = still(2), still(2)
+    moving.centre[:, 0] = [0.50, 0.56]  # 15 px in one frame
+    resting.centre[:, 0] = 0.56
+    sharpness = lambda f: cv2.Laplacian(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), cv2.CV_32F).var()
+    assert sharpness(render_face(ident, moving, blurry).frames[1]) < 0.5 * sharpness(
+        render_face(ident, resting, blurry).frames[1])
+    talking = still(2, aus={("AU26", "both"): np.array([0.0, 0.3])})
+    assert np.array_equal(render_face(ident, talking, blurry).frames, render_face(ident, talking, CAMERA).frames)
+
+
 def test_chunks_render_exactly_the_whole():
     n = 9
     track = still(n, yaw=np.linspace(-15, 15, n), pitch=np.linspace(5, -5, n), roll=np.linspace(0, 10, n),

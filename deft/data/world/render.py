@@ -74,7 +74,7 @@ class _Scene:
                      (self.camera.width, self.camera.height), cull=~self.background, behind=self.background)
         _draw_cavity(frame, pts, self.mesh.points, pose)
         if self.camera.motion_blur > 0:
-            frame = self._blur(frame, t, out[:68])
+            frame = self._blur(frame, t)
         return frame, out[:68].astype(np.float32)
 
     def _outside(self, pose: Pose) -> np.ndarray:
@@ -83,12 +83,14 @@ class _Scene:
         a = self.to_texture[:, :2] / pose.iod_px
         return np.hstack([a, (self.to_texture[:, 2] - a @ np.asarray(pose.centre))[:, None]])
 
-    def _blur(self, frame: np.ndarray, t: int, landmarks: np.ndarray) -> np.ndarray:
-        """Linear motion blur along the face's motion from the previous frame (the next one at frame 0)."""
+    def _blur(self, frame: np.ndarray, t: int) -> np.ndarray:
+        """Linear motion blur along the head's motion from the previous frame (the next one at frame 0);
+        the expression's own motion does not count (it moves a part of the face, not the camera's view)."""
         other = t - 1 if t > 0 else min(t + 1, self.track.n_frames - 1)
-        _, out, _, _ = self.place(other)
-        motion = (landmarks - out[:68]).mean(axis=0) * self.camera.motion_blur
-        return motion_blur(frame, motion)
+        rest = self.mesh.points[:68]
+        now, _ = project(rest, pose_at(self.track, self.camera, t))
+        before, _ = project(rest, pose_at(self.track, self.camera, other))
+        return motion_blur(frame, (now - before).mean(axis=0) * self.camera.motion_blur)
 
 
 def motion_blur(frame: np.ndarray, motion: np.ndarray) -> np.ndarray:
