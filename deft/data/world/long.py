@@ -68,10 +68,13 @@ def plan(spec: LongVideoSpec, ranges: EventRanges = EventRanges()) -> list[Perso
 
 
 def _draw_identities(people: int, seed: int) -> tuple[str, ...]:
+    """One identity per person, each derived from a different photo (not a person beside their mirror image)."""
     from deft.data.world.identity import IDENTITIES
 
-    picks = np.random.default_rng(seed).choice(len(IDENTITIES), size=people, replace=False)
-    return tuple(IDENTITIES[int(i)] for i in picks)
+    rng = np.random.default_rng(seed)
+    bases = sorted({name.split("-")[0] for name in IDENTITIES})
+    chosen = rng.choice(bases, size=min(people, len(bases)), replace=False)
+    return tuple(str(rng.choice([n for n in IDENTITIES if n.split("-")[0] == base])) for base in chosen)
 
 
 def stream_frames(people: list[Person], camera: Camera, seed: int, boxes: list[list] | None = None,
