@@ -36,8 +36,8 @@ def eye_aspect(lm: np.ndarray) -> float:
     return float(np.mean(ratios))
 
 
-# dlib's eye aspect ratio at full closure vs open. Measured: astronaut .33 -> .15, hopper .32 -> .26
-# (glasses and hooded lids: dlib keeps part of an open eye on the crease above the closed lid).
+# dlib's eye aspect ratio at full closure vs open: astronaut closes to about half; hopper (glasses, hooded
+# lids) less, dlib keeps part of an open eye on the rim and crease above the closed lid.
 @pytest.mark.parametrize("face, drop", [("astronaut", 0.6), ("hopper", 0.9)])
 def test_blink_closes_the_eyelids_that_dlib_sees(face, drop):
     track = still(2, aus={("AU45", "both"): np.array([0.0, 1.0])})
