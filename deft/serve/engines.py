@@ -129,7 +129,8 @@ class VLLMEngine:
     they are. The LoRA (q/k/v/o only, so the embeddings do not depend on it) applies inside vLLM. vLLM
     runs in the LLM's dtype; greedy, so the text equals TransformersEngine's (tests/test_serve_vllm.py).
     Text goes as token ids and comes back as token ids (deft's tokenizer on both ends), so the server
-    needs no tokenizer (--skip-tokenizer-init saves ~0.7 GB there) and any vLLM server answers alike.
+    needs no tokenizer (--skip-tokenizer-init; the memory it saves: serve/README.md) and any vLLM server
+    answers alike.
     """
 
     name = "vllm"
