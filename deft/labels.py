@@ -138,7 +138,7 @@ def dataset_emotions(dataset: str) -> tuple[str, ...]:
 
 # ---- questions -----------------------------------------------------------------------------------
 
-# Both are instructions of the Uni-MER templates (instruction_data/templates), so the model was
+# Both are instructions of the Uni-MER templates (deft/instruct/uni_mer/), so the model was
 # trained on them word for word.
 AU_QUESTION = "Which Action Units are active, and what is the evidence for each?"
 EMOTION_QUESTION = "What emotion does this micro-expression most likely signal? Explain your reasoning."
