@@ -54,9 +54,21 @@ def describe_emotion(composite: str | None, fine: str) -> str:
     return f"{composite or 'no MEGC class'} ({fine})"
 
 
-def fine_target(emotion: str, composite: str | None) -> str:
-    """The fine head's target for a clip: its fine label, or `none` when nothing moved."""
-    return NONE if composite == NONE else emotion
+# Dataset words for fine labels: CAS(ME)³ says "happy"/"sad", SAMM "other". SMIC labels only the
+# MEGC classes, so its positive/negative clips carry no fine label (its "surprise" is one).
+FINE_SYNONYMS = {"happy": "happiness", "sad": "sadness", "other": OTHERS}
+
+
+def fine_label(emotion: str) -> str | None:
+    """A dataset's emotion word as one of FINE_WITH_NONE, or None when the word names no fine label."""
+    word = emotion.strip().lower()
+    word = FINE_SYNONYMS.get(word, word)
+    return word if word in FINE_WITH_NONE else None
+
+
+def fine_target(emotion: str, composite: str | None) -> str | None:
+    """The fine head's target for a clip: its fine label, `none` when nothing moved, None when unknown."""
+    return NONE if composite == NONE else fine_label(emotion)
 
 
 # ---- prototypes ----------------------------------------------------------------------------------

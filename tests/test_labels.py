@@ -18,7 +18,8 @@ from deft.instruct.builder import build_pairs
 from deft.instruct.facts import ClipLabels, ground
 from deft.instruct.templates import load_templates
 from deft.labels import (AU_NAMES, COMPOSITE, COMPOSITE_CLASSES, CONTEMPT_AUS, DEFAULT_QUESTIONS, DETECTED_AUS,
-                         FINE_LABELS, MEGC2019, OTHERS, PROTOTYPES, RECIPES, UNILATERAL, clip_key, megc_class,
+                         FINE_LABELS, MEGC2019, OTHERS, PROTOTYPES, RECIPES, UNILATERAL, clip_key, fine_label,
+                         fine_target, megc_class,
                          prototype_label, record_key)
 from deft.model.batch import IGNORE, targets
 from deft.model.losses import classification
@@ -89,6 +90,24 @@ def test_training_leaves_others_out_of_the_composite_loss():
     assert torch.allclose(classification(logits, y)["composite"], only_first["composite"])
     first = {k: v[:1] for k, v in logits.items()}
     assert classification(first, targets([{"AU4"}], [None], [OTHERS]))["composite"].item() == 0.0  # not nan
+
+
+@pytest.mark.parametrize("loader, dataset", [(casme2, "casme2"), (samm, "samm"), (casme3, "casme3")])
+def test_every_dataset_label_gives_a_fine_target(loader, dataset):
+    for label in loader.EMOTIONS:  # CAS(ME)³ "happy"/"sad" and SAMM "other" are fine labels under other words
+        assert fine_target(label, megc_class(dataset, label)) in FINE_LABELS, (dataset, label)
+    assert fine_label("Happy") == "happiness" and fine_label("other") == OTHERS
+
+
+def test_smic_classes_name_no_fine_label_and_train_no_fine_loss():
+    assert [fine_label(c) for c in ("positive", "negative", "surprise")] == [None, None, "surprise"]
+    y = targets([{"AU4"}, {"AU12"}], ["negative", "positive"], [fine_target("negative", "negative"), "happiness"])
+    assert y["fine"].tolist() == [IGNORE, 0]
+    logits = {"composite": torch.randn(2, 4), "fine": torch.randn(2, 10), "aus": torch.randn(2, 12)}
+    only_second = classification({k: v[1:] for k, v in logits.items()}, {k: v[1:] for k, v in y.items()})
+    assert torch.allclose(classification(logits, y)["fine"], only_second["fine"])
+    first = {k: v[:1] for k, v in logits.items()}
+    assert classification(first, {k: v[:1] for k, v in y.items()})["fine"].item() == 0.0  # not nan
 
 
 def test_training_set_keeps_others_without_composite(tmp_path):

@@ -25,10 +25,16 @@ def evaluate_heads(model: DeftModel, data: TrainingSet) -> dict:
     truth, composite = megc_scored([c.composite for c in data.clips], composite)
     return {
         "n_clips": len(data.clips), "composite_uf1": uf1(truth, composite), "composite_uar": uar(truth, composite),
-        "fine_accuracy": sum(f == fine_target(c.emotion, c.composite) for f, c in zip(fine, data.clips)) / len(fine),
+        "fine_accuracy": _fine_accuracy(fine, [fine_target(c.emotion, c.composite) for c in data.clips]),
         "au_f1": mean_au_f1([c.aus for c in data.clips], aus, DETECTED_AUS),
         "per_au_f1": au_f1([c.aus for c in data.clips], aus, DETECTED_AUS),
     }
+
+
+def _fine_accuracy(pred: list[str], truth: list[str | None]) -> float:
+    """Share of right fine labels over the clips that have one (nan when none has)."""
+    pairs = [(p, t) for p, t in zip(pred, truth) if t is not None]
+    return sum(p == t for p, t in pairs) / len(pairs) if pairs else float("nan")
 
 
 def composite_from_text(text: str) -> str:

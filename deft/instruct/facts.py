@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from deft.analyze import Analysis
 from deft.aus import AU_NAMES, MOTION_THRESHOLD_IOD
+from deft.labels import fine_label
 from deft.instruct.phrases import region_phrase
 
 # A labelled AU counts as supported by motion when its rule sees at least this share of the
@@ -73,7 +74,7 @@ def ground(analysis: Analysis, labels: ClipLabels) -> GroundedFacts:
     unlabelled = [a.au for a in analysis.aus
                   if a.au not in labels.aus and a.strength_iod >= UNLABELLED_SHARE * MOTION_THRESHOLD_IOD]
     facts["emotion"] = Fact("emotion", "emotion", {
-        "fine": labels.emotion, "composite": labels.composite, "aus": supported}, ["label"])
+        "fine": fine_label(labels.emotion) or labels.emotion, "composite": labels.composite, "aus": supported}, ["label"])
     ph = analysis.phases
     facts["phases"] = Fact("phases", "phases", {"onset": ph.onset, "apex": ph.apex, "offset": ph.offset,
                                                 "fps": analysis.fps}, ["motion" if ph.source == "spotted" else "label"])

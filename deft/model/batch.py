@@ -17,15 +17,16 @@ def collate(items: list[ClipFeatures]) -> dict[str, torch.Tensor]:
     return {f.name: torch.from_numpy(np.stack([getattr(x, f.name) for x in items])).float() for f in fields(ClipFeatures)}
 
 
-def targets(aus: list[set[str]], composite: list[str | None], fine: list[str],
+def targets(aus: list[set[str]], composite: list[str | None], fine: list[str | None],
             subject: list[int] | None = None) -> dict[str, torch.Tensor]:
     """Label tensors: composite/fine class indices, multi-hot AUs, optional subject index.
 
-    A composite of None (`others`, which MEGC 2019 leaves out) becomes IGNORE: no composite loss.
+    A composite of None (`others`, which MEGC 2019 leaves out) becomes IGNORE: no composite loss; so
+    does a fine label of None (a dataset that names only the MEGC class, e.g. SMIC's negative).
     """
     out = {
         "composite": torch.tensor([IGNORE if c is None else COMPOSITE_LABELS.index(c) for c in composite]),
-        "fine": torch.tensor([FINE_WITH_NONE.index(f) for f in fine]),
+        "fine": torch.tensor([IGNORE if f is None else FINE_WITH_NONE.index(f) for f in fine]),
         "aus": torch.tensor([[float(a in s) for a in DETECTED_AUS] for s in aus]),
     }
     if subject is not None:

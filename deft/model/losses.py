@@ -21,12 +21,15 @@ def decorrelation(pooled: dict[str, torch.Tensor]) -> torch.Tensor:
     return torch.stack(terms).mean()
 
 
+def _cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy over the clips with a target; 0 for a batch of none (the mean over none is nan)."""
+    return F.cross_entropy(logits, target) if (target != IGNORE).any() else logits.sum() * 0
+
+
 def classification(logits: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    composite = targets["composite"]
-    counted = composite != IGNORE  # clips with no MEGC class
-    return {  # a batch of only such clips adds no composite loss (cross-entropy's mean over none is nan)
-        "composite": F.cross_entropy(logits["composite"], composite) if counted.any() else logits["composite"].sum() * 0,
-        "fine": F.cross_entropy(logits["fine"], targets["fine"]),
+    return {
+        "composite": _cross_entropy(logits["composite"], targets["composite"]),
+        "fine": _cross_entropy(logits["fine"], targets["fine"]),
         "aus": F.binary_cross_entropy_with_logits(logits["aus"], targets["aus"]),
     }
 
