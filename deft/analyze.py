@@ -49,6 +49,15 @@ class Analysis:
     flow: np.ndarray | None = field(default=None, repr=False)  # (S, S, 2) onset->apex, head motion removed
     strain: np.ndarray | None = field(default=None, repr=False)
     all_aus: list[AUEvidence] = field(default_factory=list, repr=False)  # every rule, fired or not
+    frame_indices: list[int] = field(default_factory=list, repr=False)  # source-video index of each frame kept
+
+    def source_frames(self) -> dict:
+        """`--step` mapping: frame indices above count kept frames; these keys give the source video's."""
+        idx = self.frame_indices or list(range(self.n_frames))
+        step = idx[1] - idx[0] if len(idx) > 1 else 1
+        ph = self.phases
+        return {"step": step, "sampled_fps": round(self.fps / step, 3),
+                "source_frames": {"onset": idx[ph.onset], "apex": idx[ph.apex], "offset": idx[ph.offset]}}
 
     def to_dict(self) -> dict:
         return {
@@ -65,6 +74,7 @@ class Analysis:
             "reader": self.reader,
             "warnings": self.warnings,
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
+            **self.source_frames(),
         }
 
 
@@ -96,7 +106,7 @@ def analyze_frames(
         emotion = classify_emotion(all_aus)
     return Analysis(
         video.source, video.n_frames, video.fps, ph, regions, fired, emotion, face.iod, config.flow, video.reader,
-        list(face.warnings), timings, face, flow, strain, all_aus,
+        list(face.warnings), timings, face, flow, strain, all_aus, list(video.frame_indices),
     )
 
 

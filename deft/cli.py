@@ -439,11 +439,47 @@ def _add_agent(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_agent)
 
 
+# What each subcommand reads and writes, shown in `deft --help` and in each subcommand's help.
+INPUTS_OUTPUTS = {
+    "analyze": ("video files (.mp4 ...), image-sequence folders or folders of videos",
+                "a table on stdout, or one JSON object per clip (--json; always for several clips); --plot a PNG"),
+    "synth": ("options (emotion, face, camera)", "an .mp4 file; its truth as JSON on stdout (--long: a .json too)"),
+    "build-instructions": ("labelled clips (synthetic:N or a dataset folder)",
+                           "a folder: instructions.jsonl, qc.jsonl, qc_summary.json; a JSON summary on stdout"),
+    "train": ("a folder from build-instructions --features", "a model folder (--out) with README.md and curves.png"),
+    "eval": ("a model folder and a data folder", "scores as JSON on stdout"),
+    "explain": ("one video file", "the analyze table plus an explanation in words (or JSON with --json)"),
+    "serve": ("a model folder (default: the embedded one)", "an HTTP API (OpenAI-compatible) on --host:--port"),
+    "demo": ("a model folder or a running deft serve", "a Gradio web page on --host:--port"),
+    "agent": ("a question, optionally --video/--image/--text", "the answer on stdout (JSON with --json)"),
+    "identity": ("images or clips with one face, and a --gallery folder",
+                 "the gallery folder (gallery.sqlite, thumbs/); matches on stdout"),
+    "manipulation": ("one face image or clip", "flags, a probability and reasons on stdout (JSON with --json)"),
+    "expression": ("fit: a folder of labelled face images; predict: a model file and images",
+                   "fit: a model .npz file; predict: labels on stdout (JSON with --json)"),
+    "context": ("an utterance, optionally a clip (--video)", "fused emotion on stdout (JSON with --json)"),
+}
+
+
+def _describe_inputs_outputs(parser: argparse.ArgumentParser, sub: argparse._SubParsersAction) -> None:
+    """Name every subcommand's input and output in its own help and in `deft --help`."""
+    lines = []
+    for name, p in sub.choices.items():
+        if name in INPUTS_OUTPUTS:
+            reads, writes = INPUTS_OUTPUTS[name]
+            p.description = f"{(p.description or '')}Input: {reads}. Output: {writes}."
+            lines.append(f"  {name:<19} {reads} -> {writes}")
+    parser.epilog = "inputs -> outputs:\n" + "\n".join(lines)
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+
+
 def build_parser() -> argparse.ArgumentParser:
     from deft import __version__
 
     parser = argparse.ArgumentParser(prog="deft", description="Explain facial micro-expressions with measured evidence.")
     parser.add_argument("--version", action="version", version=f"deft {__version__}")
+    parser.add_argument("--verbose", action="store_true", help="show the warnings and progress bars of "
+                        "transformers and other libraries (hidden by default)")
     sub = parser.add_subparsers(dest="command", required=True)
     from deft.tools.commands import add_commands as add_tool_commands
     from deft.tools.expression_commands import add_commands as add_expression_commands
@@ -451,11 +487,29 @@ def build_parser() -> argparse.ArgumentParser:
     for add in (_add_analyze, _add_synth, _add_build_instructions, _add_train, _add_eval, _add_explain, _add_serve,
                 _add_demo, _add_agent, add_tool_commands, add_expression_commands):
         add(sub)
+    _describe_inputs_outputs(parser, sub)
     return parser
+
+
+def _quiet_libraries() -> None:
+    """Keep transformers' advisory warnings and weight-loading bars off stderr (shown with --verbose)."""
+    import warnings
+
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    warnings.filterwarnings("ignore", module=r"(transformers|peft|huggingface_hub)(\.|$)")
+    if "transformers" in sys.modules:  # imported already: its logging read the environment before we set it
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if not args.verbose:
+        _quiet_libraries()
     try:
         return args.func(args)
     except DeftError as err:
@@ -464,6 +518,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("deft: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `deft ... | head` closed the pipe: stop quietly, as head's other writers do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's final flush must not raise again
+        return 0
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import importlib.util
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 import warnings
@@ -129,6 +130,8 @@ def convert_default(folder: Path | None = None) -> Path:
     folder.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(folder)
     started = time.perf_counter()
+    print(f"deft: converting the packaged Gemma 3 270M to {folder} (once; later runs load it in seconds)",
+          file=sys.stderr, flush=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-tmp-", dir=folder.parent))
     try:
         gguf = Path(package.assemble(tmp / "gguf" / package.MODEL_NAME))  # checks the file's sha256
