@@ -11,7 +11,7 @@ import av
 import numpy as np
 import pytest
 
-from deft.data.world.clips import SET_NAMES, WorldClipSpec, clip_track, world_set
+from deft.data.world.clips import EYE_KINDS, SET_NAMES, WorldClipSpec, clip_track, world_set
 from deft.data.world.long import LongVideoSpec, plan, write_long_video
 from deft.data.world.track import Camera
 
@@ -80,7 +80,10 @@ def test_each_named_set_has_40_clips_8_identities_and_distractor_only_clips(name
     for spec, track in zip(specs, tracks):
         kinds = {e.kind for e in track.events}
         assert ("micro" in kinds) == (spec.emotion is not None)
-        assert set(spec.distractors) <= kinds
+        assert set(spec.distractors) - set(EYE_KINDS) <= kinds  # winks and widenings only where they fit
+        assert ("blink" in spec.distractors) == ("blink" in kinds)
+        eyes = sorted((e.onset, e.offset) for e in track.events if e.kind in EYE_KINDS)
+        assert all(a[1] < b[0] for a, b in zip(eyes, eyes[1:]))  # one eyelid motion at a time
     if name in ("lowres",):
         assert all(20 <= s.camera.iod_px <= 30 for s in specs)
     if name == "compression":
@@ -110,3 +113,24 @@ def test_synth_writes_a_clip_with_distractors_and_its_truth(tmp_path):
     assert {e["kind"] for e in truth["events"]} >= {"speech", "head", "blink"}
     assert len(truth["pose"]["roll"]) == truth["n_frames"] == len(read_mp4(out))
     assert read_mp4(out).shape[1:] == (128, 160, 3)
+
+
+def test_clip_truth_is_where_the_rendered_face_moves():
+    """The events a clip's truth names happen in the rendered landmarks at the frames it names."""
+    from deft.data.world.clips import render_clip
+
+    spec = WorldClipSpec(identity="hopper", n_frames=60, camera=Camera(width=160, height=160, iod_px=50.0),
+                         distractors=("blink", "speech"), emotion=None, seed=4)
+    clip = render_clip(spec)
+    lm = clip.landmarks.astype(np.float64)
+    iod = np.linalg.norm(lm[:, 36:42].mean(1) - lm[:, 42:48].mean(1), axis=1)
+    aperture = (np.linalg.norm(lm[:, [37, 38]] - lm[:, [41, 40]], axis=2).mean(1)
+                + np.linalg.norm(lm[:, [43, 44]] - lm[:, [47, 46]], axis=2).mean(1)) / 2 / iod
+    open_frames = clip.track.au_intensity("AU45") == 0
+    blinks = [e for e in clip.truth.events if e.kind == "blink"]
+    assert blinks and {e.kind for e in clip.truth.events} == {"blink", "speech"}
+    for event in blinks:
+        assert aperture[event.apex] < 0.3 * np.median(aperture[open_frames])
+    mouth = np.linalg.norm(lm[:, 66] - lm[:, 62], axis=1) / iod  # inner lips apart
+    jaw = clip.track.au_intensity("AU26")
+    assert np.corrcoef(mouth[open_frames], jaw[open_frames])[0, 1] > 0.9

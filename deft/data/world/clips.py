@@ -18,6 +18,7 @@ from deft.labels import NONE
 
 CLIP_SECONDS = 1.5  # long enough for a micro-expression plus a blink or a few syllables around it
 MIN_FRAMES = 10  # room for an event and still frames on both sides
+CLIP_RANGES = EventRanges(widen_s=(0.3, 0.6))  # short widenings, so they fit beside a blink in 1.5 s
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class WorldClip:
     spec: WorldClipSpec = field(repr=False)
 
 
-def clip_track(spec: WorldClipSpec, ranges: EventRanges = EventRanges()) -> FaceTrack:
+def clip_track(spec: WorldClipSpec, ranges: EventRanges = CLIP_RANGES) -> FaceTrack:
     """The clip's events: the expression first, then distractors anywhere (they may overlap it)."""
     unknown = set(spec.distractors) - set(DISTRACTOR_KINDS)
     if unknown:
@@ -92,9 +93,24 @@ def clip_track(spec: WorldClipSpec, ranges: EventRanges = EventRanges()) -> Face
         add_event(track, spec.kind, onset, length, rng, fps, ranges, spec.emotion)
     for kind, count in (("speech", 1), ("blink", int(rng.integers(1, 3))), ("wink", 1), ("widen", 1)):
         for _ in range(count if kind in spec.distractors else 0):
-            length = min(event_length(kind, rng, fps, ranges), n - 3)
-            add_event(track, kind, int(rng.integers(1, n - length - 1)), length, rng, fps, ranges)
+            _place(track, kind, rng, fps, ranges)
     return track
+
+
+EYE_KINDS = ("blink", "wink", "widen")  # one eyelid motion at a time: they would contradict each other
+
+
+def _place(track: FaceTrack, kind: str, rng: np.random.Generator, fps: float, ranges: EventRanges,
+           tries: int = 20) -> None:
+    """Add a distractor at a random frame; an eyelid event goes where no other eyelid event is (or nowhere)."""
+    n = track.n_frames
+    length = min(event_length(kind, rng, fps, ranges), n - 3)
+    taken = [(e.onset, e.offset) for e in track.events if kind in EYE_KINDS and e.kind in EYE_KINDS]
+    for _ in range(tries):
+        onset = int(rng.integers(1, n - length - 1))
+        if all(onset + length < a or onset > b for a, b in taken):
+            add_event(track, kind, onset, length, rng, fps, ranges)
+            return
 
 
 def clip_truth(track: FaceTrack) -> ClipTruth:
