@@ -32,7 +32,7 @@ from deft.eval.synthetic_eval import evaluate
 from deft.video import write_video
 
 METHODS = ("dis", "tvl1")
-STAGES = ("read", "face", "phases", "flow", "aus")
+STAGES = ("read", "face", "track", "phases", "flow", "aus")
 TARGET_DIS_S = 0.3
 TARGET_F1_DIFF = 0.02
 TARGET_PEAK_MIB = 1024.0

@@ -15,7 +15,11 @@ from deft.face import AlignedFace, FaceConfig, align_face
 from deft.motion.flow import compute_flow, optical_strain, remove_head_motion, to_gray
 from deft.motion.phases import Phases, find_phases
 from deft.motion.regions import RegionMotion, describe_regions
+from deft.tracking import HeadPose, Tracked, TrackQuality, head_pose, track_face, track_quality, track_warnings
 from deft.video import Video, VideoLimits, read_video
+
+
+DEFAULT_FPS = 30.0  # assumed when a video reports no frame rate (smoothing needs one)
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,9 @@ class Analysis:
     strain: np.ndarray | None = field(default=None, repr=False)
     all_aus: list[AUEvidence] = field(default_factory=list, repr=False)  # every rule, fired or not
     frame_indices: list[int] = field(default_factory=list, repr=False)  # source-video index of each frame kept
+    tracked: Tracked | None = field(default=None, repr=False)  # per-frame landmarks, source frame pixels
+    pose: HeadPose | None = field(default=None, repr=False)
+    quality: TrackQuality | None = field(default=None, repr=False)
 
     def source_frames(self) -> dict:
         """`--step` mapping: frame indices above count kept frames; these keys give the source video's."""
@@ -75,7 +82,14 @@ class Analysis:
             "warnings": self.warnings,
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
             **self.source_frames(),
+            **self._tracking_dict(),
         }
+
+    def _tracking_dict(self) -> dict:
+        if self.pose is None or self.quality is None:
+            return {}
+        return {"pose": self.pose.to_dict(), "pose_range": {k: round(v, 2) for k, v in self.pose.range().items()},
+                "quality": self.quality.to_dict()}
 
 
 @contextmanager
@@ -94,6 +108,13 @@ def analyze_frames(
     with _timed(timings, "face"):
         face = align_face(video.frames, config.face, video.source)
         gray = np.stack([to_gray(c) for c in face.crops])
+    with _timed(timings, "track"):
+        # Per-frame landmarks and pose in the source frames; AUs still use the one clip-wide alignment.
+        idx = video.frame_indices
+        fps = (video.fps or DEFAULT_FPS) / (idx[1] - idx[0] if len(idx) > 1 else 1)  # of the frames kept
+        tracked = track_face(video.frames, fps, (face.reference_frame, face.box), config.face.upsample)
+        pose = head_pose(tracked.landmarks, (video.frames.shape[2], video.frames.shape[1]))
+        quality = track_quality(tracked, pose)
     with _timed(timings, "phases"):
         ph = find_phases(gray, face.landmarks, face.iod, phases, video.source)
     with _timed(timings, "flow"):
@@ -106,7 +127,8 @@ def analyze_frames(
         emotion = classify_emotion(all_aus)
     return Analysis(
         video.source, video.n_frames, video.fps, ph, regions, fired, emotion, face.iod, config.flow, video.reader,
-        list(face.warnings), timings, face, flow, strain, all_aus, list(video.frame_indices),
+        list(face.warnings) + track_warnings(quality, tracked), timings, face, flow, strain, all_aus,
+        list(video.frame_indices), tracked, pose, quality,
     )
 
 

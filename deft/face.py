@@ -97,11 +97,11 @@ def detect_faces(rgb: np.ndarray, upsample: int = 1) -> list[tuple[int, int, int
     return sorted(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
 
 
-def landmarks68(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    """The 68 iBUG landmarks (x, y) of the face in `box`."""
+def landmarks68(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The 68 iBUG landmarks (x, y) of the face in `box` of an RGB or grey image."""
     import dlib
 
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     with DLIB_LOCK:
         shape = _predictor()(gray, dlib.rectangle(*box))
         return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)

@@ -14,23 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Depth (z, away from the camera) of the 68 iBUG landmarks in the mean 3D face of OpenFace's
-# "in-the-wild aligned" 68-point model (Baltrusaitis et al., OpenFace; millimetre-like units, its
-# inter-ocular distance is about 65.7). Only the depth column is used: x and y come from each photo.
-MEAN_FACE_DEPTH = np.array([
-    47.667532, 45.909403, 44.842580, 43.141114, 38.635298, 30.750622, 18.456453, 3.609035, -0.881698,
-    5.181201, 19.176563, 30.770570, 37.628629, 40.886309, 42.281449, 44.142567, 47.140426,  # jaw 0-16
-    14.254422, 7.268147, 0.442051, -6.606501, -11.967398,  # right brow 17-21
-    -12.051204, -7.315098, -1.022953, 5.349435, 11.615746,  # left brow 22-26
-    -13.380835, -21.150853, -29.284036, -36.948060,  # nose bridge 27-30
-    -20.132003, -23.536684, -25.944448, -23.695741, -20.858157,  # nostrils 31-35
-    7.037989, 3.021217, 1.353629, -0.111088, -0.147273, 1.476612,  # right eye 36-41
-    -0.665746, 0.247660, 1.696435, 4.894163, 0.282961, -1.172675,  # left eye 42-47
-    -2.240310, -15.934335, -22.611355, -23.748437, -22.721995, -15.610679, -3.217393,  # upper lip 48-54
-    -14.987997, -22.554245, -23.591626, -22.406106, -15.121907,  # lower lip 55-59
-    -4.785684, -20.893742, -22.220479, -21.025520, -5.712776, -20.671489, -21.903670, -20.328022,  # inner 60-67
-])
-MEAN_FACE_IOD = 65.7
+# Only the depth column of the mean face is used: x and y come from each photo.
+from deft.face3d import MEAN_FACE_DEPTH, MEAN_FACE_IOD
+
 EYE_DEPTH = MEAN_FACE_DEPTH[36:48].mean()
 
 BROWS = tuple(range(17, 27))

@@ -1,0 +1,80 @@
+"""Head pose (yaw, pitch, roll in degrees) from 68 landmarks: cv2.solvePnP on the mean 3D face.
+
+Angles follow deft.data.world.track's conventions, so truth and measurement compare directly: yaw > 0
+turns the face towards the image right, pitch > 0 tilts the chin down, roll > 0 turns the face clockwise
+in the image. The rotation is R = Rz(roll) Ry(yaw) Rx(pitch) in canonical face coordinates (x right,
+y down, z towards the camera; deft.face3d).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from deft.face3d import MEAN_FACE_IOD, mean_face
+
+# Points whose place on the head an expression hardly moves: the upper face outline near the ears, the
+# nose, the eye corners. Brows, eyelids, lips and the lower jaw move with AUs, speech and blinks.
+RIGID_POINTS = (0, 1, 2, 14, 15, 16, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 39, 42, 45)
+# Focal length as a share of the frame's longer side: a typical webcam or phone camera (about 60° across).
+FOCAL_SHARE = 0.9
+# cv2's object frame has z away from the camera; the canonical face has z towards it.
+_FLIP = np.diag([1.0, 1.0, -1.0])
+
+
+@dataclass
+class HeadPose:
+    """Per-frame head pose in degrees; NaN where the face was lost."""
+
+    yaw: np.ndarray  # (T,)
+    pitch: np.ndarray  # (T,)
+    roll: np.ndarray  # (T,)
+
+    def range(self) -> dict[str, float]:
+        """max - min of each angle over the frames where it was measured (0 when at most one was)."""
+        return {k: float(np.nanmax(v) - np.nanmin(v)) if np.isfinite(v).sum() > 1 else 0.0
+                for k, v in self.angles().items()}
+
+    def angles(self) -> dict[str, np.ndarray]:
+        return {"yaw": self.yaw, "pitch": self.pitch, "roll": self.roll}
+
+    def to_dict(self) -> dict[str, list[float | None]]:
+        return {k: [None if not np.isfinite(x) else round(float(x), 2) for x in v] for k, v in self.angles().items()}
+
+
+def euler_from_rotation(rot: np.ndarray) -> tuple[float, float, float]:
+    """(yaw, pitch, roll) degrees of a canonical-frame rotation R = Rz(roll) Ry(yaw) Rx(pitch)."""
+    yaw = np.arcsin(np.clip(-rot[2, 0], -1.0, 1.0))
+    pitch = np.arctan2(-rot[2, 1], rot[2, 2])
+    roll = np.arctan2(rot[1, 0], rot[0, 0])
+    return tuple(float(np.degrees(a)) for a in (yaw, pitch, roll))
+
+
+def head_pose(landmarks: np.ndarray, frame_size: tuple[int, int]) -> HeadPose:
+    """Pose of every frame of (T, 68, 2) landmarks in frame pixels; frame_size is (width, height)."""
+    idx = list(RIGID_POINTS)
+    model = np.ascontiguousarray((mean_face()[idx] @ _FLIP) * MEAN_FACE_IOD)
+    w, h = frame_size
+    f = FOCAL_SHARE * max(w, h)
+    camera = np.array([[f, 0, w / 2], [0, f, h / 2], [0, 0, 1]], np.float64)
+    out = np.full((len(landmarks), 3), np.nan)
+    guess = None
+    for t, lm in enumerate(landmarks):
+        if np.isnan(lm).any():
+            guess = None
+            continue
+        image = np.ascontiguousarray(lm[idx], np.float64)
+        if guess is None:
+            ok, rvec, tvec = cv2.solvePnP(model, image, camera, None, flags=cv2.SOLVEPNP_SQPNP)  # global
+        else:
+            ok, rvec, tvec = cv2.solvePnP(model, image, camera, None, guess[0].copy(), guess[1].copy(), True,
+                                          cv2.SOLVEPNP_ITERATIVE)
+        if not ok or tvec[2, 0] <= 0:  # a face behind the camera is no solution
+            guess = None
+            continue
+        guess = (rvec, tvec)
+        rot_cv, _ = cv2.Rodrigues(rvec)
+        out[t] = euler_from_rotation(_FLIP @ rot_cv @ _FLIP)
+    return HeadPose(out[:, 0], out[:, 1], out[:, 2])

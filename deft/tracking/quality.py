@@ -1,0 +1,69 @@
+"""How far one clip's tracking can be trusted: a clip-level quality summary and plain warnings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from deft.face3d import mean_face
+from deft.tracking.pose import RIGID_POINTS, HeadPose
+from deft.tracking.tracker import Tracked
+
+# A 2D (similarity) alignment cannot undo a turn out of the image plane: turning by θ moves the nose tip
+# against the eyes by sin θ times its depth (~0.58 IOD in the mean face), while a micro-expression moves
+# its region by about 0.02-0.05 IOD (1-3 px at eyes ~60 px apart). Past the angle where that parallax
+# equals the largest micro-expression motion, face motion measured after a 2D alignment is unreliable.
+MICRO_MOTION_IOD = 0.05
+MAX_OUT_OF_PLANE_DEG = float(np.degrees(np.arcsin(MICRO_MOTION_IOD / mean_face()[30, 2])))  # ~4.9°
+# The yaw/pitch range a still head shows from landmark noise alone (benchmarks/bench_pose.py, clean set): a
+# measured range warns only past the 2D limit plus this, so a still face is not called turned.
+POSE_NOISE_DEG = 3.0
+
+
+@dataclass
+class TrackQuality:
+    iod_px: float  # median inter-ocular distance over tracked frames, frame pixels
+    pose_range: dict[str, float]  # max - min of yaw, pitch, roll over the clip, degrees
+    jitter_iod: float  # median RMS distance of dlib's rigid landmarks from their smoothed track, IOD
+    tracked_frames: int
+    lost_frames: int
+    detections: int  # frames where HOG (re)found the face
+    frame_quality: list[float]  # per frame, 0..1 (0 = lost)
+
+    def to_dict(self) -> dict:
+        return {"iod_px": round(self.iod_px, 2), "pose_range": {k: round(v, 2) for k, v in self.pose_range.items()},
+                "landmark_jitter_iod": round(self.jitter_iod, 4), "tracked_frames": self.tracked_frames,
+                "lost_frames": self.lost_frames, "detections": self.detections,
+                "frame_quality": [round(q, 3) for q in self.frame_quality]}
+
+
+def track_quality(tracked: Tracked, pose: HeadPose) -> TrackQuality:
+    ok = ~tracked.lost
+    iod = tracked.iod[ok]
+    iod_px = float(np.median(iod)) if len(iod) else 0.0
+    idx = list(RIGID_POINTS)
+    if ok.any():
+        d = np.linalg.norm(tracked.raw[ok][:, idx] - tracked.landmarks[ok][:, idx], axis=-1)
+        jitter = float(np.median(np.sqrt((d ** 2).mean(axis=1)) / np.maximum(iod, 1e-6)))
+    else:
+        jitter = 0.0
+    return TrackQuality(iod_px, pose.range(), jitter, int(ok.sum()), int((~ok).sum()), int(tracked.detected.sum()),
+                        [float(q) for q in tracked.quality])
+
+
+def track_warnings(quality: TrackQuality, tracked: Tracked) -> list[str]:
+    """Plain warnings: frames where the face was lost, a head turn a 2D alignment cannot undo."""
+    out = []
+    if quality.lost_frames:
+        first = int(np.flatnonzero(tracked.lost)[0])
+        out.append(f"face lost on {quality.lost_frames} of {len(tracked.lost)} frames (first: frame {first}); "
+                   "no landmarks or pose there")
+    limit = MAX_OUT_OF_PLANE_DEG + POSE_NOISE_DEG
+    turned = {k: v for k, v in quality.pose_range.items() if k in ("yaw", "pitch") and v > limit}
+    if turned:
+        what = ", ".join(f"{k} {v:.0f}°" for k, v in turned.items())
+        out.append(f"head turned out of the image plane during the clip ({what}; a 2D alignment is trusted up to "
+                   f"~{MAX_OUT_OF_PLANE_DEG:.0f}°, warned past {limit:.0f}° with pose noise): face motion measured "
+                   "here may be head motion")
+    return out
