@@ -1,10 +1,10 @@
-"""Read a clip into RGB frames: decord first, PyAV as fallback; image folders too; hard limits."""
+"""Read a clip into RGB frames through one safe PyAV opener; image folders too; hard limits."""
 
 from __future__ import annotations
 
 import os
 import re
-import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +16,20 @@ from deft.errors import VideoError, VideoLimitError
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
+
+# FFmpeg demuxers that read one plain file and never open another (names as FFmpeg spells them).
+# Left out on purpose: hls/dash (playlists), concat, image2 (file-name patterns), and every network demuxer.
+SAFE_DEMUXERS = (
+    "mov,mp4,m4a,3gp,3g2,mj2",  # .mp4 .mov .m4v
+    "matroska,webm",  # .mkv .webm
+    "avi",
+    "mpeg",  # .mpg .mpeg (program stream)
+    "asf",  # .wmv
+    "jpeg_pipe", "png_pipe", "bmp_pipe", "tiff_pipe",  # a single image
+)
+ALLOWED_CONTAINERS = "mp4/mov, mkv/webm, avi, mpeg, wmv"
+_LIST_MAGIC = (b"#EXTM3U", b"ffconcat", b"<?xml", b"<MPD")  # HLS, FFmpeg concat, DASH manifests
+_SAFE_OPTIONS = {"format_whitelist": ",".join(SAFE_DEMUXERS), "protocol_whitelist": "file"}
 
 
 @dataclass(frozen=True)
@@ -67,40 +81,38 @@ def _sample(n_total: int, limits: VideoLimits, step: int, source: str) -> list[i
     return indices
 
 
-@contextmanager
-def _quiet_native_stderr():
-    """Silence FFmpeg's own log lines (printed from C by decord); errors still reach us as exceptions."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 def _reason(err: Exception) -> str:
-    """First line of a decoder's error, without its log prefix ("[10:31:21] src/file.c:123: ")."""
+    """First line of a decoder's error, at most 200 characters."""
     text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    return re.sub(r"^\[[\d:]+\]\s*\S+:\d+:\s*", "", text)[:200]
+    return text[:200]
 
 
-def _read_decord(path: str, limits: VideoLimits, step: int) -> Video:
-    import decord
+@contextmanager
+def open_media(path: str) -> Iterator["av.container.InputContainer"]:
+    """Open a media file with PyAV, letting only plain-file containers through.
 
-    with _quiet_native_stderr():
-        probe = decord.VideoReader(path, num_threads=1)
-    first = probe[0].shape if len(probe) else (0, 0, 3)
-    height, width = int(first[0]), int(first[1])
-    new_w, new_h = _target_size(width, height, limits, path)
-    reader = probe if (new_w, new_h) == (width, height) else decord.VideoReader(
-        path, width=new_w, height=new_h, num_threads=1
-    )
-    indices = _sample(len(reader), limits, step, path)
-    frames = reader.get_batch(indices).asnumpy()
-    return Video(frames, float(reader.get_avg_fps() or 0.0), path, "decord", (width, height), indices)
+    The file is handed over as a Python file object, so its name is never read as a URL or protocol
+    (`concat:`, `http:`, `subfile,`); FFmpeg may use only the demuxers in SAFE_DEMUXERS, and any file it
+    would open on its own (a playlist's entries) must come through the `file` protocol, which the
+    whitelist check refuses before any entry is opened. Every decoder in deft reads through here.
+    """
+    import av
+
+    with open(path, "rb") as raw:
+        if raw.read(64).lstrip().startswith(_LIST_MAGIC):
+            raise VideoError(f"{path}: a playlist or file list, not a video; deft never opens the files it names")
+        raw.seek(0)
+        try:
+            container = av.open(raw, mode="r", options=_SAFE_OPTIONS)
+        except av.error.ArgumentError as err:  # EINVAL: the probed format is not on the whitelist
+            raise VideoError(
+                f"{path}: not an allowed container ({_reason(err)}); deft reads {ALLOWED_CONTAINERS} files, "
+                "never playlists, concat lists or network sources"
+            ) from err
+        except av.error.FFmpegError as err:
+            raise VideoError(f"{path}: not a readable video ({_reason(err)})") from err
+        with container:
+            yield container
 
 
 def _read_pyav(path: str, limits: VideoLimits, step: int) -> Video:
@@ -108,25 +120,28 @@ def _read_pyav(path: str, limits: VideoLimits, step: int) -> Video:
 
     frames: list[np.ndarray] = []
     indices: list[int] = []
-    with av.open(path) as container:
+    with open_media(path) as container:
         if not container.streams.video:
             raise VideoError(f"{path}: the file holds no video stream")
         stream = container.streams.video[0]
         fps = float(stream.average_rate or stream.guessed_rate or 0.0)
         width, height = stream.codec_context.width, stream.codec_context.height
         new_w, new_h = _target_size(width, height, limits, path)
-        for i, frame in enumerate(container.decode(stream)):
-            if i % max(1, step):
-                continue
-            if len(frames) >= limits.max_frames:
-                raise VideoLimitError(
-                    f"{path}: more than {limits.max_frames} frames after sampling; "
-                    "trim the clip to the expression or sample with a larger step"
-                )
-            frames.append(frame.to_ndarray(format="rgb24", width=new_w, height=new_h))
-            indices.append(i)
+        try:
+            for i, frame in enumerate(container.decode(stream)):
+                if i % max(1, step):
+                    continue
+                if len(frames) >= limits.max_frames:
+                    raise VideoLimitError(
+                        f"{path}: more frames after sampling than the {limits.max_frames}-frame limit; "
+                        "trim the clip to the expression or sample with a larger step"
+                    )
+                frames.append(frame.to_ndarray(format="rgb24", width=new_w, height=new_h))
+                indices.append(i)
+        except av.error.FFmpegError as err:
+            raise VideoError(f"{path}: not a readable video ({_reason(err)})") from err
     if not frames:
-        raise VideoError(f"{path}: no frame could be decoded")
+        raise VideoError(f"{path}: not a readable video (no frame could be decoded)")
     return Video(np.stack(frames), fps, path, "pyav", (width, height), indices)
 
 
@@ -164,7 +179,8 @@ def read_video(
 ) -> Video:
     """Read every `step`-th frame of a video file or an image-sequence folder as RGB uint8.
 
-    Raises VideoError naming the file for anything missing, empty, corrupt, too short or too large.
+    Raises VideoError naming the file for anything missing, empty, corrupt, too short or too large, and for
+    any container but a plain video file (see open_media).
     """
     source = os.fspath(path)
     p = Path(source)
@@ -172,6 +188,8 @@ def read_video(
         raise VideoError(f"{source}: no such file or folder")
     if p.is_dir():
         video = _read_image_folder(source, limits, step, folder_fps)
+    elif not p.is_file():
+        raise VideoError(f"{source}: not a regular file (a pipe or a device); save the clip to a file first")
     else:
         size = p.stat().st_size
         if size == 0:
@@ -181,20 +199,7 @@ def read_video(
                 f"{source}: {size / 2**20:.0f} MiB, above the {limits.max_bytes / 2**20:.0f} MiB limit; "
                 "trim or re-encode the clip"
             )
-        errors = []
-        video = None
-        for reader in (_read_decord, _read_pyav):
-            try:
-                video = reader(source, limits, step)
-                break
-            except VideoLimitError:
-                raise  # the clip is too big for any reader: trying the next one would only repeat the refusal
-            except VideoError as err:
-                errors.append(str(err))
-            except Exception as err:  # noqa: BLE001 - decoders raise many unrelated types
-                errors.append(f"{reader.__name__[6:]}: {_reason(err)}")
-        if video is None:
-            raise VideoError(f"{source}: not a readable video ({'; '.join(errors)})")
+        video = _read_pyav(source, limits, step)
     if video.n_frames < limits.min_frames:
         raise VideoError(
             f"{source}: only {video.n_frames} frame(s); a micro-expression needs at least {limits.min_frames} "

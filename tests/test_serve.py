@@ -16,6 +16,7 @@ from deft.serve.api import create_app
 from deft.serve.engines import TransformersEngine
 from deft.serve.settings import ServeSettings
 from tests.loopback import run_in_thread
+from tests.open_watch import watch_open
 from tests.tiny import tiny_llm
 
 KEY = "test-key"
@@ -209,3 +210,15 @@ def test_a_stream_holds_its_slot_until_it_ends():
         assert sorted(codes) == [200, 429]
     finally:
         server.should_exit = True
+
+
+def test_a_playlist_upload_is_refused_and_its_entry_never_opened(client, tmp_path):
+    bait = tmp_path / "bait.mp4"
+    playlist = f"#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\n{bait}\n#EXT-X-ENDLIST\n".encode()
+    part = {"type": "video_url", "video_url": {"url": "data:video/mp4;base64," + base64.b64encode(playlist).decode()}}
+    with watch_open(bait) as seen:
+        with pytest.raises(openai.APIStatusError) as info:
+            client.chat.completions.create(model="deft", max_tokens=4, messages=[{"role": "user", "content": [part]}])
+    assert not seen["opened"]
+    assert info.value.status_code == 422 and "playlist" in info.value.body["message"]
+    assert str(bait) not in info.value.body["message"]

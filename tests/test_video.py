@@ -2,24 +2,17 @@ import numpy as np
 import pytest
 import cv2
 
-from deft import video as video_module
 from deft.errors import VideoError, VideoLimitError
-from deft.video import VideoLimits, _read_pyav, read_video, write_video
+from deft.video import VideoLimits, read_video, write_video
 
 
-def test_reads_mp4_with_decord(happy_mp4, happy_clip):
+def test_reads_mp4(happy_mp4, happy_clip):
     video = read_video(happy_mp4)
-    assert video.reader == "decord"
+    assert video.reader == "pyav"
     assert video.frames.shape == happy_clip.frames.shape
     assert video.fps == pytest.approx(30.0)
     # near-lossless H.264: decoded frames stay close to what was rendered
     assert np.abs(video.frames.astype(int) - happy_clip.frames).mean() < 3.0
-
-
-def test_pyav_fallback_reads_the_same_frames(happy_mp4):
-    a = read_video(happy_mp4).frames
-    b = _read_pyav(happy_mp4, VideoLimits(), 1).frames
-    assert a.shape == b.shape and np.abs(a.astype(int) - b).mean() < 1.0
 
 
 def test_step_and_downscale(happy_mp4):
@@ -77,22 +70,6 @@ def test_limits(tmp_path, happy_mp4):
         read_video(happy_mp4, VideoLimits(max_frames=20))
     with pytest.raises(VideoLimitError, match="above the 200px limit"):
         read_video(happy_mp4, VideoLimits(max_side=200))
-
-
-def test_fallback_is_chosen_by_exception_type(happy_mp4, monkeypatch):
-    def refuse(error):
-        def reader(path, limits, step):
-            raise error
-        return reader
-
-    # a decoder failure whose text happens to say "limit" still falls back to PyAV
-    monkeypatch.setattr(video_module, "_read_decord", refuse(VideoError("decord: bitrate limit of the container")))
-    assert read_video(happy_mp4).reader == "pyav"
-    # a limit is final: PyAV is not tried (it would raise the same refusal after decoding)
-    monkeypatch.setattr(video_module, "_read_pyav", refuse(AssertionError("PyAV must not be tried")))
-    monkeypatch.setattr(video_module, "_read_decord", refuse(VideoLimitError("too many frames")))
-    with pytest.raises(VideoLimitError):
-        read_video(happy_mp4)
 
 
 def test_odd_size_is_refused_by_writer(tmp_path):
