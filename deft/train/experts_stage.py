@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator
 
 import torch
@@ -13,6 +14,10 @@ from deft.train.batches import clip_batches
 from deft.train.data import TrainingSet
 from deft.train.log import TrainingLog
 from deft.train.parallel import SEED_STRIDE, make_accelerator
+
+
+EXPERTS_DONE = "experts_stage.pt"  # experts + heads after stage 1: `resume` loads them instead of re-running it
+_STAGE1_MODULES = ("experts.", "heads.")
 
 
 @dataclass
@@ -46,7 +51,7 @@ def train_experts(model: DeftModel, data: TrainingSet, stage: ExpertsStage, log:
     accelerator = make_accelerator()
     torch.manual_seed(stage.seed + accelerator.process_index * SEED_STRIDE)
     main = accelerator.is_main_process
-    with trainable_only(model, ("experts.", "heads.")) as params:
+    with trainable_only(model, _STAGE1_MODULES) as params:
         optimizer = torch.optim.AdamW(params, lr=stage.lr, weight_decay=stage.weight_decay)
         loader = clip_batches(data, stage.batch_size, shuffle=True, seed=stage.seed)
         ddp, optimizer, loader = accelerator.prepare(model, optimizer, loader)
@@ -69,3 +74,19 @@ def train_experts(model: DeftModel, data: TrainingSet, stage: ExpertsStage, log:
                 log.write(stage="experts", step=step, epoch=epoch, **sums)
         accelerator.free_memory()  # drops the DDP wrapper and its gradient hooks before the flags are restored
     model.eval()
+
+
+def save_experts(model: DeftModel, out: Path) -> None:
+    """Stage 1's result to OUT/experts_stage.pt (written whole, then renamed): the mark that stage 1 finished."""
+    tmp = out / (EXPERTS_DONE + ".tmp")
+    torch.save({n: t.detach().cpu() for n, t in model.state_dict().items() if n.startswith(_STAGE1_MODULES)}, tmp)
+    tmp.replace(out / EXPERTS_DONE)
+
+
+def load_experts(model: DeftModel, out: Path) -> bool:
+    """Load a finished stage 1 from OUT; False when there is none (stage 1 has to run)."""
+    if not (out / EXPERTS_DONE).exists():
+        return False
+    state = torch.load(out / EXPERTS_DONE, map_location="cpu", weights_only=True)
+    model.load_state_dict(state, strict=False)
+    return True

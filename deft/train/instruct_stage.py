@@ -80,6 +80,7 @@ def train_instruct(model: DeftModel, data: TrainingSet, stage: InstructStage, ou
     accelerator = make_accelerator()
     rank, main = accelerator.process_index, accelerator.is_main_process
     if not hasattr(model.llm, "peft_config"):
+        torch.manual_seed(stage.seed)  # LoRA's init does not depend on what ran before (stage 1 skipped on resume)
         model.add_lora()
     if stage.gradient_checkpointing:
         model.llm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
@@ -91,6 +92,8 @@ def train_instruct(model: DeftModel, data: TrainingSet, stage: InstructStage, ou
     optimizer = torch.optim.AdamW(groups, weight_decay=0.0)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / 10) * max(0.05, 1 - s / total))
     start = _resume(out, model, optimizer, scheduler) if resume else 0
+    if main:  # steps logged after the checkpoint are redone: log them once
+        log.keep(lambda row: row["stage"] != "instruct" or row["step"] <= start)
     stop = min(total, stage.stop_at or total)
     loader = record_batches(records, data, model.tokenizer, stage.batch_size, stage.max_answer_tokens, stage.seed,
                             start, stop)

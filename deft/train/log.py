@@ -15,6 +15,13 @@ class TrainingLog:
         with open(self.path, "a") as f:
             f.write(json.dumps({k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()}) + "\n")
 
+    def keep(self, row_wanted) -> None:
+        """Rewrite the log with only the rows `row_wanted(row)` accepts (a resume drops the steps it will redo)."""
+        rows = [r for r in self.rows() if row_wanted(r)]
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        tmp.replace(self.path)
+
     def rows(self) -> list[dict]:
         return [json.loads(x) for x in self.path.read_text().splitlines()] if self.path.exists() else []
 

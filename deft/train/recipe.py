@@ -7,10 +7,12 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+import torch
+
 from deft.model.config import DeftConfig
 from deft.model.deft import DeftModel
 from deft.train.data import TrainingSet, load_training_set
-from deft.train.experts_stage import ExpertsStage, train_experts
+from deft.train.experts_stage import ExpertsStage, load_experts, save_experts, train_experts
 from deft.model.drafts import DraftTable, write_answers
 from deft.train.instruct_stage import InstructStage, stage_records, train_instruct
 from deft.train.log import TrainingLog
@@ -38,9 +40,18 @@ def train(data_dir: str | Path, out: str | Path, config: DeftConfig = DeftConfig
 
         llm, tokenizer = load_backbone(None if config.backbone == "default" else config.backbone,
                                        quantize=config.quantize)
+    torch.manual_seed(experts.seed)  # the modules' init: a resumed run starts from the same weights
     model = DeftModel(config, llm, tokenizer)
     started = time.perf_counter()
-    train_experts(model, data, experts, log, progress)
+    if resume and load_experts(model, out):  # stage 1 finished before: keep its rows, do not run it again
+        model.eval()
+    else:
+        if accelerator.is_main_process:  # a fresh log (a stage 1 cut short is run again from the start)
+            log.keep(lambda row: False)
+        train_experts(model, data, experts, log, progress)
+        if accelerator.is_main_process:
+            save_experts(model, out)
+        accelerator.wait_for_everyone()
     answers: list[str] = []
     if instruct is not None:
         train_instruct(model, data, instruct, out, log, resume, progress)
