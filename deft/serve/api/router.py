@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ValidationError
 from starlette.background import BackgroundTask
+from starlette.exceptions import HTTPException
 
 from deft.serve.api.protocol import (
     AnalyzeRequest,
@@ -42,8 +43,10 @@ def parsed(model: type[BaseModel]):
             raise APIError(413, f"request larger than the {limit // 2**20} MiB video limit", "too_large")
         try:
             data = json.loads(await request.body())
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except ValueError:  # JSONDecodeError, UnicodeDecodeError, an integer past Python's 4300 digits
             raise APIError(400, "body is not valid JSON", "invalid_json") from None
+        except RecursionError:
+            raise APIError(400, "body is not valid JSON: nested too deep", "invalid_json") from None
         return model.model_validate(data)
 
     return Depends(body)
@@ -102,6 +105,11 @@ def create_app(engine: Engine, settings: ServeSettings = ServeSettings()) -> Fas
     @app.exception_handler(APIError)
     async def api_error(_, err: APIError):
         return error_response(err.status, err.message, err.code, err.param)
+
+    @app.exception_handler(HTTPException)  # unknown route, wrong method, broken multipart: OpenAI's shape too
+    async def http_error(_, err: HTTPException):
+        code = {404: "not_found", 405: "method_not_allowed"}.get(err.status_code, "invalid_request")
+        return error_response(err.status_code, str(err.detail), code)
 
     @app.exception_handler(ValidationError)
     @app.exception_handler(RequestValidationError)
