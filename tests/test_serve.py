@@ -3,6 +3,7 @@
 import base64
 import threading
 import time
+from types import SimpleNamespace
 
 import httpx
 import openai
@@ -17,7 +18,7 @@ from deft.serve.engines import TransformersEngine
 from deft.serve.settings import ServeSettings
 from tests.loopback import run_in_thread
 from tests.open_watch import watch_open
-from tests.tiny import tiny_llm
+from tests.tiny import tiny_llm, tiny_tokenizer
 
 KEY = "test-key"
 
@@ -25,9 +26,9 @@ KEY = "test-key"
 class SlowEngine(TransformersEngine):
     """The real engine, held for a moment per request so a flood meets a full queue."""
 
-    def complete(self, prompt, max_new_tokens, count=None):
+    def complete(self, prompt, max_new_tokens, count=None, stop=None):
         time.sleep(0.3)
-        return super().complete(prompt, max_new_tokens, count)
+        return super().complete(prompt, max_new_tokens, count, stop)
 
 
 @pytest.fixture(scope="module")
@@ -178,8 +179,9 @@ class HeldEngine:
 
     def __init__(self):
         self.release = threading.Event()
+        self.model = SimpleNamespace(tokenizer=tiny_tokenizer())  # the API counts prompt tokens with it
 
-    def complete(self, prompt, max_new_tokens, count=None):
+    def complete(self, prompt, max_new_tokens, count=None, stop=None):
         yield "first"
         self.release.wait(30)
         yield " last"

@@ -36,21 +36,29 @@ class TokenCount:
 class Engine(Protocol):
     name: str
 
-    def explain(self, features: ClipFeatures, question: str, max_new_tokens: int,
-                count: TokenCount | None = None) -> Iterator[str]:
-        """Answer `question` about one clip; yields text pieces as they are generated, adding to `count`."""
+    def explain(self, features: ClipFeatures, question: str, max_new_tokens: int, count: TokenCount | None = None,
+                stop: threading.Event | None = None) -> Iterator[str]:
+        """Answer `question` about one clip; yields text pieces as they are generated, adding to `count`;
+        generation ends at the next token once `stop` is set (the client left or the deadline passed)."""
 
-    def complete(self, prompt: str, max_new_tokens: int, count: TokenCount | None = None) -> Iterator[str]:
+    def complete(self, prompt: str, max_new_tokens: int, count: TokenCount | None = None,
+                 stop: threading.Event | None = None) -> Iterator[str]:
         """Plain text completion by the (adapted) LLM, no clip."""
+
+
+class Cancelled(Exception):
+    """Raised inside a generation from its streamer once its stop event is set, so the engine lock is freed."""
 
 
 class _Counted:
     """A transformers streamer that counts the token ids it passes on (its first put is the prompt)."""
 
-    def __init__(self, streamer, count: TokenCount):
-        self.streamer, self.count, self.prompt_seen = streamer, count, False
+    def __init__(self, streamer, count: TokenCount, stop: threading.Event):
+        self.streamer, self.count, self.stop, self.prompt_seen = streamer, count, stop, False
 
     def put(self, value: torch.Tensor) -> None:
+        if self.stop.is_set():
+            raise Cancelled
         if self.prompt_seen:
             self.count.completion += value.numel()
         else:
@@ -71,11 +79,12 @@ class TransformersEngine:
         self.model = model
         self.lock = threading.Lock()  # one generation at a time: HF models are not re-entrant
 
-    def _stream(self, run, count: TokenCount | None) -> Iterator[str]:
+    def _stream(self, run, count: TokenCount | None, stop: threading.Event | None) -> Iterator[str]:
         from transformers import TextIteratorStreamer
 
         text = TextIteratorStreamer(self.model.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=300)
-        streamer = _Counted(text, count if count is not None else TokenCount())
+        stop = stop if stop is not None else threading.Event()
+        streamer = _Counted(text, count if count is not None else TokenCount(), stop)
         errors: list[BaseException] = []
 
         def target():
@@ -88,15 +97,18 @@ class TransformersEngine:
 
         thread = threading.Thread(target=target, daemon=True)
         thread.start()
-        for piece in text:
-            if piece:
-                yield piece
+        try:
+            for piece in text:
+                if piece:
+                    yield piece
+        finally:  # a consumer that leaves early (the generator closed) ends the generation at its next token
+            stop.set()
         thread.join()
-        if errors:
+        if errors and not isinstance(errors[0], Cancelled):
             raise errors[0]
 
-    def explain(self, features: ClipFeatures, question: str, max_new_tokens: int,
-                count: TokenCount | None = None) -> Iterator[str]:
+    def explain(self, features: ClipFeatures, question: str, max_new_tokens: int, count: TokenCount | None = None,
+                stop: threading.Event | None = None) -> Iterator[str]:
         model = self.model
 
         @torch.no_grad()
@@ -106,9 +118,10 @@ class TransformersEngine:
             greedy_decode(model.llm, embeds, max_new_tokens, stop_ids(model.tokenizer), drafts=model.drafts,
                           streamer=streamer)
 
-        return self._stream(run, count)
+        return self._stream(run, count, stop)
 
-    def complete(self, prompt: str, max_new_tokens: int, count: TokenCount | None = None) -> Iterator[str]:
+    def complete(self, prompt: str, max_new_tokens: int, count: TokenCount | None = None,
+                 stop: threading.Event | None = None) -> Iterator[str]:
         tok = self.model.tokenizer
 
         @torch.no_grad()
@@ -117,7 +130,7 @@ class TransformersEngine:
             self.model.llm.generate(**ids, max_new_tokens=max_new_tokens, do_sample=False, streamer=streamer,
                                     eos_token_id=stop_ids(tok), pad_token_id=tok.pad_token_id or tok.eos_token_id)
 
-        return self._stream(run, count)
+        return self._stream(run, count, stop)
 
 
 class VLLMEngine:
@@ -140,9 +153,11 @@ class VLLMEngine:
         self.http = httpx.Client(base_url=server.url, timeout=httpx.Timeout(timeout_s, connect=10.0))
         self.stop = stop_ids(model.tokenizer)
 
-    def _stream(self, request: dict, max_new_tokens: int, count: TokenCount) -> Iterator[str]:
+    def _stream(self, request: dict, max_new_tokens: int, count: TokenCount, stop: threading.Event | None
+                ) -> Iterator[str]:
         """Text pieces of a streamed /v1/completions (server-sent events), counting the generated token ids;
-        vLLM's refusals become APIErrors."""
+        vLLM's refusals become APIErrors. Once `stop` is set the connection is closed, which aborts the request
+        in vLLM."""
         body = {"model": self.served, "max_tokens": max_new_tokens, "temperature": 0.0, "stream": True,
                 "stop_token_ids": self.stop, "return_token_ids": True, **request}
         text = Detokenizer(self.model.tokenizer)
@@ -151,6 +166,8 @@ class VLLMEngine:
                 if response.status_code != 200:
                     raise _refusal(response.status_code, response.read())
                 for line in response.iter_lines():
+                    if stop is not None and stop.is_set():
+                        return
                     if not line.startswith("data: ") or line == "data: [DONE]":
                         continue
                     event = json.loads(line[6:])
@@ -169,20 +186,22 @@ class VLLMEngine:
             yield rest
 
     @torch.no_grad()
-    def explain(self, features: ClipFeatures, question: str, max_new_tokens: int,
-                count: TokenCount | None = None) -> Iterator[str]:
+    def explain(self, features: ClipFeatures, question: str, max_new_tokens: int, count: TokenCount | None = None,
+                stop: threading.Event | None = None) -> Iterator[str]:
         embeds = self.model.prompt_embeds(collate([features]), question)  # (L, H), in the LLM's dtype
         buffer = io.BytesIO()
         torch.save(embeds.contiguous(), buffer)  # vLLM reads base64(torch.save(tensor)), casts to its --dtype
         count = count if count is not None else TokenCount()
         count.prompt += embeds.shape[0]
-        return self._stream({"prompt_embeds": base64.b64encode(buffer.getvalue()).decode()}, max_new_tokens, count)
+        return self._stream({"prompt_embeds": base64.b64encode(buffer.getvalue()).decode()}, max_new_tokens, count,
+                            stop)
 
-    def complete(self, prompt: str, max_new_tokens: int, count: TokenCount | None = None) -> Iterator[str]:
+    def complete(self, prompt: str, max_new_tokens: int, count: TokenCount | None = None,
+                 stop: threading.Event | None = None) -> Iterator[str]:
         ids = self.model.tokenizer(prompt)["input_ids"]  # with BOS, as TransformersEngine.complete
         count = count if count is not None else TokenCount()
         count.prompt += len(ids)
-        return self._stream({"prompt": ids}, max_new_tokens, count)
+        return self._stream({"prompt": ids}, max_new_tokens, count, stop)
 
     def close(self) -> None:
         """Stop the vLLM server if deft started it."""

@@ -12,6 +12,8 @@ class ServeSettings:
     max_upload_bytes: int = 32 * 1024 * 1024  # decoded video size
     max_video_frames: int = 300  # after decoding (10 s at 30 fps)
     max_new_tokens: int = 256
+    max_prompt_tokens: int = 1024  # the question or prompt the LLM reads (a clip's soft tokens come on top)
+    max_request_tokens: int = 4096  # the text of every message of one request together
     request_timeout_s: float = 120.0
     max_concurrent: int = 1  # requests computing at once (CPU inference is serial anyway)
     max_queue: int = 64  # requests waiting beyond that get 429

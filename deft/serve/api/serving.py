@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -84,6 +85,31 @@ class EventStream:
     release: Callable[[], None]
 
 
+CHARS_PER_TOKEN = 16  # a text over limit * this many characters is refused untokenized (a 40 MB message costs nothing)
+
+
+def check_tokens(tokenizer, text: str, limit: int, what: str, param: str) -> None:
+    """A 400 naming `limit` when `text` is longer than `limit` tokens."""
+    if len(text) > limit * CHARS_PER_TOKEN:
+        raise APIError(400, f"{what} has {len(text)} characters, over the {limit}-token limit", "too_many_tokens", param)
+    n = len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    if n > limit:
+        raise APIError(400, f"{what} has {n} tokens, over the {limit}-token limit", "too_many_tokens", param)
+
+
+def collect(pieces: Iterator[str], stop: threading.Event, deadline: float) -> str:
+    """The whole answer; past `deadline` the generation is stopped (its engine lock freed) and 504 raised."""
+    out = []
+    try:
+        for piece in pieces:
+            out.append(piece)
+            if time.monotonic() > deadline:
+                raise APIError(504, "the answer took longer than the request timeout", "timeout")
+    finally:
+        stop.set()
+    return "".join(out)
+
+
 def usage_info(count: TokenCount) -> UsageInfo:
     return UsageInfo(prompt_tokens=count.prompt, completion_tokens=count.completion,
                      total_tokens=count.prompt + count.completion)
@@ -141,11 +167,18 @@ class Serving:
             result, _ = await self.timed(self.analyse, video)
         return {**result.to_dict(), "source": "uploaded video"}
 
+    def check_prompt(self, text: str, param: str) -> None:
+        check_tokens(self.engine.model.tokenizer, text, self.settings.max_prompt_tokens, "the prompt", param)
+
+    def deadline(self) -> float:
+        return time.monotonic() + self.settings.request_timeout_s
+
     async def complete(self, request: CompletionRequest) -> CompletionResponse:
-        count = TokenCount()
+        self.check_prompt(request.prompt, "prompt")
+        count, stop = TokenCount(), threading.Event()
         async with self.gate:
-            pieces = self.engine.complete(request.prompt, self.max_tokens(request.max_tokens), count)
-            text = "".join(await self.timed(list, pieces))
+            pieces = self.engine.complete(request.prompt, self.max_tokens(request.max_tokens), count, stop)
+            text = await self.timed(collect, pieces, stop, self.deadline())
         return CompletionResponse(id=f"cmpl-{uuid.uuid4().hex[:24]}", created=int(time.time()),
                                   model=self.settings.model_id, engine=self.engine.name,
                                   choices=[CompletionChoice(text=text)], usage=usage_info(count))
@@ -153,21 +186,25 @@ class Serving:
     async def chat(self, request: ChatCompletionRequest) -> ChatCompletionResponse | EventStream:
         """The answer, or (stream=True) its server-sent events; a stream holds its gate slot until it ends."""
         video, question = self.clip_and_question(request)
+        self.check_prompt(question, "messages")
+        self.check_request(request)
         n_tokens = self.max_tokens(request.max_tokens or request.max_completion_tokens)
-        cid, created, count = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time()), TokenCount()
+        cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
+        count, stop = TokenCount(), threading.Event()
         release = await self.gate.enter()
         try:
             analysis, features = await self.timed(self.analyse, video) if video is not None else (None, None)
-            pieces: Iterator[str] = (self.engine.explain(features, question, n_tokens, count) if features is not None
-                                     else self.engine.complete(question, n_tokens, count))
+            pieces: Iterator[str] = (self.engine.explain(features, question, n_tokens, count, stop)
+                                     if features is not None else self.engine.complete(question, n_tokens, count, stop))
             evidence = {"engine": self.engine.name,
                         "deft": {k: analysis.to_dict()[k] for k in ("phases", "aus", "emotion")} if analysis else None}
             if request.stream:
                 with_usage = bool(request.stream_options and request.stream_options.include_usage)
-                events = self._events(cid, created, pieces, evidence, count if with_usage else None, release)
+                events = self._events(cid, created, pieces, evidence, count if with_usage else None, release, stop)
                 return EventStream(events, release)
-            text = "".join(await self.timed(list, pieces))
+            text = await self.timed(collect, pieces, stop, self.deadline())
         except BaseException:
+            stop.set()
             release()
             raise
         release()
@@ -176,7 +213,7 @@ class Serving:
                                       usage=usage_info(count), **evidence)
 
     async def _events(self, cid: str, created: int, pieces: Iterator[str], evidence: dict, count: TokenCount | None,
-                      release: Callable[[], None]) -> AsyncIterator[str]:
+                      release: Callable[[], None], stop: threading.Event) -> AsyncIterator[str]:
         def event(delta: DeltaMessage | None, finish: str | None = None, **extra) -> str:
             choices = [ChunkChoice(delta=delta, finish_reason=finish)] if delta is not None else []
             chunk = ChatCompletionChunk(id=cid, created=created, model=self.settings.model_id, choices=choices, **extra)
@@ -190,8 +227,16 @@ class Serving:
             if count is not None:
                 yield event(None, usage=usage_info(count))
             yield "data: [DONE]\n\n"
-        finally:
+        finally:  # also when the client leaves: the generation stops at its next token
+            stop.set()
             release()
+
+    def check_request(self, request: ChatCompletionRequest) -> None:
+        """Every message's text together within max_request_tokens (a 400 naming it)."""
+        texts = [m.content if isinstance(m.content, str) else " ".join(p.text for p in m.content or ())
+                 for m in request.messages]
+        check_tokens(self.engine.model.tokenizer, "\n".join(texts), self.settings.max_request_tokens,
+                     "the request's messages", "messages")
 
     def clip_and_question(self, request: ChatCompletionRequest) -> tuple[bytes | str | None, str]:
         """(video bytes or uploaded path or None, question) from the last user message."""
