@@ -1,6 +1,7 @@
 """Bounded work per request: prompts capped in tokens, and a generation stops (engine lock freed) once its
 client leaves or its deadline passes. Loopback only, bounded in count and time."""
 
+import socket
 import threading
 import time
 
@@ -31,7 +32,8 @@ def engine():
 @pytest.fixture(scope="module")
 def server(engine):
     settings = ServeSettings(api_keys=frozenset({KEY}), max_upload_bytes=8 * 2**20, max_new_tokens=400,
-                             max_prompt_tokens=64, max_request_tokens=256, request_timeout_s=2.0)
+                             max_prompt_tokens=64, max_request_tokens=256, request_timeout_s=2.0,
+                             body_timeout_s=2.0)
     url, server, thread = run_in_thread(create_app(engine, settings))
     yield url
     server.should_exit = True
@@ -99,3 +101,49 @@ def test_a_client_that_leaves_a_stream_frees_the_engine(server, engine):
     assert lock_free_within(engine, 4.0)  # the whole answer would hold it for at least 8 s
     r = httpx.post(server + "/v1/completions", json={"prompt": "AU", "max_tokens": 2}, headers=AUTH, timeout=30)
     assert r.status_code == 200
+
+
+def raw_request(server: str, head: bytes, chunks, timeout: float = 10.0) -> bytes:
+    """Send `head` then `chunks` on a raw loopback socket, stopping early if a response arrives; the response."""
+    host, port = server.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(head)
+        sock.setblocking(False)
+        for chunk in chunks:
+            try:
+                if sock.recv(1, socket.MSG_PEEK):
+                    break  # the server answered before the body ended
+            except BlockingIOError:
+                pass
+            try:
+                sock.sendall(chunk)
+            except (BlockingIOError, BrokenPipeError, ConnectionResetError):
+                break
+            time.sleep(0.002)
+        sock.setblocking(True)
+        return sock.recv(65536)
+
+
+def test_a_chunked_body_is_refused_once_past_the_limit_before_it_ends(server):
+    head = (b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + KEY.encode() +
+            b"\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+    piece = b"x" * 65536
+    chunk = b"%x\r\n" % len(piece) + piece + b"\r\n"
+    sent = []
+
+    def chunks():  # 64 MiB at most; the limit is about 10.7 MiB; never the closing chunk
+        for _ in range(1024):
+            sent.append(1)
+            yield chunk
+
+    response = raw_request(server, head, chunks())
+    assert response.startswith(b"HTTP/1.1 413") and b"too_large" in response
+    assert len(sent) < 1024  # answered before the client stopped sending
+
+
+def test_a_stalled_body_gets_a_408(server):
+    head = (b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + KEY.encode() +
+            b"\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"prompt\": ")
+    started = time.perf_counter()
+    response = raw_request(server, head, [], timeout=15)
+    assert response.startswith(b"HTTP/1.1 408") and time.perf_counter() - started < 10

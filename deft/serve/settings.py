@@ -15,6 +15,7 @@ class ServeSettings:
     max_prompt_tokens: int = 1024  # the question or prompt the LLM reads (a clip's soft tokens come on top)
     max_request_tokens: int = 4096  # the text of every message of one request together
     request_timeout_s: float = 120.0
+    body_timeout_s: float = 30.0  # a request body that sends nothing for this long gets a 408
     max_concurrent: int = 1  # requests computing at once (CPU inference is serial anyway)
     max_queue: int = 64  # requests waiting beyond that get 429
     max_files: int = 256  # uploaded clips kept; the oldest are dropped

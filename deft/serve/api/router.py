@@ -21,6 +21,7 @@ from deft.serve.api.protocol import (
     CompletionResponse,
     FileObject,
 )
+from deft.serve.api.body_limit import BodyLimit
 from deft.serve.api.serving import EventStream, Serving
 from deft.serve.engines import Engine
 from deft.serve.openai_errors import APIError, error_response
@@ -33,15 +34,17 @@ def serving(request: Request) -> Serving:
     return request.app.state.serving
 
 
+def body_limit(settings: ServeSettings) -> int:
+    """The largest body a route accepts: the video limit in base64 plus room for the rest of the request."""
+    return settings.max_upload_bytes * 4 // 3 + 65536
+
+
 def parsed(model: type[BaseModel]):
-    """The body as `model`, read as JSON whatever its content-type says (curl -d sends a form type), after
-    a size check that needs no read; a ValidationError becomes a 400 (see create_app)."""
+    """The body as `model`, read as JSON whatever its content-type says (curl -d sends a form type); its size
+    is bounded by BodyLimit as it arrives; a ValidationError becomes a 400 (see create_app)."""
 
     async def body(request: Request) -> BaseModel:
-        limit = serving(request).settings.max_upload_bytes
-        if int(request.headers.get("content-length") or 0) > limit * 4 // 3 + 65536:  # base64 video + the rest
-            raise APIError(413, f"request larger than the {limit // 2**20} MiB video limit", "too_large")
-        try:
+        try:  # a body over body_limit() is refused (413) while it is read
             data = json.loads(await request.body())
         except ValueError:  # JSONDecodeError, UnicodeDecodeError, an integer past Python's 4300 digits
             raise APIError(400, "body is not valid JSON", "invalid_json") from None
@@ -108,7 +111,7 @@ def create_app(engine: Engine, settings: ServeSettings = ServeSettings()) -> Fas
 
     @app.exception_handler(HTTPException)  # unknown route, wrong method, broken multipart: OpenAI's shape too
     async def http_error(_, err: HTTPException):
-        code = {404: "not_found", 405: "method_not_allowed"}.get(err.status_code, "invalid_request")
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(err.status_code, "invalid_request")
         return error_response(err.status_code, str(err.detail), code)
 
     @app.exception_handler(ValidationError)
@@ -120,4 +123,5 @@ def create_app(engine: Engine, settings: ServeSettings = ServeSettings()) -> Fas
                               where or None)
 
     app.include_router(router)
+    app.add_middleware(BodyLimit, max_bytes=body_limit(settings), timeout_s=settings.body_timeout_s)
     return app
