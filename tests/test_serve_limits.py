@@ -3,7 +3,9 @@ client leaves or its deadline passes. Loopback only, bounded in count and time."
 
 import socket
 import threading
+import tempfile
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -147,3 +149,16 @@ def test_a_stalled_body_gets_a_408(server):
     started = time.perf_counter()
     response = raw_request(server, head, [], timeout=15)
     assert response.startswith(b"HTTP/1.1 408") and time.perf_counter() - started < 10
+
+
+def test_uploads_are_deleted_at_shutdown(engine, happy_mp4):
+    url, server, thread = run_in_thread(create_app(engine, ServeSettings(api_keys=frozenset({KEY}))))
+    try:
+        r = httpx.post(url + "/v1/files", headers=AUTH, timeout=30, files={"file": ("c.mp4", open(happy_mp4, "rb"))})
+        assert r.status_code == 200
+        folder = next(p for p in Path(tempfile.gettempdir()).glob("deft-serve-*") if (p / (r.json()["id"] + ".mp4")).exists())
+        assert oct(folder.stat().st_mode & 0o777) == "0o700"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    assert not folder.exists()

@@ -6,6 +6,7 @@ import base64
 import binascii
 import os
 import re
+import shutil
 import tempfile
 import threading
 import uuid
@@ -42,7 +43,8 @@ def decode_data_url(url: str, max_bytes: int) -> bytes:
 
 
 class FileStore:
-    """Uploaded clips by id, in a private temp folder, oldest dropped past `max_files`."""
+    """Uploaded clips by id, in a private temp folder (0700), oldest dropped past `max_files`, all deleted at
+    shutdown (close)."""
 
     def __init__(self, max_files: int):
         self.dir = tempfile.mkdtemp(prefix="deft-serve-")
@@ -61,6 +63,12 @@ class FileStore:
                 _, old = self.files.popitem(last=False)
                 os.unlink(old)
         return file_id
+
+    def close(self) -> None:
+        """Delete every uploaded clip and the folder (the server's shutdown calls it)."""
+        with self.lock:
+            self.files.clear()
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def path(self, file_id: str) -> str:
         with self.lock:

@@ -5,6 +5,7 @@ the Serving in app.state."""
 from __future__ import annotations
 
 import json
+from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
@@ -91,8 +92,15 @@ async def completions(request: Request, body: CompletionRequest = parsed(Complet
 
 
 def create_app(engine: Engine, settings: ServeSettings = ServeSettings()) -> FastAPI:
-    app = FastAPI(title="deft", version="0.1.0")
-    app.state.serving = Serving(engine, settings)
+    serving_state = Serving(engine, settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        serving_state.files.close()  # uploaded clips do not outlive the server
+
+    app = FastAPI(title="deft", version="0.1.0", lifespan=lifespan)
+    app.state.serving = serving_state
 
     @app.middleware("http")
     async def auth(request: Request, call_next):
