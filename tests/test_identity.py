@@ -22,7 +22,7 @@ from deft.tools.identity import (
 )
 
 COLLINS, HOPPER = "Eileen Collins", "Grace Hopper"
-CONSENT = "public-domain NASA photo, consent token 7f3a91"
+CONSENT = "yes"
 PURPOSE = "deft identity test purpose b2c4"
 
 
@@ -94,7 +94,7 @@ def test_forget_removes_every_trace(gallery, astronaut_clip):
         "SELECT s.descriptor FROM samples s JOIN people p ON p.id = s.person_id WHERE p.name = ?", (COLLINS,))]
     thumbs = [folder / THUMBS / r[0] for r in gallery._db.execute(
         "SELECT s.thumbnail FROM samples s JOIN people p ON p.id = s.person_id WHERE p.name = ?", (COLLINS,))]
-    secrets = [COLLINS.encode(), CONSENT.encode(), PURPOSE.encode(), *blobs]
+    secrets = [COLLINS.encode(), PURPOSE.encode(), *blobs]  # consent is "yes" for everyone: no trace of a person
     assert len(blobs) == 2 and all(t.exists() for t in thumbs)
     on_disk = b"".join(b for _, b in _gallery_bytes(folder))
     assert all(s in on_disk for s in secrets)  # the grep below can see them while they exist
@@ -118,7 +118,9 @@ def test_forget_removes_every_trace(gallery, astronaut_clip):
     assert gallery.search(face_photo("hopper"))[0].accepted  # others are untouched
 
 
-@pytest.mark.parametrize("consent, purpose", [("", "test"), (False, "test"), ("no", "test"), ("yes", ""), (None, "x")])
+@pytest.mark.parametrize("consent, purpose", [
+    ("", "test"), (False, "test"), ("no", "test"), ("yes", ""), (None, "x"), ("nope", "test"), ("n/a", "test"),
+    ("declined", "test"), ("no consent", "test"), ("signed form", "test"), ("yes!", "test"), (1, "test")])
 def test_enrolment_needs_consent_and_purpose(tmp_path, consent, purpose):
     with Gallery(tmp_path / "g", create=True) as g:
         with pytest.raises(ConsentError):
@@ -203,3 +205,18 @@ def test_cli_enrol_search_verify_forget(tmp_path, capsys):
     assert code == 0 and json.loads(out)["samples_removed"] == 1
     with pytest.raises(UnknownPersonError):
         _cli(["identity", "verify", COLLINS, str(photo), "--gallery", g], capsys)
+
+
+def test_gallery_is_private_and_names_are_plain(tmp_path):
+    with Gallery(tmp_path / "g", create=True) as g:
+        g.enrol(COLLINS, [face_photo("astronaut")], consent="YES ", purpose="door access")
+        for bad in ("Eve\nMallory  0.10  accepted", "Eve\x1b[2J", "Eve\u202eecilA"):
+            with pytest.raises(GalleryError, match="control"):
+                g.enrol(bad, [face_photo("astronaut")], consent="yes", purpose="t")
+        assert g.names() == [COLLINS]
+        row = g._db.execute("SELECT consent, purpose, enrolled_at FROM samples").fetchone()
+    assert row[0] == "yes" and row[1] == "door access" and row[2]
+    folder = tmp_path / "g"
+    modes = {p.relative_to(folder).as_posix(): p.stat().st_mode & 0o777 for p in [folder, *folder.rglob("*")]}
+    assert modes.pop(".") == 0o700 and modes.pop(THUMBS) == 0o700
+    assert modes and set(modes.values()) == {0o600}, modes

@@ -80,7 +80,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name")
     p.add_argument("files", nargs="+", help="images or clips of the person, one face each")
     p.add_argument("--gallery", required=True, help="gallery folder (created if missing)")
-    p.add_argument("--consent", required=True, help="how the person consented (e.g. 'signed form 2024-05-01')")
+    p.add_argument("--consent", required=True, help="yes: the person explicitly agreed (recorded with the time and "
+                   "--purpose); anything else refuses")
     p.add_argument("--purpose", required=True, help="what the enrolment is for")
     p.set_defaults(func=cmd_enrol)
 

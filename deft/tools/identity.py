@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import unicodedata
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from deft.video import IMAGE_SUFFIXES, VideoLimits, read_video
 
 DB_NAME = "gallery.sqlite"
 THUMBS = "thumbs"
-REFUSING_CONSENT = {"", "no", "n", "false", "0", "none", "refused", "withdrawn"}
+CONSENT_YES = "yes"  # the only answer that records consent; anything else ("nope", "n/a", "declined") refuses
 EXTRA_IMAGE_SUFFIXES = {".webp"}
 
 # A face source: an image or clip file (or a folder of frames), an RGB image (H, W, 3) or clip (T, H, W, 3).
@@ -221,13 +222,19 @@ def calibrate(genuine_distances: Sequence[float], impostor_distances: Sequence[f
 
 
 def _consent_text(consent: str | bool | None) -> str:
-    text = "yes" if consent is True else str(consent or "").strip()
-    if consent is False or text.lower() in REFUSING_CONSENT:
-        raise ConsentError(
-            f"consent {consent!r} does not record consent; enrol only people who agreed, and say how "
-            "(e.g. --consent 'signed form 2024-05-01')"
-        )
-    return text
+    """"yes" when the person explicitly agreed (True or the word yes); a ConsentError for anything else."""
+    if consent is True or (isinstance(consent, str) and consent.strip().lower() == CONSENT_YES):
+        return CONSENT_YES
+    raise ConsentError(
+        f"consent {consent!r} is not an explicit yes; enrol only people who agreed (--consent yes), and say "
+        "what for (--purpose); the time is recorded with both"
+    )
+
+
+def _private(path: Path, mode: int) -> None:
+    """Only the owner may read the gallery (folders 0700, files 0600), older galleries included."""
+    if path.stat().st_mode & 0o777 != mode:
+        os.chmod(path, mode)
 
 
 def _wipe(path: Path) -> None:
@@ -256,7 +263,10 @@ class Gallery:
                     f"`deft identity enrol NAME FILE --gallery {self.folder} --consent ... --purpose ...`"
                 )
             (self.folder / THUMBS).mkdir(parents=True, exist_ok=True)
+        _private(self.folder, 0o700)
         try:
+            db.touch(mode=0o600)  # created private: SQLite gives its journal the database's mode
+            _private(db, 0o600)
             self._db = sqlite3.connect(db)
             # secure_delete zeroes deleted content at once; the rollback journal is deleted after each
             # transaction (WAL would keep old pages in a side file).
@@ -269,6 +279,7 @@ class Gallery:
                 f"{db}: not a usable gallery database ({err}); point --gallery at another folder"
             ) from None
         (self.folder / THUMBS).mkdir(exist_ok=True)
+        _private(self.folder / THUMBS, 0o700)
 
     def __enter__(self) -> Gallery:
         return self
@@ -321,8 +332,9 @@ class Gallery:
         try:
             for _, thumb, _ in signatures:
                 path = self.folder / THUMBS / f"{uuid.uuid4().hex}.png"
-                path.write_bytes(thumb)
-                written.append(path)
+                with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+                    written.append(path)
+                    f.write(thumb)
             with self._db:
                 self._db.execute("INSERT OR IGNORE INTO people (name, enrolled_at) VALUES (?, ?)", (name, now))
                 (person,) = self._db.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
@@ -402,4 +414,6 @@ def _check_name(name: str) -> str:
     text = str(name or "").strip()
     if not text or len(text) > 200:
         raise GalleryError(f"person name {name!r} must be 1-200 characters")
+    if any(unicodedata.category(c).startswith("C") for c in text):  # a line break would forge a table row
+        raise GalleryError(f"person name {name!r} holds control or invisible format characters")
     return text
