@@ -263,7 +263,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from deft.serve.demo import run_demo
 
     run_demo(**given(args, host="host", port="port", model_path="model", api_url="api_url", api_key="api_key",
-                      engine="engine"))
+                      engine="engine", auth="auth"))
     return 0
 
 
@@ -423,6 +423,7 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     _server_options(p, "local engine")
     p.add_argument("--api-url", help="use a running deft serve instead of a local engine")
     p.add_argument("--api-key")
+    p.add_argument("--auth", metavar="USER:PASS", help="a login page first (also DEFT_DEMO_AUTH)")
     p.set_defaults(func=cmd_demo)
 
 

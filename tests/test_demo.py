@@ -49,3 +49,30 @@ def test_a_clip_without_a_face_is_explained_not_crashed(demo_url, tmp_path):
     client = Client(demo_url, verbose=False)
     table, plot, summary = client.predict(handle_file(str(path)), api_name="/on_video")
     assert "Cannot analyse this clip" in summary and "no face found" in summary
+
+
+def test_with_auth_a_login_comes_first(demo_url):
+    import httpx
+
+    from deft.errors import ConfigError
+    from deft.serve.demo import parse_auth
+
+    assert parse_auth("ana:se:cret") == ("ana", "se:cret")
+    for bad in ("ana", "ana:", ":pw"):
+        with pytest.raises(ConfigError):
+            parse_auth(bad)
+    llm, tok = tiny_llm()
+    demo = build_demo(LocalBackend(TransformersEngine(DeftModel(DeftConfig(expert_dim=32, conv_width=8), llm, tok))))
+    port = _free_port()
+    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                        auth=parse_auth("ana:se:cret"))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        assert httpx.get(url + "/config", timeout=30).status_code == 401
+        assert httpx.get(demo_url + "config", timeout=30).status_code == 200  # the same page without --auth
+        assert httpx.post(url + "/login", data={"username": "ana", "password": "wrong"}, timeout=30).status_code == 400
+        with httpx.Client(base_url=url, timeout=30) as client:
+            assert client.post("/login", data={"username": "ana", "password": "se:cret"}).status_code == 200
+            assert client.get("/config").status_code == 200
+    finally:
+        demo.close()

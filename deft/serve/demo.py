@@ -11,6 +11,8 @@ import tempfile
 from collections.abc import Iterator
 from functools import lru_cache
 
+from deft.errors import ConfigError
+
 EXAMPLES = (("happiness", "astronaut", 1), ("surprise", "hopper", 2), ("disgust", "astronaut", 3), ("repression", "hopper", 4))
 AU_COLUMNS = ["AU", "name", "confidence", "side", "evidence"]
 
@@ -121,12 +123,23 @@ def build_demo(backend, max_tokens: int = 160):
     return demo
 
 
+def parse_auth(text: str) -> tuple[str, str]:
+    """USER:PASS (the password may hold colons) as Gradio's login pair."""
+    user, sep, password = text.partition(":")
+    if not (user and sep and password):
+        raise ConfigError(f"--auth wants USER:PASS, got {text[:40]!r}")
+    return user, password
+
+
 def run_demo(host: str = "127.0.0.1", port: int = 7860, model_path: str | None = None, api_url: str | None = None,
-             api_key: str | None = None, engine: str = "transformers") -> None:
+             api_key: str | None = None, engine: str = "transformers", auth: str | None = None) -> None:
+    """Serve the demo; with `auth` ("USER:PASS", or DEFT_DEMO_AUTH) a login page comes first."""
+    auth = auth or os.environ.get("DEFT_DEMO_AUTH") or None
     if api_url:
         backend = RemoteBackend(api_url, api_key)
     else:
         from deft.serve.server import make_engine
 
         backend = LocalBackend(make_engine(engine, model_path))
-    build_demo(backend).queue(max_size=16).launch(server_name=host, server_port=port)
+    build_demo(backend).queue(max_size=16).launch(server_name=host, server_port=port,
+                                                  auth=parse_auth(auth) if auth else None)
