@@ -2,7 +2,7 @@
 errors, and the server's memory over the run, for each engine in the same run.
 
     python benchmarks/bench_serve.py [--engines transformers,vllm] [--clients 32] [--requests 1000]
-                                     [--max-tokens 8] [--vllm-python PATH]
+                                     [--max-tokens 8] [--vllm-python PATH] [--hostile N]
 
 Each engine gets a fresh `deft serve` process on loopback (embedded default checkpoint). Clients
 send chat completions with one of four synthetic mp4 clips as a base64 `video_url` part, through
@@ -15,7 +15,9 @@ the PSS sum is what the tree really occupies. The 4 GB target is judged on the P
 shown beside it (here they differ by ~0.1-0.4 GB, as the big items, weights and KV cache, are private).
 "flat" compares the median PSS sum over the last tenth of the run with the median over the second
 tenth (after warm-up). At the end each process's RSS and PSS (peak over the run) are listed.
-Targets: 0 errors; peak PSS sum <= 4 GB; memory flat over 1,000 requests. GB = 10^9 bytes
+With --hostile N every Nth request is oversize instead (a 40 MB chat message, a 100 kB prompt, a 100 kB
+completion prompt, in turn), sent with httpx; it must get a 400/413 (anything else is an error).
+Targets: 0 errors; peak PSS sum <= 4 GB; memory flat over 1,000 requests, oversize ones among them. GB = 10^9 bytes
 (earlier runs of this bench printed RSS sums in GiB, 2^30 bytes).
 
 Measured while sizing the vLLM server (deft.serve.vllm_process; 2 cores, Gemma 3 270M in bfloat16,
@@ -153,7 +155,25 @@ def run_engine(engine: str, parts: list[dict], args, tmp: Path) -> dict:
     latencies: list[float] = []
     errors: list[str] = []
 
+    refused: list[int] = []
+    oversize = [{"messages": [{"role": "user", "content": "AU12 " * (8 * 2**20)}]},  # a 40 MB message
+                {"messages": [{"role": "user", "content": "Which AUs moved? " * 6000}]},  # a 100 kB prompt
+                {"prompt": "x" * 100_000, "max_tokens": 4}]
+
+    def hostile(i: int) -> None:
+        """An oversize request between the normal ones: it must be refused (400/413) without costing memory."""
+        route = "/v1/completions" if "prompt" in oversize[i % 3] else "/v1/chat/completions"
+        try:
+            r = httpx.post(f"http://127.0.0.1:{port}{route}", json=oversize[i % 3], timeout=600)
+            refused.append(r.status_code) if r.status_code in (400, 413) else errors.append(f"oversize: {r.status_code}")
+        except httpx.HTTPError as err:
+            errors.append(f"oversize: {type(err).__name__}")
+
     def one(i: int) -> None:
+        if args.hostile and i % args.hostile == args.hostile - 1:
+            hostile(i // args.hostile)
+            done[0] += 1
+            return
         start = time.perf_counter()
         try:
             reply = client.chat.completions.create(model="deft", max_tokens=args.max_tokens, messages=[
@@ -191,6 +211,7 @@ def run_engine(engine: str, parts: list[dict], args, tmp: Path) -> dict:
     early, late = window_median(0.1, 0.2), window_median(0.9, 1.0)
     return {
         "engine": engine, "startup_s": startup, "wall_s": wall, "rps": len(lat) / wall, "errors": errors,
+        "refused": refused,
         "p50": lat[len(lat) // 2] if lat else float("nan"), "p95": lat[int(len(lat) * 0.95) - 1] if lat else float("nan"),
         "peak_rss_gb": max(r for _, r, _ in samples), "peak_gb": max(p for _, _, p in samples),
         "early_gb": early, "late_gb": late, "processes": peaks,
@@ -205,6 +226,8 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=8)
     parser.add_argument("--vllm-python", default=os.environ.get("DEFT_VLLM_PYTHON"))
     parser.add_argument("--startup-timeout", type=float, default=900)
+    parser.add_argument("--hostile", type=int, default=0,
+                        help="every Nth request is oversize (a 40 MB message, a 100 kB prompt): refused, memory flat")
     args = parser.parse_args()
     engines = [e for e in args.engines.split(",") if e]
     if "vllm" in engines and not args.vllm_python:
@@ -221,7 +244,7 @@ def main() -> None:
               f"p95 {r['p95']:.2f} s | errors {len(r['errors'])} | peak PSS sum {r['peak_gb']:.2f} GB "
               f"({'PASS' if r['peak_gb'] <= TARGET_PEAK_GB else 'FAIL'} <= {TARGET_PEAK_GB}; RSS sum "
               f"{r['peak_rss_gb']:.2f} GB) | PSS 2nd tenth {r['early_gb']:.2f} GB, last tenth {r['late_gb']:.2f} GB "
-              f"({'flat' if flat else 'GROWS'})")
+              f"({'flat' if flat else 'GROWS'})" + (f" | oversize refused {len(r['refused'])}" if args.hostile else ""))
         for name, (rss, pss) in sorted(r["processes"].items(), key=lambda kv: -kv[1][1]):
             print(f"    {name}: peak RSS {rss:.2f} GB, PSS {pss:.2f} GB")
         for e in sorted(set(r["errors"]))[:5]:
