@@ -1,5 +1,6 @@
 """The Gradio demo, driven through gradio_client (its API) on loopback, with the tiny model behind it."""
 
+import os
 import socket
 
 import pytest
@@ -76,3 +77,25 @@ def test_with_auth_a_login_comes_first(demo_url):
             assert client.get("/config").status_code == 200
     finally:
         demo.close()
+
+
+def test_uploaded_clips_are_deleted_when_the_demo_closes(tmp_path, happy_mp4):
+    import shutil
+    import tempfile
+    import uuid
+    from pathlib import Path
+
+    clip = tmp_path / f"clip-{uuid.uuid4().hex}.mp4"
+    shutil.copy(happy_mp4, clip)
+    llm, tok = tiny_llm()
+    demo = build_demo(LocalBackend(TransformersEngine(DeftModel(DeftConfig(expert_dim=32, conv_width=8), llm, tok))),
+                      max_tokens=4)
+    port = _free_port()
+    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    root = Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
+    try:
+        Client(f"http://127.0.0.1:{port}/", verbose=False).predict(handle_file(str(clip)), api_name="/on_video")
+        assert list(root.rglob(clip.name)), "the upload should be in Gradio's cache while the demo runs"
+    finally:
+        demo.close()
+    assert not list(root.rglob(clip.name))

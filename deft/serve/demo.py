@@ -98,7 +98,8 @@ def build_demo(backend, max_tokens: int = 160):
             text += piece
             yield history + [{"role": "assistant", "content": text}], ""
 
-    with gr.Blocks(title="deft: explain a micro-expression") as demo:
+    # delete_cache: uploaded clips are deleted an hour after upload and when the demo closes
+    with gr.Blocks(title="deft: explain a micro-expression", delete_cache=(600, 3600)) as demo:
         gr.Markdown("# deft\nUpload or record a short clip of one face. deft measures which facial muscles moved "
                     "(FACS Action Units), where and how, and explains it; ask it questions below.")
         analysis = gr.State(None)
