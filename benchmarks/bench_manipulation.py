@@ -1,55 +1,31 @@
-"""ROC AUC of `check_manipulation` per manipulation, and its time per call.
+"""False positives on unmodified images and ROC AUC per manipulation of `check_manipulation`, held apart.
 
-Samples are random views of the packaged real faces (Eileen Collins, Grace Hopper): the photos at a
-random scale (0.6-1, or native) and square crop around the face, half with added sensor noise
-(std 0.5-2.5), plus frames of synthetic clips of both faces. Each clean view is also manipulated
-once per kind (see deft.tools.manipulation.MANIPULATIONS, random strength); the AUC compares the
-score of the clean views with that of each kind's views (Mann-Whitney, ties count half).
-The cue scales in manipulation.py were set on seed 1; seed 0 (the default) is held apart.
-Run: python benchmarks/bench_manipulation.py [--n 60] [--seed 0]
+Views: deft.tools.sent_images.labelled_views("held_apart", N): unmodified frames of the realistic world
+(identities, poses, lighting, cameras apart from the calibration split's, other seeds) and crops of the two
+shipped photos, saved as people send them (JPEG q60-95, PNG, H.264 CRF 18-32, 112-160 px portraits);
+each also beauty-filtered (bilateral, guided, gaussian on the face; blur_global) or spliced, then saved
+the same way, and saved at JPEG quality 30-70 (compression, not a manipulation). The heads were fitted
+on the calibration split (benchmarks/calibrate_manipulation.py). A false positive is a verdict of
+smoothed or spliced on an unmodified or heavy-JPEG view; AUC compares probabilities (Mann-Whitney,
+ties half). --old FILE also runs another version of
+manipulation.py (e.g. `git show REV:deft/tools/manipulation.py > old.py`) on the same views.
+Run: python benchmarks/bench_manipulation.py [--n 140] [--cache views.pkl] [--old old.py]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import sys
 import time
-from functools import lru_cache
 
-import cv2
 import numpy as np
 
-from deft.data.faces import face_photo
-from deft.data.synthetic import SyntheticSpec, render
-from deft.tools.manipulation import MANIPULATIONS, check_manipulation, main_face, manipulate
+from calibrate_manipulation import views  # the script beside this one (its folder is on sys.path)
+from deft.tools.manipulation import check_manipulation
+from deft.tools.sent_images import HEAVY_JPEG, MANIPULATED, SAVES
 
-FACES = ("astronaut", "hopper")
-
-
-@lru_cache(maxsize=None)
-def _clip(face: str, seed: int) -> np.ndarray:
-    return render(SyntheticSpec(face=face, aus=(("AU12", 2.0),), seed=seed)).frames
-
-
-def clean_view(rng: np.random.Generator) -> tuple[np.ndarray, tuple[int, int, int, int], str]:
-    """(RGB view, face box, face name): a random scale/crop/noise of a photo, or a synthetic frame."""
-    face = FACES[int(rng.integers(2))]
-    if rng.random() < 0.5:
-        img = np.array(face_photo(face))
-        if rng.random() >= 0.3:  # else keep the native pixels (and the hopper JPEG's grid)
-            scale = rng.uniform(0.6, 1.0)
-            img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    else:
-        img = _clip(face, int(rng.integers(3)))[int(rng.integers(30))].copy()
-    left, top, right, bottom = main_face(img)[0]
-    h, w = img.shape[:2]
-    side = int(min(h, w) * rng.uniform(0.75, 1.0))
-    x0 = int(rng.integers(max(0, right - side), max(0, min(left, w - side)) + 1))
-    y0 = int(rng.integers(max(0, bottom - side), max(0, min(top, h - side)) + 1))
-    img = img[y0:y0 + side, x0:x0 + side].copy()
-    if rng.random() < 0.5:
-        img = np.clip(img + rng.normal(0, rng.uniform(0.5, 2.5), img.shape), 0, 255).astype(np.uint8)
-    box, _ = main_face(img)
-    return img, box, face
+MANIPULATION_VERDICTS = ("smoothed", "spliced")
 
 
 def auc(negatives: list[float], positives: list[float]) -> float:
@@ -58,35 +34,63 @@ def auc(negatives: list[float], positives: list[float]) -> float:
     return float(((pos > neg).sum() + 0.5 * (pos == neg).sum()) / (neg.size * pos.size))
 
 
+def run_new(rows: list[dict]) -> dict[str, list[tuple[float, str]]]:
+    """{kind: [(probability or None, verdict), ...]} of the current check."""
+    out: dict[str, list] = {}
+    for row in rows:
+        for kind, rgb in row.items():
+            report = check_manipulation(rgb)
+            out.setdefault(kind, []).append((report.probability, report.verdict))
+    return out
+
+
+def run_old(rows: list[dict], path: str) -> dict[str, list[tuple[float, bool]]]:
+    """{kind: [(score, any flag raised), ...]} of another manipulation.py."""
+    spec = importlib.util.spec_from_file_location("old_manipulation", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the file runs
+    spec.loader.exec_module(module)
+    out: dict[str, list] = {}
+    for row in rows:
+        for kind, rgb in row.items():
+            report = module.check_manipulation(rgb)
+            out.setdefault(kind, []).append((report.score, bool(report.raised)))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=60, help="clean views (each also manipulated once per kind)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n", type=int, default=140, help="unmodified views (each also manipulated per kind)")
+    parser.add_argument("--cache", help="pickle of the rendered held-apart views (read if it exists, else written)")
+    parser.add_argument("--old", help="another manipulation.py to run on the same views")
     args = parser.parse_args()
-    rng = np.random.default_rng(args.seed)
-    scores: dict[str, list[float]] = {k: [] for k in ("clean", *MANIPULATIONS)}
-    flagged: dict[str, list[bool]] = {k: [] for k in scores}
-    times, sides = [], []
-    for _ in range(args.n):
-        img, box, face = clean_view(rng)
-        sides.append(img.shape[0])
-        views = {"clean": img}
-        for kind in MANIPULATIONS:
-            donor = face_photo("hopper" if face == "astronaut" else "astronaut")
-            views[kind] = manipulate(img, kind, rng, box=box, donor=donor)
-        for kind, view in views.items():
-            start = time.perf_counter()
-            report = check_manipulation(view)  # the check finds the face itself
-            times.append(time.perf_counter() - start)
-            scores[kind].append(report.score)
-            flagged[kind].append(bool(report.raised))
-    print(f"{args.n} clean views vs {args.n} manipulated views per kind (seed {args.seed})")
-    print(f"{'kind':<12} {'AUC':>6} {'flagged':>8}")
-    print(f"{'clean':<12} {'':>6} {np.mean(flagged['clean']):>8.0%}")
-    for kind in MANIPULATIONS:
-        print(f"{kind:<12} {auc(scores['clean'], scores[kind]):>6.3f} {np.mean(flagged[kind]):>8.0%}")
-    print(f"time per call: {1000 * np.mean(times):.1f} ms mean, {1000 * np.median(times):.1f} ms median "
-          f"(square views {min(sides)}-{max(sides)} px, face detection included)")
+    rows = views("held_apart", args.n, args.cache)
+    start = time.perf_counter()
+    new = run_new(rows)
+    per_call = (time.perf_counter() - start) / sum(len(v) for v in new.values())
+    old = run_old(rows, args.old) if args.old else None
+    fp = lambda kind: np.mean([v in MANIPULATION_VERDICTS for _, v in new[kind]])  # noqa: E731
+    share = lambda kind, verdict: np.mean([v == verdict for _, v in new[kind]])  # noqa: E731
+    print(f"held-apart: {len(new['clean'])} unmodified views, each manipulated once per kind")
+    print(f"{'':<14}{'new: flagged':>13}{'inconclusive':>13}{'compressed':>11}{'AUC':>7}{'AUC meas.':>10}"
+          f"   {'old: flagged':>12}{'AUC':>7}")
+    zero = lambda kind: [0.0 if p is None else p for p, _ in new[kind]]  # noqa: E731
+    measured = lambda kind: [p for p, _ in new[kind] if p is not None]  # noqa: E731
+    for kind in ("clean", HEAVY_JPEG, *MANIPULATED):
+        a = "" if kind == "clean" else f"{auc(zero('clean'), zero(kind)):.3f}"
+        m = "" if kind == "clean" else f"{auc(measured('clean'), measured(kind)):.3f}"
+        line = (f"{kind:<14}{fp(kind):>13.1%}{share(kind, 'inconclusive'):>13.1%}{share(kind, 'compressed'):>11.1%}"
+                f"{a:>7}{m:>10}")
+        if old:
+            oa = "" if kind == "clean" else f"{auc([s for s, _ in old['clean']], [s for s, _ in old[kind]]):.3f}"
+            line += f"   {np.mean([f for _, f in old[kind]]):>12.1%}{oa:>7}"
+        print(line)
+    print(f"AUC: probability, 0 where not measured (face < MIN_FACE_PX or none); AUC meas.: measured views only "
+          f"({len(measured('clean'))} unmodified)")
+    print(f"unmodified views by save ({', '.join(SAVES)} cycled): new flagged "
+          + ", ".join(f"{save} {np.mean([v in MANIPULATION_VERDICTS for _, v in new['clean'][i::len(SAVES)]]):.1%}"
+                      for i, save in enumerate(SAVES)))
+    print(f"time per call: {1000 * per_call:.1f} ms mean (face detection included)")
 
 
 if __name__ == "__main__":

@@ -63,11 +63,14 @@ def cmd_manipulation(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_dict()))
         return 0
-    print(f"{report.source}: score {report.score:.2f} ({', '.join(report.raised) or 'no flag raised'})")
+    p = ("not measured" if report.probability is None
+         else f"P(manipulated) {report.probability:.2f}, flagged at {report.threshold:.2f}")
+    print(f"{report.source}: {report.verdict} ({p})\n  {report.reason}")
     for flag in report.flags:
         print(f"  {flag.name:<17} {'FLAG' if flag.raised else 'ok':<4} {flag.strength:>6.2f}  {flag.reason}")
     for warning in report.warnings:
         print(f"  warning: {warning}")
+    print(f"  validated on: {report.validated_on}")
     return 0
 
 
@@ -103,7 +106,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gallery", required=True)
     p.set_defaults(func=cmd_forget)
 
-    p = sub.add_parser("manipulation", help="beauty-filter, splice and JPEG recompression check of a face photo or clip")
+    p = sub.add_parser("manipulation", help="beauty-filter and splice check of a face photo or clip (compression is told apart)")
     p.add_argument("file")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_manipulation)

@@ -2,8 +2,10 @@
 
 A camera leaves roughly even sensor noise over the whole photo. A beauty filter (bilateral,
 guided, blur) removes it from the face only; a pasted face brings another photo's noise and colour
-pipeline; saving again as JPEG leaves an 8x8 grid. The check measures a high-pass residual block
-by block and compares the face with the ring of background around it.
+pipeline; saving as JPEG or H.264 leaves an 8x8 grid and removes noise everywhere (compression, not a
+manipulation). The check measures a high-pass residual block by block, compares the face with the ring
+of background around it, and two logistic heads (smoothing_filter, splice; manipulation_calibration.py)
+turn that into calibrated probabilities, fitted on unmodified images saved as people send them.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 from deft.errors import ConfigError
 from deft.face import AMBIGUOUS_FACE_AREA, eye_centres, hog_faces, landmarks68
 from deft.tools.identity import Source, read_frames
+from deft.tools.manipulation_calibration import HEADS, VALIDATED_ON
 from deft.video import VIDEO_SUFFIXES, VideoLimits
 
 # Immerkær (1996) noise kernel: the image minus a 3x3 neighbour prediction (a denoiser that keeps
@@ -30,9 +33,9 @@ TRIMMED_ABS_MEAN = 0.5149
 NOISE_SCALE = 6 * TRIMMED_ABS_MEAN  # block residual -> noise std in grey levels
 NOISE_FLOOR = 0.3  # grey levels added before ratios: 8-bit quantisation alone gives ~0.29
 JPEG_BLOCK = 8
-# Cue centres and scales (CUES below) come from the clean views of a development draw (seed 1) of
-# benchmarks/bench_manipulation.py; no clean view of it reached FLAG_AT.
-FLAG_AT = 2.0
+MIN_FACE_PX = 100  # narrower faces: inconclusive (64-100 px flagged 12-20 % of unmodified calibration views)
+COMPRESSION_GRID = 0.25  # blockiness from which the image is called compressed (PNG and camera JPEG q90+: < 0.2)
+NOISE_GONE = 0.5  # grey levels: background noise below this means compression erased what the comparison needs
 
 
 @dataclass(frozen=True)
@@ -68,28 +71,40 @@ class NoiseFeatures:
 
 @dataclass
 class Flag:
-    name: str  # smoothing_filter | splice | recompression
+    name: str  # smoothing_filter | splice
     raised: bool
-    strength: float  # the strongest cue behind it; raised at FLAG_AT
+    strength: float  # the head's calibrated probability; raised at its threshold
     reason: str
+
+
+VERDICTS = ("unmodified", "compressed", "smoothed", "spliced", "inconclusive")
 
 
 @dataclass
 class ManipulationReport:
     source: str
-    score: float  # 0-1, 0.5 where the strongest cue reaches its flag threshold
+    verdict: str  # one of VERDICTS; "compressed" is not a manipulation
+    probability: float | None  # calibrated P(manipulated) of the strongest head (None: not measured)
+    threshold: float  # the probability at which that head flags, set on the calibration views
+    reason: str
     flags: list[Flag]
     features: NoiseFeatures
-    cues: dict[str, float]  # each cue in units of clean-photo spread (see CUES)
+    probabilities: dict[str, float]  # each head's calibrated probability
     frames_checked: int = 1
     warnings: list[str] = field(default_factory=list)
+    validated_on: str = ""
+
+    @property
+    def score(self) -> float:
+        """0-1 for ranking: the probability, 0 when nothing could be measured."""
+        return self.probability if self.probability is not None else 0.0
 
     @property
     def raised(self) -> list[str]:
         return [f.name for f in self.flags if f.raised]
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self) | {"raised": self.raised}
+        return dataclasses.asdict(self) | {"raised": self.raised, "score": self.score}
 
 
 @lru_cache(maxsize=1)
@@ -192,69 +207,72 @@ def _colour_correlation(blocks: np.ndarray, sigma: np.ndarray) -> np.ndarray:
     return (cov(0, 1) / np.sqrt(cov(0, 0) * cov(1, 1) + 1e-6) + cov(1, 2) / np.sqrt(cov(1, 1) * cov(2, 2) + 1e-6)) / 2
 
 
-@dataclass(frozen=True)
-class Cue:
-    """cue = sign * (value - centre) / scale: 0 for a typical clean photo, FLAG_AT where the flag rises."""
-
-    centre: float
-    scale: float
-    sign: float = 1.0
-
-    def __call__(self, value: float) -> float:
-        return round(float(self.sign * (value - self.centre) / self.scale), 3)
-
-    @property
-    def flag_value(self) -> float:
-        return self.centre + self.sign * FLAG_AT * self.scale
+# The evidence a calibrated head reads (NoiseFeatures -> one vector; order matters, see calibration).
+EVIDENCE = ("face_floor_vs_background", "face_vs_background", "face_block_spread", "colour_gap",
+            "log_noise_global", "log_noise_background", "blockiness", "log_face_px")
 
 
-# Clean ranges seen on the development draw are in the comments.
-CUES = {
-    "face_smoother": Cue(0.2, 0.25, -1.0),  # face_floor_vs_background; clean -0.1 to 0.7
-    "image_smoother": Cue(1.0, 0.25, -1.0),  # noise_global, grey levels; clean 0.8 to 4.6
-    "face_noisier": Cue(0.25, 0.35),  # face_vs_background; clean -0.1 to 0.65
-    "colour_mismatch": Cue(0.1, 0.15),  # |colour_corr_face - colour_corr_background|; clean 0 to 0.3
-    "blockiness": Cue(0.06, 0.07),  # clean 0.02-0.18 (top: Grace Hopper's original JPEG); JPEG q30-70: 0.2-0.6
-}
+def evidence(f: NoiseFeatures) -> np.ndarray | None:
+    """The EVIDENCE vector of measured features; None without a measured face."""
+    if f.face_floor_vs_background is None:
+        return None
+    width = f.face_box[2] - f.face_box[0]
+    return np.array([f.face_floor_vs_background, f.face_vs_background, f.face_block_spread,
+                     abs(f.colour_corr_face - f.colour_corr_background), np.log(f.noise_global + NOISE_FLOOR),
+                     np.log(f.noise_background + NOISE_FLOOR), min(f.blockiness, 1.0), np.log(width)])
 
 
-def _cues(f: NoiseFeatures, image_wide_noise: bool) -> dict[str, float]:
-    cues = {"blockiness": CUES["blockiness"](f.blockiness)}
-    if image_wide_noise:
-        cues["image_smoother"] = CUES["image_smoother"](f.noise_global)
-    if f.face_floor_vs_background is not None:
-        cues["face_smoother"] = CUES["face_smoother"](f.face_floor_vs_background)
-        cues["face_noisier"] = CUES["face_noisier"](f.face_vs_background)
-        cues["colour_mismatch"] = CUES["colour_mismatch"](abs(f.colour_corr_face - f.colour_corr_background))
-    return cues
+def head_probability(head: dict, x: np.ndarray) -> float:
+    """Calibrated P(manipulated) of one logistic head (a dict of manipulation_calibration.HEADS) at evidence x."""
+    z = (x - np.asarray(head["mean"])) / np.asarray(head["std"])
+    return float(1 / (1 + np.exp(-(float(np.dot(head["weights"], z)) + head["bias"]))))
 
 
-def _reason(cue: str, f: NoiseFeatures) -> str:
-    at = CUES[cue].flag_value if cue else 0.0
-    if cue == "face_smoother":
-        return (f"the face's flattest skin carries {np.exp(f.face_floor_vs_background):.2f}x the background's "
-                f"noise (flagged below {np.exp(at):.2f}x)")
-    if cue == "image_smoother":
-        return f"image-wide noise {f.noise_global:.2f} grey levels (flagged below {at:.2f}: blurred or denoised)"
-    if cue == "face_noisier":
-        return (f"face residual noise {np.exp(f.face_vs_background):.2f}x the background's "
-                f"(flagged above {np.exp(at):.2f}x)")
-    if cue == "colour_mismatch":
-        return (f"residual colour correlation {f.colour_corr_face:.2f} in the face vs {f.colour_corr_background:.2f} "
-                f"around it (flagged when they differ by more than {at:.2f}: pixels from another source)")
-    if cue == "blockiness":
-        return f"8x8 grid discontinuity {f.blockiness:.2f} (flagged above {at:.2f}: JPEG quality below ~70)"
-    return "no face to compare with its background"
+def _head_reason(name: str, f: NoiseFeatures, p: float, at: float) -> str:
+    said = f"P = {p:.2f} (flagged at {at:.2f})"
+    if name == "smoothing_filter":
+        return (f"the face's flattest skin carries {np.exp(f.face_floor_vs_background):.2f}x the background's noise, "
+                f"image noise {f.noise_global:.2f} grey levels: {said}")
+    return (f"face noise {np.exp(f.face_vs_background):.2f}x the background's, residual colour correlation "
+            f"{f.colour_corr_face:.2f} in the face vs {f.colour_corr_background:.2f} around it: {said}")
 
 
-def _flags(f: NoiseFeatures, cues: dict[str, float]) -> list[Flag]:
-    flags = []
-    for name, members in (("smoothing_filter", ("face_smoother", "image_smoother")),
-                          ("splice", ("face_noisier", "colour_mismatch")), ("recompression", ("blockiness",))):
-        got = [(cues[c], c) for c in members if c in cues]
-        z, cue = max(got) if got else (float("-inf"), "")
-        flags.append(Flag(name, z >= FLAG_AT, z, _reason(cue, f)))
-    return flags
+def _compression(f: NoiseFeatures, is_video: bool) -> str | None:
+    """What compression the image shows (not a manipulation), or None."""
+    if f.blockiness >= COMPRESSION_GRID:
+        return f"JPEG-style 8x8 grid {f.blockiness:.2f} (seen from {COMPRESSION_GRID:.2f}: a low quality or a codec)"
+    if is_video:
+        return "a video codec's compression"
+    return None
+
+
+def _verdict(f: NoiseFeatures, is_video: bool) -> tuple[str, float | None, float, str, list[Flag], dict[str, float]]:
+    """(verdict, probability, threshold, reason, flags, head probabilities) from the calibrated heads."""
+    compression = _compression(f, is_video)
+    x = evidence(f)
+    if x is None:
+        return ("inconclusive", None, 0.5, "no face large enough to compare with its background was found", [], {})
+    width = f.face_box[2] - f.face_box[0]
+    if width < MIN_FACE_PX:
+        return ("inconclusive", None, 0.5, f"the face is {width} px wide; the check is calibrated on faces of "
+                f"{MIN_FACE_PX} px or more (too few noise blocks below that)", [], {})
+    probs = {name: round(head_probability(head, x), 4) for name, head in HEADS.items()}
+    flags = [Flag(name, probs[name] >= head["threshold"], probs[name],
+                  _head_reason(name, f, probs[name], head["threshold"])) for name, head in HEADS.items()]
+    top = max(flags, key=lambda fl: fl.strength - HEADS[fl.name]["threshold"])
+    at = HEADS[top.name]["threshold"]
+    if top.raised and top.name == "smoothing_filter" and f.noise_background < NOISE_GONE:
+        top.raised = False
+        return ("inconclusive", top.strength, at, f"the face looks smoother than its background ({top.reason}), but "
+                f"only {f.noise_background:.2f} grey levels of noise are left around it, so a filter cannot be told "
+                "from compression", flags, probs)
+    if top.raised:
+        return {"smoothing_filter": "smoothed", "splice": "spliced"}[top.name], top.strength, at, top.reason, flags, probs
+    if compression:
+        return ("compressed", top.strength, at, f"{compression}: compression, not a manipulation; no manipulation "
+                f"cue reached its threshold ({top.name}: {top.reason})", flags, probs)
+    return "unmodified", top.strength, at, f"no manipulation cue reached its threshold ({top.name}: {top.reason})", \
+        flags, probs
 
 
 def _median_features(per_frame: list[NoiseFeatures]) -> NoiseFeatures:
@@ -273,12 +291,13 @@ def _median_features(per_frame: list[NoiseFeatures]) -> NoiseFeatures:
 
 def check_manipulation(source: Source, box: tuple[int, int, int, int] | None = None,
                        config: ManipulationConfig = ManipulationConfig()) -> ManipulationReport:
-    """Has this face photo or clip been beauty-filtered, spliced, or re-saved as JPEG?
+    """Has this face photo or clip been beauty-filtered or spliced, or only compressed?
 
     Args: source: image or clip file path (or RGB array (H, W, 3) / (T, H, W, 3)); box: the face
-    (left, top, right, bottom) if known, else the largest detected face. Returns a report with a
-    0-1 score (0.5 = at a flag's threshold), three flags (smoothing_filter, splice, recompression)
-    each with a one-line reason, and the measured features. Without a face only image-wide cues run.
+    (left, top, right, bottom) if known, else the largest detected face. Returns a report with a verdict
+    (unmodified, compressed, smoothed, spliced or inconclusive, with its reason), the calibrated
+    probability of the strongest head and the threshold it flags at, each head's flag and the measured
+    features. Faces under MIN_FACE_PX, or evidence that compression alone could explain, are inconclusive.
     """
     frames, label = read_frames(source, VideoLimits(work_side=VideoLimits().max_side))
     is_video_file = not isinstance(source, np.ndarray) and Path(source).suffix.lower() in VIDEO_SUFFIXES
@@ -295,16 +314,12 @@ def check_manipulation(source: Source, box: tuple[int, int, int, int] | None = N
                 warnings.append(f"{found} faces found; checked the largest (the most confident among similar sizes)")
         per_frame.append(noise_features(rgb, face, config))
     feats = _median_features(per_frame)
-    if feats.face_vs_background is None:
-        warnings.append("no face large enough (>= ~40 px wide) to compare with its background: "
-                        "only image-wide cues (noise level, JPEG grid) were checked")
     if is_video_file:
-        warnings.append("video codecs remove noise and leave block grids: image-wide noise is not judged, "
-                        "and a recompression flag may only reflect the codec")
-    cues = _cues(feats, image_wide_noise=not is_video_file)
-    top = max(cues.values())
-    score = float(1 / (1 + np.exp(-1.5 * (top - FLAG_AT))))
-    return ManipulationReport(label, round(score, 4), _flags(feats, cues), feats, cues, len(picks), warnings)
+        warnings.append("video codecs remove noise and leave block grids: judged as frames decoded from H.264 "
+                        "(CRF 18-32) were in calibration")
+    verdict, probability, threshold, reason, flags, probs = _verdict(feats, is_video_file)
+    return ManipulationReport(label, verdict, probability, threshold, reason, flags, feats, probs, len(picks),
+                              warnings, VALIDATED_ON)
 
 
 # --- Controlled manipulations: the fakes the check is evaluated on (benchmarks, tests, demos) ---

@@ -32,11 +32,11 @@ def identify_face(image_path: str, gallery: str = "gallery", k: int = 3) -> str:
 
 @tool
 def manipulation_check(image_path: str) -> str:
-    """Was a face photo or clip edited? Checks for beauty/smoothing filters, pasted (spliced) face regions and JPEG re-compression.
+    """Was a face photo or clip edited? Checks for beauty/smoothing filters and pasted (spliced) faces; compression is not an edit.
 
     Args: image_path: image or video file with a face.
-    Returns JSON: a 0-1 manipulation score (0.5 = a flag's threshold), the raised flags with a reason
-    each, and the forensic noise features they rest on.
+    Returns JSON: a verdict (unmodified, compressed, smoothed, spliced, inconclusive) with its reason, the
+    calibrated probability and the threshold it flags at, each flag, and the noise features they rest on.
     """
     from deft.tools.manipulation import check_manipulation
 
