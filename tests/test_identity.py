@@ -220,3 +220,20 @@ def test_gallery_is_private_and_names_are_plain(tmp_path):
     modes = {p.relative_to(folder).as_posix(): p.stat().st_mode & 0o777 for p in [folder, *folder.rglob("*")]}
     assert modes.pop(".") == 0o700 and modes.pop(THUMBS) == 0o700
     assert modes and set(modes.values()) == {0o600}, modes
+
+
+def test_group_photo_enrolment_leaves_no_empty_gallery(tmp_path, capsys):
+    """Two faces of similar size: refused, and the gallery folder the command would have created is gone."""
+    a = np.asarray(face_photo("astronaut"))
+    group = tmp_path / "group.png"
+    cv2.imwrite(str(group), cv2.cvtColor(np.hstack([a, a[:, ::-1]]), cv2.COLOR_RGB2BGR))
+    g = tmp_path / "new-gallery"
+    with pytest.raises(FaceError, match="faces"):
+        _cli(["identity", "enrol", COLLINS, str(group), "--gallery", str(g), "--consent", "yes", "--purpose", "t"],
+             capsys)
+    assert not g.exists()
+    g.mkdir()  # a folder the user made stays; only what deft created goes
+    with pytest.raises(DeftError):
+        _cli(["identity", "enrol", COLLINS, str(group), "--gallery", str(g), "--consent", "no", "--purpose", "t"],
+             capsys)
+    assert g.is_dir() and list(g.iterdir()) == []

@@ -256,6 +256,8 @@ class Gallery:
         db = self.folder / DB_NAME
         if self.folder.exists() and not self.folder.is_dir():
             raise GalleryError(f"{self.folder}: is a file; a gallery is a folder")
+        # what this object creates, removed again if the first enrolment fails (no empty gallery left)
+        self._made = [p for p in (db, self.folder / THUMBS, self.folder) if not p.exists()]
         if not db.exists():
             if not create:
                 raise GalleryError(
@@ -288,7 +290,15 @@ class Gallery:
         self.close()
 
     def close(self) -> None:
+        """Close the database; a gallery this object created and left empty (a refused first enrolment,
+        e.g. a group photo) is removed, so no empty gallery stays behind."""
+        empty = bool(self._made) and not self.names()
         self._db.close()
+        for path in self._made if empty else []:  # the database, then thumbs/, then the folder
+            try:
+                path.unlink() if path.name == DB_NAME else path.rmdir()
+            except OSError:
+                pass
 
     @property
     def threshold(self) -> float:
