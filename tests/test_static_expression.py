@@ -142,3 +142,14 @@ def test_bad_input(model, data, tmp_path):
         StaticExpressionModel.load(tmp_path / "junk.npz")
     with pytest.raises(VideoError, match="no such folder"):
         folder_dataset(tmp_path / "nowhere")
+
+
+def test_smaller_faces_than_trained_on_are_warned(model, data):
+    """Trained on ~100 px faces: the same face at a third of the size gets a warning naming the sizes."""
+    _, _, images = data["test"]
+    assert model.predict(images[:1])[0].warnings == []
+    small = cv2.resize(images[0], None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    small = cv2.copyMakeBorder(small, 64, 64, 64, 64, cv2.BORDER_REPLICATE)  # room for the face detector
+    (pred,) = model.predict([small])
+    assert len(pred.warnings) == 1 and "smaller than" in pred.warnings[0] and "not validated" in pred.warnings[0]
+    assert "18 training images" in model.validated_on and "px wide" in model.validated_on

@@ -32,6 +32,8 @@ def cmd_expression_predict(args: argparse.Namespace) -> int:
         else:
             note = " (no face found: whole image used)" if pred["whole_image"] else ""
             print(f"{image}: {pred['label']} {pred['probabilities'][pred['label']]:.2f}{note}")
+            for warning in pred["warnings"]:
+                print(f"  warning: {warning} (model: {pred['validated_on']})")
     return 0
 
 

@@ -17,7 +17,7 @@ import json
 import os
 import zipfile
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import cv2
@@ -34,6 +34,7 @@ SMALL_IMAGE_SIDE = 96
 WHOLE_IMAGE_SIDE = 192  # such an image is upscaled to this before landmarks and descriptor
 DEEP_DIM = 128  # dlib ResNet descriptor
 GRID = 2  # spatial pyramid: the whole crop plus GRID x GRID cells, one word histogram each
+FACE_SIZE_QUANTILE = 0.05  # faces narrower than this quantile of the training faces get a warning
 
 Image = np.ndarray | str | os.PathLike
 
@@ -71,6 +72,7 @@ class ImageFeatures:
     sift_xy: np.ndarray  # (P, 2) keypoint positions on the crop
     orb_xy: np.ndarray  # (P', 2)
     whole_image: bool  # no face found in a small image: the whole image was used as the face
+    face_px: float = 0.0  # face box width in the source image (the image side when whole_image)
 
 
 @dataclass
@@ -78,10 +80,11 @@ class ExpressionPrediction:
     label: str
     probabilities: dict[str, float]  # label -> probability (sums to 1)
     whole_image: bool  # True when no face was found and the whole (small) image was used
+    warnings: list[str] = field(default_factory=list)  # e.g. a face smaller than the model was trained on
 
     def to_dict(self) -> dict:
         return {"label": self.label, "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()},
-                "whole_image": self.whole_image}
+                "whole_image": self.whole_image, "warnings": self.warnings}
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
@@ -110,20 +113,20 @@ def _dense_grid(size: int, step: int, margin: int) -> np.ndarray:
     return np.stack(np.meshgrid(ticks, ticks), -1).reshape(-1, 2)
 
 
-def _face_crop(rgb: np.ndarray, config: StaticConfig, label: str) -> tuple[np.ndarray, np.ndarray, bool]:
-    """(grey crop (S, S), deep descriptor (128,), whole_image)."""
+def _face_crop(rgb: np.ndarray, config: StaticConfig, label: str) -> tuple[np.ndarray, np.ndarray, bool, float]:
+    """(grey crop (S, S), deep descriptor (128,), whole_image, face width px)."""
     boxes = detect_faces(rgb, config.upsample)
     if boxes:
         box, _ = choose_face(boxes, label)
         crop = align_face(rgb[None], FaceConfig(crop_size=config.crop_size), label).crops[0]
-        return cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY), face_descriptor(rgb, box), False
+        return cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY), face_descriptor(rgb, box), False, float(box[2] - box[0])
     if max(rgb.shape[:2]) > SMALL_IMAGE_SIDE:
         raise FaceError(
             f"{label}: no face found; give a photo with one frontal face (or a face crop under {SMALL_IMAGE_SIDE} px)")
     big = cv2.resize(rgb, (WHOLE_IMAGE_SIDE, WHOLE_IMAGE_SIDE), interpolation=cv2.INTER_CUBIC)
     box = (0, 0, WHOLE_IMAGE_SIDE - 1, WHOLE_IMAGE_SIDE - 1)  # landmarks are fitted inside the whole image
     grey = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (config.crop_size,) * 2, interpolation=cv2.INTER_CUBIC)
-    return grey, face_descriptor(big, box), True
+    return grey, face_descriptor(big, box), True, float(max(rgb.shape[:2]))
 
 
 def extract(image: Image, config: StaticConfig = StaticConfig()) -> ImageFeatures:
@@ -132,7 +135,7 @@ def extract(image: Image, config: StaticConfig = StaticConfig()) -> ImageFeature
     Raises FaceError when a large image has no face, VideoError when the file is unreadable.
     """
     rgb, label = _as_rgb(image)
-    grey, deep, whole = _face_crop(rgb, config, label)
+    grey, deep, whole, face_px = _face_crop(rgb, config, label)
     size = config.crop_size
     pts = _dense_grid(size, config.grid_step, config.grid_step // 2)
     kps = [cv2.KeyPoint(float(x), float(y), config.sift_size) for x, y in pts]
@@ -145,7 +148,7 @@ def extract(image: Image, config: StaticConfig = StaticConfig()) -> ImageFeature
         raise FaceError(f"{label}: no SIFT/ORB descriptor on the {size} px face crop; use a larger crop_size")
     orb_bits = np.unpackbits(orb, axis=1).astype(np.float32)  # (P', 256): Hamming = squared Euclidean on bits
     orb_xy = np.array([k.pt for k in orb_kps], np.float32)
-    return ImageFeatures(deep.astype(np.float32), sift.astype(np.float32), orb_bits, sift_xy, orb_xy, whole)
+    return ImageFeatures(deep.astype(np.float32), sift.astype(np.float32), orb_bits, sift_xy, orb_xy, whole, face_px)
 
 
 def kmeans(points: np.ndarray, k: int, iters: int, seed: int) -> np.ndarray:
@@ -226,7 +229,25 @@ class StaticExpressionModel:
         x = self._reduce(raw)
         y = np.array([self.labels.index(v) for v in labels])
         self.arrays["weight"], self.arrays["bias"] = _fit_logistic(x, y, len(self.labels), cfg)
+        self.arrays["trained_face_px"] = np.array([f.face_px for f in features], np.float32)  # what it was fitted on
         return self
+
+    @property
+    def validated_on(self) -> str:
+        """What the model was trained on: image count, labels and face sizes (its validity range)."""
+        px = self.arrays.get("trained_face_px")
+        sizes = "" if px is None or not px.size else (
+            f", faces {np.min(px):.0f}-{np.max(px):.0f} px wide (median {np.median(px):.0f})")
+        return f"{len(px) if px is not None else '?'} training images of {', '.join(self.labels)}{sizes}"
+
+    def _size_warnings(self, f: ImageFeatures) -> list[str]:
+        """A warning when the face is smaller than the smallest FACE_SIZE_QUANTILE of the training faces."""
+        px = self.arrays.get("trained_face_px")
+        if px is None or not px.size or f.face_px >= np.quantile(px, FACE_SIZE_QUANTILE):
+            return []
+        return [f"the face is {f.face_px:.0f} px wide, smaller than {1 - FACE_SIZE_QUANTILE:.0%} of the faces the "
+                f"model was trained on ({np.quantile(px, FACE_SIZE_QUANTILE):.0f} px and up): not validated at "
+                "this size"]
 
     def fit_folder(self, root: str | os.PathLike) -> StaticExpressionModel:
         """Train on a FER2013-style folder: root/<label>/*.png|jpg (e.g. root/happy/0001.png); returns self."""
@@ -242,8 +263,8 @@ class StaticExpressionModel:
             raise ExpressionModelError("no images given to predict; give at least one face image")
         feats = [extract(im, self.config) for im in images]
         probs = self.predict_features(feats)
-        return [ExpressionPrediction(self.labels[int(p.argmax())], dict(zip(self.labels, map(float, p))), f.whole_image)
-                for p, f in zip(probs, feats)]
+        return [ExpressionPrediction(self.labels[int(p.argmax())], dict(zip(self.labels, map(float, p))), f.whole_image,
+                                     self._size_warnings(f)) for p, f in zip(probs, feats)]
 
     def predict_features(self, features: Sequence[ImageFeatures]) -> np.ndarray:
         """Class probabilities (N, n_labels), columns in `self.labels` order, from `extract` features."""
@@ -324,12 +345,13 @@ def folder_dataset(root: str | os.PathLike) -> tuple[list[str], list[str]]:
 
 
 def predict_expression(model_path: str, image_paths: list[str]) -> list[dict]:
-    """Expression of the face in each image file with a saved static model: [{label, probabilities, whole_image}].
+    """Expression of the face in each image file with a saved static model:
+    [{label, probabilities, whole_image, warnings, validated_on}].
 
     Use for still photos; for a video clip use deft.tools.dynamic_expression.predict_clip.
     """
     model = StaticExpressionModel.load(model_path)
-    return [p.to_dict() for p in model.predict(image_paths)]
+    return [p.to_dict() | {"validated_on": model.validated_on} for p in model.predict(image_paths)]
 
 
 def train_expression_model(root: str, out: str, config: StaticConfig = StaticConfig()) -> dict:
