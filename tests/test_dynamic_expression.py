@@ -1,5 +1,6 @@
 """Clip-level MIL expression model on synthetic clips of known phases, held-apart seeds."""
 
+import cv2
 import numpy as np
 import pytest
 
@@ -127,3 +128,15 @@ def test_bad_input(model, data, tmp_path):
         DynamicExpressionModel.load(tmp_path / "broken")
     with pytest.raises(ConfigError, match="unknown loss"):
         DynamicExpressionModel(DynamicConfig(loss="focal"))
+
+
+def test_smaller_faces_than_trained_on_are_warned(model, data, tmp_path):
+    clip = data["test"][0]
+    assert model.predict_segments([clip["segments"]])[0].warnings == []
+    small = np.stack([cv2.copyMakeBorder(cv2.resize(f, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA),
+                                         64, 64, 64, 64, cv2.BORDER_REPLICATE) for f in clip["frames"]])
+    (pred,) = model.predict([small])
+    assert len(pred.warnings) == 1 and "not validated" in pred.warnings[0]
+    loaded = DynamicExpressionModel.load(model.save(tmp_path / "mil"))
+    assert loaded.trained_iod == pytest.approx(model.trained_iod, abs=0.01)
+    assert "12 training clips" in loaded.validated_on and "px apart" in loaded.validated_on

@@ -14,7 +14,7 @@ import json
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,7 @@ from deft.video import Video, read_video
 REGION_FEATURES = 5  # dx, dy, mean |flow| (IOD), strain, grey difference energy (grey levels)
 N_FEATURES = len(REGIONS) * REGION_FEATURES
 LOSSES = ("balanced", "plain")
+MIN_IOD_SHARE = 0.8  # a clip whose eyes are closer than this share of the smallest training clip's is warned
 Clip = np.ndarray | Video | str | os.PathLike
 
 
@@ -59,6 +60,7 @@ class ClipSegments:
 
     features: np.ndarray  # (N, N_FEATURES) float32
     ranges: list[tuple[int, int]]  # (first, last) frame of each window, inclusive
+    iod: float = 0.0  # inter-ocular distance of the face in the source frames, px (0: unknown)
 
 
 @dataclass
@@ -68,10 +70,12 @@ class ClipPrediction:
     weights: list[float]  # attention weight of each segment (sums to 1)
     ranges: list[tuple[int, int]]  # (first, last) frame of each segment
     top_segment: tuple[int, int]  # frame range of the segment that weighed most
+    warnings: list[str] = field(default_factory=list)  # e.g. a face smaller than the model was trained on
 
     def to_dict(self) -> dict:
         return {"label": self.label, "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()},
-                "top_segment": list(self.top_segment), "weights": [round(w, 4) for w in self.weights]}
+                "top_segment": list(self.top_segment), "weights": [round(w, 4) for w in self.weights],
+                "warnings": self.warnings}
 
 
 def _frames(clip: Clip) -> tuple[np.ndarray, str]:
@@ -112,7 +116,8 @@ def segment_features(clip: Clip, config: DynamicConfig = DynamicConfig()) -> Cli
         rows.append([v for r, e in zip(regions, energy)
                      for v in (r.dx / face.iod, r.dy / face.iod, r.mean_magnitude / face.iod, r.strain, e)])
         ranges.append((start, last))
-    return ClipSegments(np.asarray(rows, np.float32), ranges)
+    source_iod = face.iod / np.sqrt(abs(np.linalg.det(face.transform[:, :2])))  # crop px -> source px
+    return ClipSegments(np.asarray(rows, np.float32), ranges, float(source_iod))
 
 
 def class_balanced_weights(counts: Sequence[int], beta: float) -> np.ndarray:
@@ -178,6 +183,7 @@ class DynamicExpressionModel:
         self.net: AttentionMIL | None = None
         self.mean = np.zeros(N_FEATURES, np.float32)
         self.scale = np.ones(N_FEATURES, np.float32)
+        self.trained_iod: list[float] = []  # inter-ocular distances (px) of the training clips
 
     def fit(self, clips: Sequence[Clip], labels: Sequence[str]) -> DynamicExpressionModel:
         """Train on clips (RGB frame arrays, Videos or file paths) with one expression label each; returns self."""
@@ -193,6 +199,7 @@ class DynamicExpressionModel:
         self.labels = sorted(set(labels))
         stacked = np.concatenate([b.features for b in bags])
         self.mean, self.scale = stacked.mean(0), stacked.std(0) + 1e-6
+        self.trained_iod = [float(b.iod) for b in bags if b.iod > 0]  # its validity range: face sizes seen
         x, mask = _pad([(b.features - self.mean) / self.scale for b in bags])
         y = torch.tensor([self.labels.index(v) for v in labels])
         counts = np.bincount(y.numpy(), minlength=len(self.labels))
@@ -228,8 +235,23 @@ class DynamicExpressionModel:
         for b, p, w in zip(bags, probs, weights.numpy()):
             w = w[: len(b.ranges)]
             out.append(ClipPrediction(self.labels[int(p.argmax())], dict(zip(self.labels, map(float, p))),
-                                      [float(v) for v in w], list(b.ranges), b.ranges[int(w.argmax())]))
+                                      [float(v) for v in w], list(b.ranges), b.ranges[int(w.argmax())],
+                                      self._size_warnings(b.iod)))
         return out
+
+    @property
+    def validated_on(self) -> str:
+        """What the model was trained on: clip count, labels and face sizes (its validity range)."""
+        iod = self.trained_iod
+        sizes = f", eyes {min(iod):.0f}-{max(iod):.0f} px apart" if iod else ""
+        return f"{len(iod) or '?'} training clips of {', '.join(self.labels)}{sizes}"
+
+    def _size_warnings(self, iod: float) -> list[str]:
+        """A warning when the clip's face is smaller than every training clip's (less than MIN_IOD_SHARE of it)."""
+        if not self.trained_iod or iod <= 0 or iod >= MIN_IOD_SHARE * min(self.trained_iod):
+            return []
+        return [f"eyes {iod:.0f} px apart, below the {min(self.trained_iod):.0f} px of the smallest training face: "
+                "flow on so few pixels was not validated"]
 
     def save(self, folder: str | os.PathLike) -> str:
         """Write model.safetensors (weights, feature scaling) and config.json into `folder`; returns the folder."""
@@ -243,7 +265,7 @@ class DynamicExpressionModel:
         tensors |= {"feature_mean": torch.from_numpy(self.mean), "feature_scale": torch.from_numpy(self.scale)}
         save_file(tensors, str(out / "model.safetensors"))
         meta = {"kind": "deft.dynamic_expression", "labels": self.labels, "n_features": N_FEATURES,
-                "config": asdict(self.config)}
+                "config": asdict(self.config), "trained_iod": [round(v, 2) for v in self.trained_iod]}
         (out / "config.json").write_text(json.dumps(meta, indent=2))
         return str(out)
 
@@ -262,6 +284,7 @@ class DynamicExpressionModel:
                 raise ExpressionModelError(f"{src}: not a dynamic expression model for this deft version")
             model = cls(DynamicConfig(**meta["config"]))
             model.labels = list(meta["labels"])
+            model.trained_iod = [float(v) for v in meta.get("trained_iod", [])]  # absent in older models
             tensors = load_file(str(src / "model.safetensors"))
             model.mean, model.scale = tensors.pop("feature_mean").numpy(), tensors.pop("feature_scale").numpy()
             model.net = AttentionMIL(N_FEATURES, len(model.labels), model.config)
@@ -275,6 +298,8 @@ class DynamicExpressionModel:
 def predict_clip(model_folder: str, video_path: str) -> dict:
     """Expression of a video clip (file or frame folder) with a saved dynamic model.
 
-    Returns {label, probabilities, top_segment: [first, last] frame of the segment that decided, weights}.
+    Returns {label, probabilities, top_segment: [first, last] frame of the segment that decided, weights,
+    warnings, validated_on}.
     """
-    return DynamicExpressionModel.load(model_folder).predict([video_path])[0].to_dict()
+    model = DynamicExpressionModel.load(model_folder)
+    return model.predict([video_path])[0].to_dict() | {"validated_on": model.validated_on}
