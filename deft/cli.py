@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from deft.errors import DeftError
@@ -82,26 +83,29 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             plot_analysis(result, args.plot)
             print(f"plot: {args.plot}", file=sys.stderr)
         return 0
-    return _batch(clips, config, phases, args.plot)
-
-
-def _batch(clips: list[str], config, phases, plot_dir: str | None) -> int:
-    """One JSON line per clip; failures become {"source", "error"} lines and the run goes on."""
-    from tqdm import tqdm
-
-    from deft.analyze import analyze
-
+    plot_dir = args.plot
     if plot_dir:
         os.makedirs(plot_dir, exist_ok=True)
-    failed = 0
-    for clip in tqdm(clips, desc="deft analyze", unit="clip", file=sys.stderr, disable=None):
-        try:
-            result = analyze(clip, config, phases)
-            line = result.to_dict()
-            if plot_dir:
-                from deft.plot import plot_analysis
 
-                plot_analysis(result, os.path.join(plot_dir, Path(clip).stem + ".png"))
+    def one(clip: str) -> dict:
+        result = analyze(clip, config, phases)
+        if plot_dir:
+            from deft.plot import plot_analysis
+
+            plot_analysis(result, os.path.join(plot_dir, Path(clip).stem + ".png"))
+        return result.to_dict()
+
+    return _batch(clips, "analysed", one)
+
+
+def _batch(clips: list[str], done: str, run: Callable[[str], dict]) -> int:
+    """One JSON line per clip (`run`'s dict); failures become {"source", "error"} lines and the run goes on."""
+    from tqdm import tqdm
+
+    failed = 0
+    for clip in tqdm(clips, desc=f"deft ({done})", unit="clip", file=sys.stderr, disable=None):
+        try:
+            line = run(clip)
         except DeftError as err:
             failed += 1
             line = {"source": clip, "error": str(err), "error_type": type(err).__name__}
@@ -111,7 +115,7 @@ def _batch(clips: list[str], config, phases, plot_dir: str | None) -> int:
         print(json.dumps(line), flush=True)
         if "error" in line:
             print(f"deft: {clip}: {line['error']}", file=sys.stderr)
-    print(f"deft: {len(clips) - failed} of {len(clips)} clips analysed, {failed} failed", file=sys.stderr)
+    print(f"deft: {len(clips) - failed} of {len(clips)} clips {done}, {failed} failed", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -246,9 +250,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from deft.explain import explain
     from deft.report import format_table
 
-    result = explain(args.video, args.model, AnalyzeConfig(flow=args.flow))
-    print(json.dumps(result.to_dict()) if args.json else format_table(result.analysis) + "\n\nexplanation: " + result.text)
-    return 0
+    config = AnalyzeConfig(flow=args.flow)
+    clips = _clips(args.videos)
+    if len(clips) == 1:
+        result = explain(clips[0], args.model, config)
+        print(json.dumps(result.to_dict()) if args.json else format_table(result.analysis) + "\n\nexplanation: " + result.text)
+        return 0
+    return _batch(clips, "explained", lambda clip: explain(clip, args.model, config).to_dict())  # model loaded once
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -390,7 +398,7 @@ def _add_explain(sub: argparse._SubParsersAction) -> None:
     from deft.analyze import AnalyzeConfig
 
     p = sub.add_parser("explain", help="deft analyze plus the model's explanation in words")
-    p.add_argument("video")
+    p.add_argument("videos", nargs="+", help="video files or folders of videos; several: one JSON line per clip")
     p.add_argument("--json", action="store_true")
     p.add_argument("--model", default=None, help="model folder (default: the embedded checkpoint)")
     p.add_argument("--flow", choices=FLOW_METHODS, default=AnalyzeConfig.flow)
@@ -449,7 +457,8 @@ INPUTS_OUTPUTS = {
                            "a folder: instructions.jsonl, qc.jsonl, qc_summary.json; a JSON summary on stdout"),
     "train": ("a folder from build-instructions --features", "a model folder (--out) with README.md and curves.png"),
     "eval": ("a model folder and a data folder", "scores as JSON on stdout"),
-    "explain": ("one video file", "the analyze table plus an explanation in words (or JSON with --json)"),
+    "explain": ("video files or folders of videos",
+                "the analyze table plus an explanation in words (or JSON with --json; always for several clips)"),
     "serve": ("a model folder (default: the embedded one)", "an HTTP API (OpenAI-compatible) on --host:--port"),
     "demo": ("a model folder or a running deft serve", "a Gradio web page on --host:--port"),
     "agent": ("a question, optionally --video/--image/--text", "the answer on stdout (JSON with --json)"),

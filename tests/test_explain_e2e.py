@@ -1,6 +1,7 @@
 """The embedded default checkpoint on the real Gemma 3 270M backbone explains a held-apart synthetic clip."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -31,3 +32,25 @@ def test_default_checkpoint_explains_a_clip(tmp_path):
 
     assert len(load_model(None).drafts) > 1000  # the checkpoint's training answers draft its decoding
     assert main(["explain", str(path), "--json"]) == 0
+
+
+@pytest.mark.slow
+def test_explain_a_folder_loads_the_model_once(tmp_path, capsys):
+    from deft.cli import main
+    from deft.data.synthetic import SyntheticSpec, render
+    from deft.explain import load_model
+    from deft.video import write_video
+
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for i, aus in enumerate([(("AU6", 2.0), ("AU12", 2.5)), (("AU4", 2.5), ("AU7", 2.0))]):
+        write_video(render(SyntheticSpec(aus=aus, seed=77 + i)).frames, folder / f"clip{i}.mp4")
+    (folder / "broken.mp4").write_bytes(b"not a video")
+    load_model.cache_clear()
+    capsys.readouterr()
+
+    assert main(["explain", str(folder)]) == 1  # one clip failed; the batch went on
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [Path(line["source"]).name for line in lines] == ["broken.mp4", "clip0.mp4", "clip1.mp4"]
+    assert "error" in lines[0] and all(line["explanation"] for line in lines[1:])
+    assert load_model.cache_info().misses == 1  # the model was loaded once for the whole folder
