@@ -62,7 +62,7 @@ def test_missing_package_names_the_pip_command(monkeypatch, tmp_path):
     assert not (tmp_path / "models" / backbone.DEFAULT_NAME).exists()
 
 
-def test_interrupted_conversion_leaves_no_folder(monkeypatch, tmp_path):
+def test_interrupted_conversion_leaves_no_folder(monkeypatch, tmp_path, capsys):
     class Broken:
         MODEL_NAME = "x.gguf"
 
@@ -77,6 +77,8 @@ def test_interrupted_conversion_leaves_no_folder(monkeypatch, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         backbone.convert_default(target)
     assert not target.exists() and list(target.parent.iterdir()) == []
+    err = capsys.readouterr().err  # said once, on stderr, that the conversion runs once
+    assert err.count("deft: converting the packaged Gemma 3 270M") == 1 and "once" in err
 
 
 def test_publish_replaces_stale_and_keeps_complete(tmp_path):

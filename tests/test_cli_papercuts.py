@@ -6,12 +6,10 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from deft.cli import INPUTS_OUTPUTS, build_parser
-from deft.model import backbone
 
 DEFT = [sys.executable, "-m", "deft.cli"]
 
@@ -39,23 +37,6 @@ def test_step_keeps_source_frame_numbers_and_fps(happy_mp4):
     for phase in ("onset", "apex", "offset"):
         assert half["source_frames"][phase] == 2 * half["phases"][phase]
     assert abs(half["source_frames"]["apex"] - 14) <= 2  # the source video's apex, not the sampled index
-
-
-def test_conversion_says_once_that_it_runs_once(monkeypatch, tmp_path, capsys):
-    class Broken:
-        MODEL_NAME = "x.gguf"
-
-        @staticmethod
-        def assemble(path):
-            Path(path).parent.mkdir(parents=True)
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(backbone, "gguf_package", lambda: Broken)
-    with pytest.raises(KeyboardInterrupt):
-        backbone.convert_default(tmp_path / "models" / backbone.DEFAULT_NAME)
-    err = capsys.readouterr().err
-    assert err.count("deft: converting the packaged Gemma 3 270M") == 1 and "once" in err
-    assert list((tmp_path / "models").iterdir()) == []
 
 
 def test_library_warnings_stay_off_stderr_unless_verbose(tmp_path):
