@@ -1,0 +1,1 @@
+"""Long videos: streamed decoding, several faces tracked over minutes, per-face motion series, spotting."""
