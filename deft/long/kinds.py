@@ -1,0 +1,62 @@
+"""What a spotted motion interval is: an expression (micro / macro) or ordinary face motion.
+
+Ordinary motion is told apart by where the face moved most and which way (FACS: a blink (AU45) closes
+both upper lids, a wink (AU46) one, AU5 raises them; talking drops the jaw and lower lip (AU25/AU26)),
+and by the head turning during the interval (its residual motion is not a muscle's).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from deft.motion.regions import REGION_NAMES
+
+EXPRESSION_KINDS = ("micro", "macro")
+ORDINARY_KINDS = ("blink", "wink", "widen", "speech", "head")
+UPPER_LIDS = (REGION_NAMES.index("upper_eyelid_right"), REGION_NAMES.index("upper_eyelid_left"))
+MOUTH_OPENING = (REGION_NAMES.index("lower_lip"), REGION_NAMES.index("chin"))
+
+
+@dataclass(frozen=True)
+class KindConfig:
+    """How an interval is named; shares are of the squared displacement at the apex summed over regions."""
+
+    micro_max_s: float = 0.5  # micro-expressions last <= 0.5 s (Yan et al. 2013, CASME II)
+    lid_share: float = 0.4  # upper lids carry this share of the motion: blink / wink / widen
+    mouth_share: float = 0.4  # lower lip + chin carry this share, moving down: speech
+    wink_balance: float = 0.4  # the weaker lid moved under this share of the stronger one: a wink
+    head_deg: float = 4.0  # yaw/pitch/roll changed by more than this during the interval: a head move
+
+
+def ordinary_kind(disp: np.ndarray, pose: np.ndarray, config: KindConfig = KindConfig()) -> str | None:
+    """The ordinary motion `disp` (m, R, 2; IOD from baseline) over an interval shows, or None.
+
+    `pose` (m, 3) is the head's yaw/pitch/roll in degrees over the same frames (NaN where unknown).
+    """
+    finite = pose[np.isfinite(pose).all(axis=1)]
+    if len(finite) and float((finite.max(axis=0) - finite.min(axis=0)).max()) > config.head_deg:
+        return "head"
+    mag = np.linalg.norm(disp, axis=-1)  # (m, R)
+    at = int(np.argmax(mag.sum(axis=1)))  # the interval's apex
+    energy = mag[max(0, at - 1):at + 2].mean(axis=0) ** 2  # squared: noise spread over many regions counts little
+    total = float(energy.sum())
+    if total <= 0:
+        return None
+    lids = energy[list(UPPER_LIDS)]
+    if lids.sum() >= config.lid_share * total:
+        if float(disp[at, list(UPPER_LIDS), 1].mean()) < 0:  # image y down: negative is up
+            return "widen"
+        return "wink" if lids.min() < config.wink_balance**2 * lids.max() else "blink"
+    if energy[list(MOUTH_OPENING)].sum() >= config.mouth_share * total:
+        # the jaw drops (y down) at least half as far as it rises: talking, not a chin raiser (AU17);
+        # during a long phrase the local rest is half-open, so closing reads as rising
+        dy = disp[:, list(MOUTH_OPENING), 1].mean(axis=1)
+        if float(dy.max()) >= 0.5 * float(-dy.min()):
+            return "speech"
+    return None
+
+def interval_kind(disp: np.ndarray, pose: np.ndarray, duration_s: float, config: KindConfig = KindConfig()) -> str:
+    """micro / macro by duration (MEGC), unless the motion is ordinary (see `ordinary_kind`)."""
+    return ordinary_kind(disp, pose, config) or ("micro" if duration_s <= config.micro_max_s else "macro")
