@@ -1,7 +1,6 @@
 """Bounded work per request: prompts capped in tokens, and a generation stops (engine lock freed) once its
 client leaves or its deadline passes. Loopback only, bounded in count and time."""
 
-import socket
 import threading
 import tempfile
 import time
@@ -15,7 +14,7 @@ from deft.model.deft import DeftModel
 from deft.serve.api import create_app
 from deft.serve.engines import TokenCount, TransformersEngine
 from deft.serve.settings import ServeSettings
-from tests.loopback import run_in_thread
+from tests.loopback import raw_request, run_in_thread
 from tests.tiny import tiny_llm
 
 KEY = "test-key"
@@ -103,27 +102,6 @@ def test_a_client_that_leaves_a_stream_frees_the_engine(server, engine):
     assert lock_free_within(engine, 4.0)  # the whole answer would hold it for at least 8 s
     r = httpx.post(server + "/v1/completions", json={"prompt": "AU", "max_tokens": 2}, headers=AUTH, timeout=30)
     assert r.status_code == 200
-
-
-def raw_request(server: str, head: bytes, chunks, timeout: float = 10.0) -> bytes:
-    """Send `head` then `chunks` on a raw loopback socket, stopping early if a response arrives; the response."""
-    host, port = server.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
-        sock.sendall(head)
-        sock.setblocking(False)
-        for chunk in chunks:
-            try:
-                if sock.recv(1, socket.MSG_PEEK):
-                    break  # the server answered before the body ended
-            except BlockingIOError:
-                pass
-            try:
-                sock.sendall(chunk)
-            except (BlockingIOError, BrokenPipeError, ConnectionResetError):
-                break
-            time.sleep(0.002)
-        sock.setblocking(True)
-        return sock.recv(65536)
 
 
 def test_a_chunked_body_is_refused_once_past_the_limit_before_it_ends(server):

@@ -99,13 +99,15 @@ def serve(host: str = "127.0.0.1", port: int = 8000, api_key: str | None = None,
     import uvicorn
 
     from deft.serve.api import create_app
+    from deft.serve.head_timeout import head_timeout_protocol
 
     chosen = make_engine(engine, model_path, vllm)
     if chosen.name == "vllm":
         limits.setdefault("max_concurrent", VLLM_CONCURRENT)
     try:
-        app = create_app(chosen, ServeSettings.from_env(api_key, **limits))
-        uvicorn.run(app, host=host, port=port, log_level="info", timeout_keep_alive=5)
+        settings = ServeSettings.from_env(api_key, **limits)
+        uvicorn.run(create_app(chosen, settings), host=host, port=port, log_level="info", timeout_keep_alive=5,
+                    http=head_timeout_protocol(settings.head_timeout_s))
     finally:
         if hasattr(chosen, "close"):
             chosen.close()

@@ -15,7 +15,9 @@ class ServeSettings:
     max_prompt_tokens: int = 1024  # the question or prompt the LLM reads (a clip's soft tokens come on top)
     max_request_tokens: int = 4096  # the text of every message of one request together
     request_timeout_s: float = 120.0
+    head_timeout_s: float = 10.0  # a request's line and headers must be in within this (else 408, closed)
     body_timeout_s: float = 30.0  # a request body that sends nothing for this long gets a 408
+    body_total_s: float = 120.0  # ... and one not all in this long after its head (32 MiB at >= 0.4 MB/s)
     max_concurrent: int = 1  # requests computing at once (CPU inference is serial anyway)
     max_queue: int = 64  # requests waiting beyond that get 429
     max_files: int = 256  # uploaded clips kept; the oldest are dropped

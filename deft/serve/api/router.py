@@ -131,5 +131,6 @@ def create_app(engine: Engine, settings: ServeSettings = ServeSettings()) -> Fas
                               where or None)
 
     app.include_router(router)
-    app.add_middleware(BodyLimit, max_bytes=body_limit(settings), timeout_s=settings.body_timeout_s)
+    app.add_middleware(BodyLimit, max_bytes=body_limit(settings), timeout_s=settings.body_timeout_s,
+                       total_s=settings.body_total_s)
     return app
