@@ -43,7 +43,7 @@ def region_field(au: str, side: str) -> np.ndarray:
     return out
 
 
-def series_from_track(track: FaceTrack, lag: int = 2, noise: float = 0.002, head_noise: float = 0.003,
+def series_from_track(track: FaceTrack, lag: int = 6, noise: float = 0.002, head_noise: float = 0.003,
                       seed: int = 0, face_id: int = 0) -> FaceSeries:
     """The series a perfect tracker with `noise` IOD of flow noise per region would give for `track`;
     head moves leave residual motion of `head_noise` IOD per degree/frame of pose change."""

@@ -9,11 +9,14 @@ region has moved from rest: rising to the apex and back over an expression, ~0 b
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import solveh_banded
 from scipy.ndimage import median_filter
 
 from deft.long.series import FaceSeries
 
 BASELINE_SAMPLES = 24  # the rolling median is taken on this many points per window, then interpolated
+SMOOTH_WEIGHT = 0.05  # weight of frame-to-frame smoothness against a lagged motion equation (weight 1)
+RIDGE = 1e-6  # pins the free constant of the positions
 
 
 def series_step(series: FaceSeries) -> int:
@@ -23,19 +26,41 @@ def series_step(series: FaceSeries) -> int:
     return max(1, int(np.median(np.diff(series.frames))))
 
 
-def positions(series: FaceSeries) -> tuple[np.ndarray, np.ndarray, int]:
-    """(n, R, 2) cumulative motion per chain of rows `lag` apart, the (n,) valid mask and the row lag.
+def positions(series: FaceSeries, skip: np.ndarray | None = None,
+              smooth: float = SMOOTH_WEIGHT) -> tuple[np.ndarray, np.ndarray]:
+    """(n, R, 2) region positions (IOD, up to a constant) whose lagged differences best match the motion,
+    and the (n,) mask of rows with motion (and not in `skip`, rows whose motion is not to be trusted).
 
-    Rows whose motion is unknown (NaN: face lost) add nothing, so a chain holds its last position.
+    Least squares over p(t) - p(t - lag) = motion(t) for every row with motion, plus `smooth` x
+    (p(t) - p(t - 1))^2: on its own the lagged motion leaves `lag` interleaved chains of frames, each
+    with its own constant; the small smoothness term ties them into one curve and bridges lost rows.
+    The normal equations are banded (bandwidth lag), solved once for every region and axis.
     """
     motion = np.asarray(series.motion, np.float64)
+    n = len(motion)
     valid = np.isfinite(motion).all(axis=(1, 2))
+    if skip is not None:
+        valid &= ~skip
+    if n == 0:
+        return np.zeros_like(motion), valid
     lag = max(1, int(round(series.lag / series_step(series))))
-    steps = np.where(np.isfinite(motion), motion, 0.0)
-    pos = np.empty_like(steps)
-    for c in range(min(lag, len(steps))):
-        pos[c::lag] = np.cumsum(steps[c::lag], axis=0)
-    return pos, valid, lag
+    rhs = np.zeros((n, motion.shape[1] * motion.shape[2]))
+    band = np.zeros((lag + 1, n))  # upper form: band[lag + i - j, j] = M[i, j], i <= j
+    diag, off1, offl = band[lag], band[lag - 1], band[0]  # lag 1: off1 is offl, both terms add there
+    diag += RIDGE
+    t = np.nonzero(valid[lag:])[0] + lag  # rows whose lagged equation holds
+    flat = motion.reshape(n, -1)
+    np.add.at(rhs, t, flat[t])
+    np.add.at(rhs, t - lag, -flat[t])
+    np.add.at(diag, t, 1.0)
+    np.add.at(diag, t - lag, 1.0)
+    np.add.at(offl, t, -1.0)  # M[t - lag, t]
+    if n > 1:
+        diag[1:] += smooth
+        diag[:-1] += smooth
+        off1[1:] -= smooth  # M[t - 1, t]
+    pos = solveh_banded(band, rhs)
+    return pos.reshape(motion.shape), valid
 
 
 def _rolling_median(x: np.ndarray, window: int) -> np.ndarray:
@@ -53,14 +78,8 @@ def _rolling_median(x: np.ndarray, window: int) -> np.ndarray:
     return out.reshape(x.shape)
 
 
-def displacement(series: FaceSeries, baseline_rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """(n, R, 2) displacement of every region from its local baseline (IOD) and the (n,) valid mask.
-
-    Each chain is detrended on its own: the chains' constants and drifts differ.
-    """
-    pos, valid, lag = positions(series)
-    out = np.zeros_like(pos)
-    for c in range(min(lag, len(pos))):
-        chain = pos[c::lag]
-        out[c::lag] = chain - _rolling_median(chain, max(3, baseline_rows // lag))
-    return out, valid
+def displacement(series: FaceSeries, baseline_rows: int,
+                 skip: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(n, R, 2) displacement of every region from its local baseline (IOD) and the (n,) valid mask."""
+    pos, valid = positions(series, skip)
+    return pos - _rolling_median(pos, max(3, baseline_rows)), valid

@@ -28,19 +28,22 @@ class KindConfig:
     mouth_share: float = 0.4  # lower lip + chin carry this share, moving down: speech
     wink_balance: float = 0.4  # the weaker lid moved under this share of the stronger one: a wink
     head_deg: float = 4.0  # yaw/pitch/roll changed by more than this during the interval: a head move
+    head_pad_s: float = 0.3  # ... or this close to it (flow settles after a turn)
+    turn_deg_s: float = 15.0  # the head turns faster than this (deg/s): its motion is not a muscle's
+    speech_near_s: float = 1.0  # mouth-led motion this close to speech is speech (a phrase's soft ends)
 
 
 def ordinary_kind(disp: np.ndarray, pose: np.ndarray, config: KindConfig = KindConfig()) -> str | None:
     """The ordinary motion `disp` (m, R, 2; IOD from baseline) over an interval shows, or None.
 
-    `pose` (m, 3) is the head's yaw/pitch/roll in degrees over the same frames (NaN where unknown).
+    `pose` (k, 3) is the head's yaw/pitch/roll in degrees over those frames and `head_pad_s` around them
+    (NaN where unknown).
     """
     finite = pose[np.isfinite(pose).all(axis=1)]
     if len(finite) and float((finite.max(axis=0) - finite.min(axis=0)).max()) > config.head_deg:
         return "head"
-    mag = np.linalg.norm(disp, axis=-1)  # (m, R)
-    at = int(np.argmax(mag.sum(axis=1)))  # the interval's apex
-    energy = mag[max(0, at - 1):at + 2].mean(axis=0) ** 2  # squared: noise spread over many regions counts little
+    at = int(np.argmax(np.linalg.norm(disp, axis=-1).sum(axis=1)))  # the interval's apex
+    energy = _apex_energy(disp)
     total = float(energy.sum())
     if total <= 0:
         return None
@@ -56,6 +59,29 @@ def ordinary_kind(disp: np.ndarray, pose: np.ndarray, config: KindConfig = KindC
         if float(dy.max()) >= 0.5 * float(-dy.min()):
             return "speech"
     return None
+
+def turning(pose: np.ndarray, lag: int, rows_per_s: float, config: KindConfig = KindConfig()) -> np.ndarray:
+    """(n,) rows where yaw, pitch or roll changes faster than `config.turn_deg_s` over the last `lag` rows."""
+    pose = np.asarray(pose, np.float64)
+    out = np.zeros(len(pose), bool)
+    if len(pose) > lag:
+        change = np.abs(pose[lag:] - pose[:-lag]).max(axis=1)  # NaN where lost: not turning
+        out[lag:] = np.nan_to_num(change, nan=0.0) * rows_per_s / lag > config.turn_deg_s
+    return out
+
+
+def mouth_led(disp: np.ndarray, config: KindConfig = KindConfig()) -> bool:
+    """The lower lip and chin carry the motion at the interval's apex (whichever way they move)."""
+    energy = _apex_energy(disp)
+    return energy.sum() > 0 and energy[list(MOUTH_OPENING)].sum() >= config.mouth_share * energy.sum()
+
+
+def _apex_energy(disp: np.ndarray) -> np.ndarray:
+    """(R,) squared displacement around the apex: noise spread over many regions counts little."""
+    mag = np.linalg.norm(disp, axis=-1)  # (m, R)
+    at = int(np.argmax(mag.sum(axis=1)))
+    return mag[max(0, at - 1):at + 2].mean(axis=0) ** 2
+
 
 def interval_kind(disp: np.ndarray, pose: np.ndarray, duration_s: float, config: KindConfig = KindConfig()) -> str:
     """micro / macro by duration (MEGC), unless the motion is ordinary (see `ordinary_kind`)."""

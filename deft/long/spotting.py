@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from deft.long.displacement import displacement, series_step
-from deft.long.kinds import EXPRESSION_KINDS, KindConfig, interval_kind
+from deft.long.kinds import EXPRESSION_KINDS, KindConfig, interval_kind, mouth_led, turning
 from deft.long.series import FaceSeries
 
 
@@ -26,8 +26,8 @@ class SpotConfig:
     # the more flow noise summed over it drifts, so each window has its own noise level
     baseline_s: tuple[float, ...] = (1.5, 6.0)
     top_regions: int = 2  # the curve is the mean displacement of the this-many most-moved regions
-    min_peak_iod: float = 0.008  # nothing smaller is spotted, whatever the noise (micro: >= 0.015 IOD)
-    noise_k: float = 3.0  # a peak must also exceed this many times the curve's quiet level
+    min_peak_iod: float = 0.003  # nothing smaller is spotted, whatever the noise
+    noise_k: float = 2.5  # a peak must also exceed this many times the curve's quiet level
     quiet_percentile: float = 25.0  # the quiet level: this percentile of the curve (faces rest between events)
     edge_share: float = 0.15  # an interval extends while the curve stays above this share of its peak
     valley_share: float = 0.5  # ... and stops at a valley under this share where the curve rises again
@@ -97,6 +97,19 @@ def _half_width_edges(curve: np.ndarray, apex: int, lo: int, hi: int, covered: n
     return max(0, min(onset, lo)), max(offset, hi)
 
 
+def _near_speech(found: list[tuple[Interval, bool]], near: int) -> list[Interval]:
+    """Mouth-led intervals within `near` frames of speech are speech: a phrase's soft first and last
+    syllables, and its mouth closing against a rest the open mouth lifted."""
+    speech = [iv for iv, _ in found if iv.kind == "speech"]
+    out = []
+    for iv, mouth in found:
+        if mouth and iv.kind in EXPRESSION_KINDS and any(
+                s.onset - near <= iv.offset and iv.onset <= s.offset + near for s in speech):
+            iv = Interval(iv.onset, iv.apex, iv.offset, "speech", iv.score, iv.peak_iod)
+        out.append(iv)
+    return out
+
+
 def _merge_speech(intervals: list[Interval], gap: int) -> list[Interval]:
     out: list[Interval] = []
     for iv in sorted(intervals, key=lambda i: i.onset):
@@ -110,10 +123,13 @@ def _merge_speech(intervals: list[Interval], gap: int) -> list[Interval]:
 
 
 def _curves(series: FaceSeries, rows_per_s: float, config: SpotConfig):
-    """Per baseline window: displacement (n, R, 2) and curve over its threshold (n,); and the valid mask."""
+    """Per baseline window: displacement (n, R, 2) and curve over its threshold (n,); and the valid mask.
+    Rows where the head turns are left out (their residual motion would shift the face's rest)."""
     out, valid = [], None
+    lag = max(1, int(round(series.lag / series_step(series))))
+    skip = turning(series.pose, lag, rows_per_s, config.kinds)
     for seconds in config.baseline_s:
-        disp, valid = displacement(series, int(round(seconds * rows_per_s)))
+        disp, valid = displacement(series, int(round(seconds * rows_per_s)), skip)
         curve = motion_curve(disp, valid, config.top_regions)
         quiet = float(np.percentile(curve[valid], config.quiet_percentile)) if valid.any() else 0.0
         threshold = max(config.min_peak_iod, config.noise_k * quiet)
@@ -132,7 +148,7 @@ def spot_all(series: FaceSeries, fps: float, config: SpotConfig = SpotConfig()) 
     best = np.argmax(ratios, axis=0)
     curve = ratios.max(axis=0)
     covered = ~valid
-    found: list[Interval] = []
+    found: list[tuple[Interval, bool]] = []
     for apex in np.argsort(-curve, kind="stable"):
         if curve[apex] < 1.0:
             break
@@ -144,11 +160,14 @@ def spot_all(series: FaceSeries, fps: float, config: SpotConfig = SpotConfig()) 
         if (offset - onset) / rows_per_s < config.min_s:
             continue
         disp = scales[best[apex]][0]
-        kind = interval_kind(disp[onset:offset + 1], np.asarray(series.pose)[onset:offset + 1],
+        pad = int(round(config.kinds.head_pad_s * rows_per_s))
+        kind = interval_kind(disp[onset:offset + 1], np.asarray(series.pose)[max(0, onset - pad):offset + pad + 1],
                              (offset - onset) / rows_per_s, config.kinds)
         f = series.frames
         peak_iod = float(np.linalg.norm(disp[apex], axis=-1).max())
-        found.append(Interval(int(f[onset]), int(f[apex]), int(f[offset]), kind, float(curve[apex]), peak_iod))
+        found.append((Interval(int(f[onset]), int(f[apex]), int(f[offset]), kind, float(curve[apex]), peak_iod),
+                      mouth_led(disp[onset:offset + 1], config.kinds)))
+    found = _near_speech(found, int(round(config.kinds.speech_near_s * fps)))
     return _merge_speech(found, int(round(config.merge_gap_s * fps)))
 
 

@@ -1,0 +1,122 @@
+"""Each spotted interval analysed like a clip: that face's frames around it, phases given, AUs and emotion.
+
+One pass over the frames (any iterator of (source index, RGB frame), e.g. a streaming decoder): an
+interval's frames are cut to its face's box as they go by and analysed as soon as its offset has passed,
+so only the open intervals' crops are ever held.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from deft.analyze import AnalyzeConfig, analyze_frames
+from deft.errors import DeftError, FaceError, VideoError
+from deft.long.series import FaceSeries
+from deft.long.spotting import Interval
+from deft.video import Video
+
+PAD_FRAMES = 3  # frames kept before the onset and after the offset (the flow needs a settled start)
+BOX_MARGIN = 0.6  # the crop reaches this share of the face's landmark box beyond it on every side
+MIN_IOD_PX = 60.0  # small faces are upscaled to about this inter-ocular distance (HOG finds faces >= 80 px)
+
+
+@dataclass
+class _Open:
+    face_id: int
+    interval: Interval
+    first: int
+    last: int
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 in source px
+    scale: float
+    frames: list[np.ndarray]
+    indices: list[int]
+
+
+def face_box(series: FaceSeries, first: int, last: int, size: tuple[int, int]) -> tuple[tuple[int, int, int, int], float]:
+    """The crop box (source px, inside the frame) holding this face over frames first..last, and its upscale."""
+    rows = (series.frames >= first) & (series.frames <= last)
+    lm = series.landmarks[rows].reshape(-1, 2)
+    lm = lm[np.isfinite(lm).all(axis=1)]
+    if not len(lm):
+        raise FaceError(f"face {series.face_id} was not tracked in frames {first}-{last}")
+    (x0, y0), (x1, y1) = lm.min(axis=0), lm.max(axis=0)
+    mx, my = BOX_MARGIN * (x1 - x0), BOX_MARGIN * (y1 - y0)
+    w, h = size
+    box = (max(0, int(x0 - mx)), max(0, int(y0 - my * 1.3)), min(w, int(x1 + mx) + 1), min(h, int(y1 + my) + 1))
+    iod = float(np.nanmedian(series.iod[rows])) if np.isfinite(series.iod[rows]).any() else MIN_IOD_PX
+    return box, max(1.0, MIN_IOD_PX / max(iod, 1.0))
+
+
+def interval_dict(interval: Interval, fps: float, analysis=None, error: str | None = None) -> dict:
+    """The issue's interval object: frames, times, kind, then the clip analysis's AUs and emotion."""
+    d = {**interval.to_dict(), "time_s": [round(interval.onset / fps, 3), round(interval.offset / fps, 3)]}
+    if analysis is not None:
+        d.update(aus=[a.to_dict() for a in analysis.aus], emotion=analysis.emotion.to_dict(),
+                 warnings=analysis.warnings)
+    if error is not None:
+        d["error"] = error
+    return d
+
+
+def _analyse(clip: _Open, fps: float, source: str, config: AnalyzeConfig) -> dict:
+    iv, idx = clip.interval, clip.indices
+    try:
+        if len(idx) < 3:
+            raise VideoError(f"only {len(idx)} frames decoded around frames {iv.onset}-{iv.offset}")
+        at = {f: i for i, f in enumerate(idx)}
+        onset = at.get(iv.onset, 0)
+        apex = min(max(at.get(iv.apex, onset + 1), onset + 1), len(idx) - 1)
+        offset = max(at.get(iv.offset, len(idx) - 1), apex)
+        frames = np.stack(clip.frames)
+        video = Video(frames, fps, f"{source}#face{clip.face_id}:{iv.onset}-{iv.offset}", "long",
+                      (frames.shape[2], frames.shape[1]), list(idx))
+        return interval_dict(iv, fps, analyze_frames(video, config, (onset, apex, offset)))
+    except DeftError as err:
+        return interval_dict(iv, fps, error=str(err))
+
+
+def _crop(frame: np.ndarray, clip: _Open) -> np.ndarray:
+    x0, y0, x1, y1 = clip.box
+    crop = frame[y0:y1, x0:x1]
+    if clip.scale > 1.0:
+        crop = cv2.resize(crop, None, fx=clip.scale, fy=clip.scale, interpolation=cv2.INTER_CUBIC)
+    return np.ascontiguousarray(crop)
+
+
+def analyse_intervals(frames: Iterable[tuple[int, np.ndarray]], faces: list[FaceSeries],
+                      intervals: dict[int, list[Interval]], fps: float, n_frames: int, size: tuple[int, int],
+                      source: str = "video", config: AnalyzeConfig = AnalyzeConfig()) -> dict[int, list[dict]]:
+    """face_id -> its intervals as dicts (in time order), each analysed on its own frames.
+
+    `frames` yields (source index, RGB frame of `size` (width, height)) in order; `n_frames` bounds the padding.
+    """
+    by_id = {s.face_id: s for s in faces}
+    pending = sorted(((max(0, iv.onset - PAD_FRAMES), fid, k, iv) for fid, ivs in intervals.items()
+                      for k, iv in enumerate(ivs)), key=lambda p: (p[0], p[1], p[2]))
+    results: dict[int, dict[int, dict]] = {fid: {} for fid in intervals}
+    open_: list[tuple[int, _Open]] = []
+    for index, frame in frames:
+        while pending and pending[0][0] <= index:
+            first, fid, k, iv = pending.pop(0)
+            last = min(n_frames - 1, iv.offset + PAD_FRAMES)
+            try:
+                box, scale = face_box(by_id[fid], first, last, size)
+            except FaceError as err:
+                results[fid][k] = interval_dict(iv, fps, error=str(err))
+                continue
+            open_.append((k, _Open(fid, iv, first, last, box, scale, [], [])))
+        for _, clip in open_:
+            clip.frames.append(_crop(frame, clip))
+            clip.indices.append(index)
+        for k, clip in [c for c in open_ if c[1].last <= index]:
+            results[clip.face_id][k] = _analyse(clip, fps, source, config)
+        open_ = [c for c in open_ if c[1].last > index]
+        if not pending and not open_:
+            break
+    for k, clip in open_:  # the video ended early
+        results[clip.face_id][k] = _analyse(clip, fps, source, config)
+    return {fid: [done[k] for k in sorted(done)] for fid, done in results.items()}
