@@ -124,6 +124,10 @@ class _Follower:
         self.anchor: tuple[np.ndarray, float] | None = None
         self.since_verified = 0
 
+    def current_box(self) -> Box | None:
+        """The face box at the last landmarks (HOG's last box moved and scaled with the eyes); None if lost."""
+        return None if self.lm is None else _moved_box(self.box, self.anchor, self.lm)
+
     def _accept(self, gray: np.ndarray, box: Box) -> tuple[np.ndarray, float, bool]:
         lm = landmarks68(gray, box)
         self.box, self.anchor = box, _eyes(lm)
@@ -203,3 +207,6 @@ def _copy(follower: _Follower) -> _Follower:
     other = _Follower(follower.config, follower.upsample)
     other.__dict__.update(follower.__dict__)
     return other
+
+
+Follower = _Follower  # one face followed frame by frame, for callers that stream frames (deft.long)
