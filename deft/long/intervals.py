@@ -7,13 +7,13 @@ so only the open intervals' crops are ever held.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from deft.analyze import AnalyzeConfig, analyze_frames
+from deft.analyze import Analysis, AnalyzeConfig, analyze_frames
 from deft.errors import DeftError, FaceError, VideoError
 from deft.long.series import FaceSeries
 from deft.long.spotting import Interval
@@ -51,7 +51,7 @@ def face_box(series: FaceSeries, first: int, last: int, size: tuple[int, int]) -
     return box, max(1.0, MIN_IOD_PX / max(iod, 1.0))
 
 
-def interval_dict(interval: Interval, fps: float, analysis=None, error: str | None = None) -> dict:
+def interval_dict(interval: Interval, fps: float, analysis: Analysis | None = None, error: str | None = None) -> dict:
     """The issue's interval object: frames, times, kind, then the clip analysis's AUs and emotion."""
     d = {**interval.to_dict(), "time_s": [round(interval.onset / fps, 3), round(interval.offset / fps, 3)]}
     if analysis is not None:
@@ -62,7 +62,8 @@ def interval_dict(interval: Interval, fps: float, analysis=None, error: str | No
     return d
 
 
-def _analyse(clip: _Open, fps: float, source: str, config: AnalyzeConfig) -> dict:
+def _analyse(clip: _Open, fps: float, source: str, config: AnalyzeConfig,
+             extra: Callable[[Analysis], dict] | None) -> dict:
     iv, idx = clip.interval, clip.indices
     try:
         if len(idx) < 3:
@@ -74,7 +75,8 @@ def _analyse(clip: _Open, fps: float, source: str, config: AnalyzeConfig) -> dic
         frames = np.stack(clip.frames)
         video = Video(frames, fps, f"{source}#face{clip.face_id}:{iv.onset}-{iv.offset}", "long",
                       (frames.shape[2], frames.shape[1]), list(idx))
-        return interval_dict(iv, fps, analyze_frames(video, config, (onset, apex, offset)))
+        analysis = analyze_frames(video, config, (onset, apex, offset))
+        return {**interval_dict(iv, fps, analysis), **(extra(analysis) if extra else {})}
     except DeftError as err:
         return interval_dict(iv, fps, error=str(err))
 
@@ -87,36 +89,46 @@ def _crop(frame: np.ndarray, clip: _Open) -> np.ndarray:
     return np.ascontiguousarray(crop)
 
 
-def analyse_intervals(frames: Iterable[tuple[int, np.ndarray]], faces: list[FaceSeries],
-                      intervals: dict[int, list[Interval]], fps: float, n_frames: int, size: tuple[int, int],
-                      source: str = "video", config: AnalyzeConfig = AnalyzeConfig()) -> dict[int, list[dict]]:
-    """face_id -> its intervals as dicts (in time order), each analysed on its own frames.
+def iter_intervals(frames: Iterable[tuple[int, np.ndarray]], faces: list[FaceSeries],
+                   intervals: dict[int, list[Interval]], fps: float, n_frames: int, size: tuple[int, int],
+                   source: str = "video", config: AnalyzeConfig = AnalyzeConfig(),
+                   extra: Callable[[Analysis], dict] | None = None) -> Iterator[tuple[int, int, dict]]:
+    """(face_id, k, interval dict) for `intervals[face_id][k]`, each as soon as its frames have gone by.
 
-    `frames` yields (source index, RGB frame of `size` (width, height)) in order; `n_frames` bounds the padding.
+    `frames` yields (source index, RGB frame of `size` (width, height)) in order; `n_frames` bounds the
+    padding; `extra(analysis)` adds keys to an analysed interval (e.g. the model's explanation).
     """
     by_id = {s.face_id: s for s in faces}
     pending = sorted(((max(0, iv.onset - PAD_FRAMES), fid, k, iv) for fid, ivs in intervals.items()
                       for k, iv in enumerate(ivs)), key=lambda p: (p[0], p[1], p[2]))
-    results: dict[int, dict[int, dict]] = {fid: {} for fid in intervals}
     open_: list[tuple[int, _Open]] = []
     for index, frame in frames:
         while pending and pending[0][0] <= index:
             first, fid, k, iv = pending.pop(0)
-            last = min(n_frames - 1, iv.offset + PAD_FRAMES)
             try:
-                box, scale = face_box(by_id[fid], first, last, size)
+                box, scale = face_box(by_id[fid], first, min(n_frames - 1, iv.offset + PAD_FRAMES), size)
             except FaceError as err:
-                results[fid][k] = interval_dict(iv, fps, error=str(err))
+                yield fid, k, interval_dict(iv, fps, error=str(err))
                 continue
-            open_.append((k, _Open(fid, iv, first, last, box, scale, [], [])))
+            open_.append((k, _Open(fid, iv, first, min(n_frames - 1, iv.offset + PAD_FRAMES), box, scale, [], [])))
         for _, clip in open_:
             clip.frames.append(_crop(frame, clip))
             clip.indices.append(index)
         for k, clip in [c for c in open_ if c[1].last <= index]:
-            results[clip.face_id][k] = _analyse(clip, fps, source, config)
+            yield clip.face_id, k, _analyse(clip, fps, source, config, extra)
         open_ = [c for c in open_ if c[1].last > index]
         if not pending and not open_:
-            break
+            return
     for k, clip in open_:  # the video ended early
-        results[clip.face_id][k] = _analyse(clip, fps, source, config)
-    return {fid: [done[k] for k in sorted(done)] for fid, done in results.items()}
+        yield clip.face_id, k, _analyse(clip, fps, source, config, extra)
+
+
+def analyse_intervals(frames: Iterable[tuple[int, np.ndarray]], faces: list[FaceSeries],
+                      intervals: dict[int, list[Interval]], fps: float, n_frames: int, size: tuple[int, int],
+                      source: str = "video", config: AnalyzeConfig = AnalyzeConfig(),
+                      extra: Callable[[Analysis], dict] | None = None) -> dict[int, list[dict]]:
+    """face_id -> its intervals as dicts, in the order given (see `iter_intervals`)."""
+    done: dict[int, dict[int, dict]] = {fid: {} for fid in intervals}
+    for fid, k, d in iter_intervals(frames, faces, intervals, fps, n_frames, size, source, config, extra):
+        done[fid][k] = d
+    return {fid: [got[k] for k in sorted(got)] for fid, got in done.items()}
