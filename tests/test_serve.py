@@ -199,12 +199,18 @@ def test_a_stream_holds_its_slot_until_it_ends():
             lines = stream.iter_lines()
             assert "first" in next(line for line in lines if "first" in line)
             codes: list[int] = []
-            others = [threading.Thread(target=lambda: codes.append(httpx.post(
-                url + "/completions", json={"prompt": "x"}, timeout=30).status_code)) for _ in range(2)]
+            waits: list[str | None] = []
+
+            def ask() -> None:
+                r = httpx.post(url + "/completions", json={"prompt": "x"}, timeout=30)
+                codes.append(r.status_code)
+                waits.append(r.headers.get("retry-after"))
+
+            others = [threading.Thread(target=ask) for _ in range(2)]
             for t in others:
                 t.start()
             time.sleep(1.0)
-            assert codes == [429]  # one waits for the streaming slot, the second finds the queue full
+            assert codes == [429] and waits == ["5"]  # one waits for the streaming slot, the second finds the queue full
             engine.release.set()
             assert any("[DONE]" in line for line in lines)
         for t in others:

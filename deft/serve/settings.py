@@ -20,6 +20,7 @@ class ServeSettings:
     body_total_s: float = 120.0  # ... and one not all in this long after its head (32 MiB at >= 0.4 MB/s)
     max_concurrent: int = 1  # requests computing at once (CPU inference is serial anyway)
     max_queue: int = 64  # requests waiting beyond that get 429
+    max_bodies_bytes: int = 192 * 2**20  # request bodies held at once, all requests together (else 503)
     max_files: int = 256  # uploaded clips kept; the oldest are dropped
     model_id: str = "deft"
 

@@ -22,7 +22,7 @@ from deft.serve.api.protocol import (
     CompletionResponse,
     FileObject,
 )
-from deft.serve.api.body_limit import BodyLimit
+from deft.serve.api.body_limit import BodyBudget, BodyLimit
 from deft.serve.api.serving import EventStream, Serving
 from deft.serve.engines import Engine
 from deft.serve.openai_errors import APIError, error_response
@@ -111,11 +111,11 @@ def create_app(engine: Engine, settings: ServeSettings = ServeSettings()) -> Fas
         try:
             return await call_next(request)
         except APIError as err:
-            return error_response(err.status, err.message, err.code, err.param)
+            return error_response(err.status, err.message, err.code, err.param, err.headers)
 
     @app.exception_handler(APIError)
     async def api_error(_, err: APIError):
-        return error_response(err.status, err.message, err.code, err.param)
+        return error_response(err.status, err.message, err.code, err.param, err.headers)
 
     @app.exception_handler(HTTPException)  # unknown route, wrong method, broken multipart: OpenAI's shape too
     async def http_error(_, err: HTTPException):
@@ -132,5 +132,5 @@ def create_app(engine: Engine, settings: ServeSettings = ServeSettings()) -> Fas
 
     app.include_router(router)
     app.add_middleware(BodyLimit, max_bytes=body_limit(settings), timeout_s=settings.body_timeout_s,
-                       total_s=settings.body_total_s)
+                       total_s=settings.body_total_s, budget=BodyBudget(settings.max_bodies_bytes))
     return app

@@ -34,7 +34,7 @@ from deft.serve.api.protocol import (
 )
 from deft.serve.engines import Engine, TokenCount
 from deft.serve.media import FileStore, decode_data_url, write_temp
-from deft.serve.openai_errors import APIError
+from deft.serve.openai_errors import RETRY_AFTER, APIError
 from deft.serve.settings import ServeSettings
 from deft.video import VideoLimits
 
@@ -53,7 +53,8 @@ class Gate:
 
     async def enter(self) -> Callable[[], None]:
         if self.waiting >= self.max_queue:
-            raise APIError(429, f"server busy: {self.waiting} requests queued; retry later", "queue_full")
+            raise APIError(429, f"server busy: {self.waiting} requests queued; retry later", "queue_full",
+                           headers=RETRY_AFTER)
         self.waiting += 1
         try:
             await self.slots.acquire()
