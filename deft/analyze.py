@@ -15,6 +15,7 @@ from deft.face import AlignedFace, FaceConfig, align_face
 from deft.motion.flow import compute_flow, optical_strain, remove_head_motion, to_gray
 from deft.motion.phases import Phases, find_phases
 from deft.motion.regions import RegionMotion, describe_regions
+from deft.ordinary import Ordinary, detect_ordinary, set_aside, supporting_aus
 from deft.tracking import HeadPose, Tracked, TrackQuality, head_pose, track_face, track_quality, track_warnings
 from deft.video import Video, VideoLimits, read_video
 
@@ -57,6 +58,7 @@ class Analysis:
     tracked: Tracked | None = field(default=None, repr=False)  # per-frame landmarks, source frame pixels
     pose: HeadPose | None = field(default=None, repr=False)
     quality: TrackQuality | None = field(default=None, repr=False)
+    ordinary: Ordinary | None = field(default=None, repr=False)  # blinks, winks, speech, ...: never an emotion
 
     def source_frames(self) -> dict:
         """`--step` mapping: frame indices above count kept frames; these keys give the source video's."""
@@ -83,6 +85,7 @@ class Analysis:
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
             **self.source_frames(),
             **self._tracking_dict(),
+            **({"ordinary": self.ordinary.to_dict()} if self.ordinary is not None else {}),
         }
 
     def _tracking_dict(self) -> dict:
@@ -115,6 +118,8 @@ def analyze_frames(
         tracked = track_face(video.frames, fps, (face.reference_frame, face.box), config.face.upsample)
         pose = head_pose(tracked.landmarks, (video.frames.shape[2], video.frames.shape[1]))
         quality = track_quality(tracked, pose)
+    with _timed(timings, "ordinary"):
+        ordinary = detect_ordinary(video.frames, tracked.landmarks, fps)
     with _timed(timings, "phases"):
         ph = find_phases(gray, face.landmarks, face.iod, phases, video.source)
     with _timed(timings, "flow"):
@@ -123,12 +128,13 @@ def analyze_frames(
     with _timed(timings, "aus"):
         regions = describe_regions(flow, strain, face.landmarks, face.iod)
         all_aus = detect_aus(regions, face.iod)
-        fired = sorted((a for a in all_aus if a.confidence >= 0.5), key=lambda a: -a.strength_iod)
-        emotion = classify_emotion(all_aus)
+        expression_aus = set_aside(ordinary, all_aus, (ph.onset, ph.apex, ph.offset))  # speech/blinks explain the rest
+        fired = sorted((a for a in expression_aus if a.confidence >= 0.5), key=lambda a: -a.strength_iod)
+        emotion = classify_emotion(expression_aus, supporting_aus(ordinary, ph.onset, ph.offset))
     return Analysis(
         video.source, video.n_frames, video.fps, ph, regions, fired, emotion, face.iod, config.flow, video.reader,
-        list(face.warnings) + track_warnings(quality, tracked), timings, face, flow, strain, all_aus,
-        list(video.frame_indices), tracked, pose, quality,
+        list(face.warnings) + track_warnings(quality, tracked) + ordinary.warnings(), timings, face, flow, strain,
+        all_aus, list(video.frame_indices), tracked, pose, quality, ordinary,
     )
 
 

@@ -34,10 +34,16 @@ def _match(prototype: frozenset[str], conf: dict[str, float], fired: set[str]) -
     return max(0.0, covered - EXTRA_AU_PENALTY * len(fired - prototype))
 
 
-def classify_emotion(aus: list[AUEvidence]) -> Emotion:
-    """Fine and composite emotion from the fired AUs; `none` when no AU fired, label None for `others`."""
+def classify_emotion(aus: list[AUEvidence], support: frozenset[str] = frozenset()) -> Emotion:
+    """Fine and composite emotion from the fired AUs; `none` when no AU fired, label None for `others`.
+
+    `support`: ordinary AUs under way during the expression (AU5 widened eyes, AU26 jaw drop; deft.ordinary).
+    They complete the prototypes that include them (surprise) but are never an expression by themselves
+    nor count against a prototype that lacks them.
+    """
     # A one-sided AU12 / AU14 is a smirk, not a smile: it counts half towards the symmetric prototypes.
     conf = {a.au: a.confidence * (0.5 if a.au in CONTEMPT_AUS and a.side in ("left", "right") else 1.0) for a in aus}
+    conf |= {au: 1.0 for au in support}
     fired = {a.au for a in aus if a.confidence >= 0.5}
     if not fired:
         return Emotion(NONE, NONE, {**{k: 0.0 for k in COMPOSITE_CLASSES}, NONE: 1.0}, {}, [])

@@ -20,6 +20,16 @@ AU_NAMES = {
     "AU1": "inner brow raiser", "AU2": "outer brow raiser", "AU4": "brow lowerer", "AU6": "cheek raiser",
     "AU7": "lid tightener", "AU9": "nose wrinkler", "AU10": "upper lip raiser", "AU12": "lip corner puller",
     "AU14": "dimpler", "AU15": "lip corner depressor", "AU17": "chin raiser", "AU25": "lips part",
+    "AU5": "upper lid raiser", "AU26": "jaw drop", "AU43": "eyes closed", "AU45": "blink", "AU46": "wink",
+}
+# Ordinary face motion (deft.ordinary): found from eyelid and lip landmarks and eye appearance over time,
+# named, and never read as an expression by itself. AU25 is in both lists: lips part in speech and in surprise.
+ORDINARY_AUS = ("AU5", "AU25", "AU26", "AU43", "AU45", "AU46")
+# kind -> what it is; a clip's `ordinary.events` carry these kinds.
+ORDINARY_KINDS = {
+    "blink": "both eyes close and reopen (AU45)", "wink": "one eye closes and reopens (AU46)",
+    "closed": "eyes held closed (AU43)", "widen": "eyes widened (AU5)", "jaw": "jaw dropped (AU26)",
+    "speech": "talking: rhythmic lip and jaw motion (AU25, AU26)",
 }
 
 
@@ -77,7 +87,10 @@ def fine_target(emotion: str, composite: str | None) -> str | None:
 # CASME II's coding for repression). Contempt is any unilateral AU12 / AU14 (CONTEMPT_AUS).
 PROTOTYPES: dict[str, tuple[frozenset[str], ...]] = {
     "happiness": (frozenset({"AU6", "AU12"}), frozenset({"AU12"})),
-    "surprise": (frozenset({"AU1", "AU2", "AU25"}), frozenset({"AU1", "AU2"})),
+    # Surprise also widens the eyes (AU5) and drops the jaw (AU26): ordinary AUs that complete it (deft.ordinary).
+    "surprise": (frozenset({"AU1", "AU2", "AU25"}), frozenset({"AU1", "AU2"}), frozenset({"AU1", "AU2", "AU5"}),
+                 frozenset({"AU1", "AU2", "AU26"}), frozenset({"AU1", "AU2", "AU5", "AU26"}),
+                 frozenset({"AU1", "AU2", "AU25", "AU26"}), frozenset({"AU1", "AU2", "AU5", "AU25", "AU26"})),
     "fear": (frozenset({"AU1", "AU2", "AU4"}), frozenset({"AU1", "AU2", "AU4", "AU25"})),
     "sadness": (frozenset({"AU1", "AU4", "AU15"}), frozenset({"AU1", "AU15"}), frozenset({"AU1", "AU4"})),
     "anger": (frozenset({"AU4", "AU7"}),),

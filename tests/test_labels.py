@@ -18,7 +18,7 @@ from deft.instruct.builder import build_pairs
 from deft.instruct.facts import ClipLabels, ground
 from deft.instruct.templates import load_templates
 from deft.labels import (AU_NAMES, COMPOSITE, COMPOSITE_CLASSES, CONTEMPT_AUS, DEFAULT_QUESTIONS, DETECTED_AUS,
-                         FINE_LABELS, MEGC2019, OTHERS, PROTOTYPES, RECIPES, UNILATERAL, clip_key, fine_label,
+                         FINE_LABELS, MEGC2019, ORDINARY_AUS, ORDINARY_KINDS, OTHERS, PROTOTYPES, RECIPES, UNILATERAL, clip_key, fine_label,
                          fine_target, megc_class,
                          prototype_label, record_key)
 from deft.model.batch import IGNORE, targets
@@ -29,11 +29,14 @@ from tests.test_model import fake_features
 
 
 def test_vocabulary_is_consistent():
-    assert set(AU_NAMES) == set(DETECTED_AUS)
+    assert set(AU_NAMES) == {*DETECTED_AUS, *ORDINARY_AUS}
     assert set(COMPOSITE) == {*FINE_LABELS, "none"}
     assert {v for v in COMPOSITE.values() if v is not None} == {*COMPOSITE_CLASSES, "none"}
     aus_used = {au for protos in PROTOTYPES.values() for p in protos for au in p} | CONTEMPT_AUS
-    assert aus_used <= set(DETECTED_AUS)
+    assert aus_used <= {*DETECTED_AUS, *ORDINARY_AUS}
+    # the ordinary AUs an expression may include (surprise: AU5, AU26) never make a canonical prototype
+    assert all(not (protos[0] & (set(ORDINARY_AUS) - set(DETECTED_AUS))) for protos in PROTOTYPES.values())
+    assert {"blink", "wink", "speech"} <= set(ORDINARY_KINDS)
 
 
 @pytest.mark.parametrize("loader, dataset", [(casme2, "casme2"), (samm, "samm"), (casme3, "casme3")])

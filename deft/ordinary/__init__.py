@@ -1,0 +1,11 @@
+"""Ordinary face motion: blinks, winks, eyes closed or widened, lips parting, jaw drop, speech.
+
+None of it is an expression: it is found, named and kept from being read as one.
+"""
+
+from deft.ordinary.detect import OrdinaryConfig, detect_ordinary
+from deft.ordinary.explain import explained_aus, set_aside, supporting_aus
+from deft.ordinary.result import Ordinary, OrdinaryEvent
+
+__all__ = ["Ordinary", "OrdinaryConfig", "OrdinaryEvent", "detect_ordinary", "explained_aus", "set_aside",
+           "supporting_aus"]

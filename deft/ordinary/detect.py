@@ -1,0 +1,35 @@
+"""Find a clip's ordinary face motion from its frames and per-frame landmarks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from deft.ordinary.eyelids import EyelidConfig, lid_events, widen_events
+from deft.ordinary.eyes import closure_scores
+from deft.ordinary.geometry import face_measures, fill_lost
+from deft.ordinary.mouth import MouthConfig, jaw_drops, speech_events
+from deft.ordinary.result import Ordinary
+
+
+@dataclass(frozen=True)
+class OrdinaryConfig:
+    eyelids: EyelidConfig = EyelidConfig()
+    mouth: MouthConfig = MouthConfig()
+
+
+def detect_ordinary(frames: np.ndarray, landmarks: np.ndarray, fps: float,
+                    config: OrdinaryConfig = OrdinaryConfig()) -> Ordinary:
+    """Blinks, winks, closed or widened eyes, speech and jaw drops of (T, H, W, 3) RGB frames whose
+    (T, 68, 2) landmarks (frame pixels, NaN where lost) are given."""
+    gray = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames])
+    measures = face_measures(landmarks)
+    eye_open = {side: fill_lost(v) for side, v in measures.eye_open.items()}
+    closure = closure_scores(gray, landmarks, max(2, round(config.eyelids.window_s * fps)))
+    lids = lid_events(closure, eye_open, fps, config.eyelids)
+    mouth, jaw = fill_lost(measures.mouth_open), fill_lost(measures.jaw)
+    speech = speech_events(mouth, jaw, fps, measures.iod_px, config.mouth)
+    events = [*lids, *widen_events(eye_open, lids, config.eyelids), *speech, *jaw_drops(mouth, fill_lost(measures.lip_gap), jaw, speech, config.mouth)]
+    return Ordinary(sorted(events, key=lambda e: (e.onset, e.kind)))

@@ -1,0 +1,67 @@
+"""What deft found of ordinary face motion on one clip: the events and the AUs they carry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from deft.labels import AU_NAMES, au_number
+
+
+@dataclass(frozen=True)
+class OrdinaryEvent:
+    """One interval of ordinary motion; frames index the analysed clip."""
+
+    kind: str  # one of deft.labels.ORDINARY_KINDS: blink | wink | closed | widen | jaw | speech
+    onset: int
+    apex: int
+    offset: int  # inclusive
+    aus: tuple[str, ...]
+    side: str = "both"  # "both" | "left" | "right" (the subject's sides)
+    strength: float = 0.0  # peak of the signal that found it (closure score, or IOD for lids, lips, jaw)
+
+    def overlaps(self, start: int, end: int) -> bool:
+        return self.onset <= end and start <= self.offset
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "onset": self.onset, "apex": self.apex, "offset": self.offset,
+                "aus": list(self.aus), "side": self.side, "strength": round(self.strength, 4)}
+
+
+@dataclass
+class Ordinary:
+    """Every ordinary event of a clip, in frame order, and the expression AUs they explain."""
+
+    events: list[OrdinaryEvent] = field(default_factory=list)
+    explained: dict[str, str] = field(default_factory=dict)  # expression AU -> the kind whose motion explains it
+
+    def kinds(self) -> set[str]:
+        return {e.kind for e in self.events}
+
+    def aus(self) -> set[str]:
+        return {au for e in self.events for au in e.aus}
+
+    def aus_dict(self) -> list[dict]:
+        """One entry per ordinary AU: its name, sides, kinds and frame intervals."""
+        out: dict[str, dict] = {}
+        for e in self.events:
+            for au in e.aus:
+                entry = out.setdefault(au, {"au": au, "name": AU_NAMES[au], "kind": e.kind, "sides": [], "frames": []})
+                entry["sides"] = sorted({*entry["sides"], e.side})
+                entry["frames"].append([e.onset, e.offset])
+        return [out[au] for au in sorted(out, key=au_number)]
+
+    def warnings(self) -> list[str]:
+        """Speech, and any expression AU set aside because ordinary motion explains it."""
+        out = [f"speech at frames {e.onset}-{e.offset} ({', '.join(e.aus)}): lip and jaw motion there is talking"
+               for e in self.events if e.kind == "speech"]
+        if self.explained:
+            by_kind: dict[str, list[str]] = {}
+            for au, kind in sorted(self.explained.items(), key=lambda kv: au_number(kv[0])):
+                by_kind.setdefault(kind, []).append(au)
+            out += [f"{', '.join(aus)} not read as expression: the {kind} at the onset or apex explains the motion"
+                    for kind, aus in by_kind.items()]
+        return out
+
+    def to_dict(self) -> dict:
+        return {"events": [e.to_dict() for e in self.events], "aus": self.aus_dict(),
+                "explained": dict(sorted(self.explained.items(), key=lambda kv: au_number(kv[0])))}
