@@ -16,14 +16,14 @@ LIDS = {"right": "upper_eyelid_right", "left": "upper_eyelid_left"}
 CLOSURE_DROP = 0.08  # IOD the upper-lid region moves down at full closure (the eye is ~0.1 IOD high)
 
 
-def _mean_face() -> np.ndarray:
+def mean_face() -> np.ndarray:
     lm = np.stack([MEAN_FACE_X, MEAN_FACE_Y], 1)
     return lm / np.linalg.norm(lm[36:42].mean(0) - lm[42:48].mean(0))  # IOD = 1
 
 
 def region_field(au: str, side: str) -> np.ndarray:
     """(R, 2) displacement of every region's centre for unit intensity of `au` on `side`."""
-    lm = _mean_face()
+    lm = mean_face()
     centres = np.array([region_geometry(spec, lm, 1.0)[0] for spec in REGIONS])
     names = [spec.name for spec in REGIONS]
     out = np.zeros((len(REGIONS), 2))
@@ -58,5 +58,5 @@ def series_from_track(track: FaceTrack, lag: int = 6, noise: float = 0.002, head
     speed = np.zeros(n)
     speed[lag:] = np.abs(pose[lag:] - pose[:-lag]).max(axis=1)
     motion += rng.normal(0, 1, motion.shape) * (noise + head_noise * speed)[:, None, None]
-    lm = np.broadcast_to(_mean_face() * 60 + 300, (n, 68, 2)).copy()
+    lm = np.broadcast_to(mean_face() * 60 + 300, (n, 68, 2)).copy()
     return FaceSeries(face_id, np.arange(n), lm, pose, np.full(n, 60.0), np.ones(n), motion, lag)

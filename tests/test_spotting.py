@@ -9,7 +9,7 @@ from deft.eval.spotting_eval import iou, spotting_counts
 from deft.long.series import FaceSeries
 from deft.long.spotting import SpotConfig, spot, spot_all
 from deft.motion.regions import REGION_NAMES
-from tests.long_series import series_from_track
+from tests.long_series import mean_face, series_from_track
 
 FPS = 30.0
 
@@ -27,7 +27,8 @@ def _series(n: int, events: list[tuple[tuple[str, ...], int, int, int, tuple[flo
     motion = np.full_like(pos, np.nan)
     motion[lag_rows:] = pos[lag_rows:] - pos[:-lag_rows] + rng.normal(0, noise, pos[lag_rows:].shape)
     m = len(rows)
-    return FaceSeries(0, rows, np.zeros((m, 68, 2)), np.zeros((m, 3)), np.full(m, 60.0), np.ones(m), motion, lag)
+    lm = np.broadcast_to(mean_face() * 60 + 200, (m, 68, 2)).copy()  # a still face, eyes 60 px apart
+    return FaceSeries(0, rows, lm, np.zeros((m, 3)), np.full(m, 60.0), np.ones(m), motion, lag)
 
 
 MICRO = (("mouth_corner_right", "mouth_corner_left", "cheek_right"), 300, 305, 311, (0.0, -0.035))

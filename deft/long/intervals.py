@@ -85,8 +85,8 @@ def _crop(frame: np.ndarray, clip: _Open) -> np.ndarray:
     x0, y0, x1, y1 = clip.box
     crop = frame[y0:y1, x0:x1]
     if clip.scale > 1.0:
-        crop = cv2.resize(crop, None, fx=clip.scale, fy=clip.scale, interpolation=cv2.INTER_CUBIC)
-    return np.ascontiguousarray(crop)
+        return cv2.resize(crop, None, fx=clip.scale, fy=clip.scale, interpolation=cv2.INTER_CUBIC)
+    return crop.copy()  # the frame's buffer may be reused for the next frame
 
 
 def iter_intervals(frames: Iterable[tuple[int, np.ndarray]], faces: list[FaceSeries],
@@ -95,7 +95,8 @@ def iter_intervals(frames: Iterable[tuple[int, np.ndarray]], faces: list[FaceSer
                    extra: Callable[[Analysis], dict] | None = None) -> Iterator[tuple[int, int, dict]]:
     """(face_id, k, interval dict) for `intervals[face_id][k]`, each as soon as its frames have gone by.
 
-    `frames` yields (source index, RGB frame of `size` (width, height)) in order; `n_frames` bounds the
+    `frames` yields (source index, RGB frame of `size` (width, height)) in order (a frame may be reused
+    once the next is drawn: what is kept is copied); `n_frames` bounds the
     padding; `extra(analysis)` adds keys to an analysed interval (e.g. the model's explanation).
     """
     by_id = {s.face_id: s for s in faces}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.ndimage import median_filter
 
 from deft.motion.regions import REGION_NAMES
 
@@ -17,6 +18,7 @@ EXPRESSION_KINDS = ("micro", "macro")
 ORDINARY_KINDS = ("blink", "wink", "widen", "speech", "head")
 UPPER_LIDS = (REGION_NAMES.index("upper_eyelid_right"), REGION_NAMES.index("upper_eyelid_left"))
 MOUTH_OPENING = (REGION_NAMES.index("lower_lip"), REGION_NAMES.index("chin"))
+LOWER_FACE = tuple(REGION_NAMES.index(n) for n in ("upper_lip", "lower_lip", "chin"))
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,9 @@ class KindConfig:
     head_deg: float = 4.0  # yaw/pitch/roll changed by more than this during the interval: a head move
     head_pad_s: float = 0.3  # ... or this close to it (flow settles after a turn)
     turn_deg_s: float = 15.0  # the head turns faster than this (deg/s): its motion is not a muscle's
-    speech_near_s: float = 1.0  # mouth-led motion this close to speech is speech (a phrase's soft ends)
+    pose_smooth_s: float = 0.5  # head pose is median-filtered over this long first (per-frame pose jitters)
+    tail_s: float = 0.2  # a weaker interval this close to a blink, wink, widening or head move is its tail
+    speech_near_s: float = 0.5  # mouth-led motion this close to speech is speech (a phrase's soft ends)
 
 
 def ordinary_kind(disp: np.ndarray, pose: np.ndarray, config: KindConfig = KindConfig()) -> str | None:
@@ -60,6 +64,19 @@ def ordinary_kind(disp: np.ndarray, pose: np.ndarray, config: KindConfig = KindC
             return "speech"
     return None
 
+def steady_pose(pose: np.ndarray, rows_per_s: float, config: KindConfig = KindConfig()) -> np.ndarray:
+    """(n, 3) yaw/pitch/roll median-filtered over `config.pose_smooth_s` (gaps filled from their neighbours;
+    rows never posed stay NaN): head moves last 0.6 s and more, a per-frame fit jitters by degrees."""
+    pose = np.array(pose, np.float64)
+    known = np.isfinite(pose).all(axis=1)
+    if known.sum() < 2:
+        return pose
+    rows = np.arange(len(pose))
+    filled = np.stack([np.interp(rows, rows[known], pose[known, j]) for j in range(pose.shape[1])], axis=1)
+    size = max(1, int(round(config.pose_smooth_s * rows_per_s))) | 1
+    return median_filter(filled, size=(size, 1), mode="nearest")
+
+
 def turning(pose: np.ndarray, lag: int, rows_per_s: float, config: KindConfig = KindConfig()) -> np.ndarray:
     """(n,) rows where yaw, pitch or roll changes faster than `config.turn_deg_s` over the last `lag` rows."""
     pose = np.asarray(pose, np.float64)
@@ -71,9 +88,9 @@ def turning(pose: np.ndarray, lag: int, rows_per_s: float, config: KindConfig = 
 
 
 def mouth_led(disp: np.ndarray, config: KindConfig = KindConfig()) -> bool:
-    """The lower lip and chin carry the motion at the interval's apex (whichever way they move)."""
+    """The lips and chin (what opens the mouth) carry most of the motion at the apex (any direction)."""
     energy = _apex_energy(disp)
-    return energy.sum() > 0 and energy[list(MOUTH_OPENING)].sum() >= config.mouth_share * energy.sum()
+    return energy.sum() > 0 and energy[list(LOWER_FACE)].sum() >= 0.5 * energy.sum()
 
 
 def _apex_energy(disp: np.ndarray) -> np.ndarray:

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from deft.long.displacement import displacement, series_step
-from deft.long.kinds import EXPRESSION_KINDS, KindConfig, interval_kind, mouth_led, turning
+from deft.long.kinds import EXPRESSION_KINDS, KindConfig, interval_kind, mouth_led, steady_pose, turning
 from deft.long.series import FaceSeries
+from deft.ordinary.geometry import face_measures, fill_lost
+from deft.ordinary.mouth import speech_events
 
 
 @dataclass(frozen=True)
@@ -97,16 +99,36 @@ def _half_width_edges(curve: np.ndarray, apex: int, lo: int, hi: int, covered: n
     return max(0, min(onset, lo)), max(offset, hi)
 
 
-def _near_speech(found: list[tuple[Interval, bool]], near: int) -> list[Interval]:
-    """Mouth-led intervals within `near` frames of speech are speech: a phrase's soft first and last
-    syllables, and its mouth closing against a rest the open mouth lifted."""
-    speech = [iv for iv, _ in found if iv.kind == "speech"]
+def landmark_speech(series: FaceSeries, rows_per_s: float) -> list[tuple[int, int]]:
+    """Phrases (first, last source frame) found from the lips' and jaw's rhythmic opening in the
+    landmarks (deft.ordinary's speech detector)."""
+    lm = np.asarray(series.landmarks, np.float64)
+    if len(lm) < 3 or not np.isfinite(lm).any():
+        return []
+    measures = face_measures(lm)
+    events = speech_events(fill_lost(measures.mouth_open), fill_lost(measures.jaw), rows_per_s, measures.iod_px)
+    return [(int(series.frames[e.onset]), int(series.frames[e.offset])) for e in events]
+
+
+def _ordinary_tails(found: list[tuple[Interval, bool]], phrases: list[tuple[int, int]], fps: float,
+                    config: KindConfig) -> list[Interval]:
+    """Expression intervals that belong to ordinary motion beside them: mouth-led ones within
+    `speech_near_s` of speech (a phrase's soft first and last syllables, the mouth closing against a rest
+    the open mouth lifted), and weaker ones within `tail_s` of any other ordinary interval (a blink's
+    settling lids)."""
+    near, tail = int(round(config.speech_near_s * fps)), int(round(config.tail_s * fps))
+    spans = phrases + [(iv.onset, iv.offset) for iv, _ in found if iv.kind == "speech"]
+    ordinary = [iv for iv, _ in found if iv.kind not in EXPRESSION_KINDS]
     out = []
     for iv, mouth in found:
-        if mouth and iv.kind in EXPRESSION_KINDS and any(
-                s.onset - near <= iv.offset and iv.onset <= s.offset + near for s in speech):
-            iv = Interval(iv.onset, iv.apex, iv.offset, "speech", iv.score, iv.peak_iod)
-        out.append(iv)
+        kind = iv.kind
+        if kind in EXPRESSION_KINDS:
+            if mouth and any(a - near <= iv.offset and iv.onset <= b + near for a, b in spans):
+                kind = "speech"
+            else:
+                kind = next((o.kind for o in ordinary if o.score >= iv.score
+                             and o.onset - tail <= iv.offset and iv.onset <= o.offset + tail), kind)
+        out.append(Interval(iv.onset, iv.apex, iv.offset, kind, iv.score, iv.peak_iod))
     return out
 
 
@@ -127,7 +149,7 @@ def _curves(series: FaceSeries, rows_per_s: float, config: SpotConfig):
     Rows where the head turns are left out (their residual motion would shift the face's rest)."""
     out, valid = [], None
     lag = max(1, int(round(series.lag / series_step(series))))
-    skip = turning(series.pose, lag, rows_per_s, config.kinds)
+    skip = turning(steady_pose(series.pose, rows_per_s, config.kinds), lag, rows_per_s, config.kinds)
     for seconds in config.baseline_s:
         disp, valid = displacement(series, int(round(seconds * rows_per_s)), skip)
         curve = motion_curve(disp, valid, config.top_regions)
@@ -147,6 +169,7 @@ def spot_all(series: FaceSeries, fps: float, config: SpotConfig = SpotConfig()) 
     ratios = np.stack([r for _, r in scales])  # (S, n)
     best = np.argmax(ratios, axis=0)
     curve = ratios.max(axis=0)
+    pose = steady_pose(series.pose, rows_per_s, config.kinds)
     covered = ~valid
     found: list[tuple[Interval, bool]] = []
     for apex in np.argsort(-curve, kind="stable"):
@@ -161,13 +184,13 @@ def spot_all(series: FaceSeries, fps: float, config: SpotConfig = SpotConfig()) 
             continue
         disp = scales[best[apex]][0]
         pad = int(round(config.kinds.head_pad_s * rows_per_s))
-        kind = interval_kind(disp[onset:offset + 1], np.asarray(series.pose)[max(0, onset - pad):offset + pad + 1],
+        kind = interval_kind(disp[onset:offset + 1], pose[max(0, onset - pad):offset + pad + 1],
                              (offset - onset) / rows_per_s, config.kinds)
         f = series.frames
         peak_iod = float(np.linalg.norm(disp[apex], axis=-1).max())
         found.append((Interval(int(f[onset]), int(f[apex]), int(f[offset]), kind, float(curve[apex]), peak_iod),
                       mouth_led(disp[onset:offset + 1], config.kinds)))
-    found = _near_speech(found, int(round(config.kinds.speech_near_s * fps)))
+    found = _ordinary_tails(found, landmark_speech(series, rows_per_s), fps, config.kinds)
     return _merge_speech(found, int(round(config.merge_gap_s * fps)))
 
 

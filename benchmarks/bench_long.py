@@ -1,0 +1,164 @@
+"""Long videos: spotting F1 (MEGC, IoU >= 0.5; micro, macro, overall) and composite UF1 of the spotted
+micro-expressions, on long synthetic videos with truth (deft.data.world.long).
+
+Each video (1-2 people, speech, blinks, winks, head moves, AU5 widening among the expressions) is rendered
+once into --out (kept: a second run reuses it), its faces tracked (deft.long.tracks), spotted
+(deft.long.spotting) and every spotted interval analysed (deft.long.intervals). A face is paired with
+the truth person whose half of the frame holds its landmarks. UF1 is over the spotted micro intervals
+that hit a truth micro interval, truth = that event's composite class. `--truth-series` spots series
+made from the truth instead of tracking (spotting alone, no perception; tests/long_series.py).
+Run: python benchmarks/bench_long.py [--videos 20] [--min-s 60] [--max-s 600] [--out DIR] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from deft.data.world.long import LongVideoSpec, write_long_video
+from deft.eval.metrics import uf1
+from deft.eval.spotting_eval import Counts, match, spotting_counts
+from deft.long.intervals import iter_intervals
+from deft.long.spotting import SpotConfig, spot, spot_all
+
+KINDS = ("micro", "macro")
+
+
+def load_note() -> str:
+    return f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
+
+
+def video_specs(n: int, min_s: float, max_s: float, seed: int) -> list[LongVideoSpec]:
+    """n videos: durations drawn log-uniformly in [min_s, max_s], 1 and 2 people alternating."""
+    rng = np.random.default_rng(seed)
+    durations = np.exp(rng.uniform(np.log(min_s), np.log(max_s), n))
+    return [LongVideoSpec(duration_s=float(round(d)), people=1 + i % 2, seed=seed * 1000 + i)
+            for i, d in enumerate(durations)]
+
+
+def rendered(spec: LongVideoSpec, folder: Path) -> tuple[str, dict]:
+    path = folder / f"long_{spec.seed}_{int(spec.duration_s)}s_{spec.people}p.mp4"
+    truth_path = path.with_suffix(".json")
+    if not truth_path.exists():
+        write_long_video(path, spec, truth_path)
+    return str(path), json.loads(truth_path.read_text())
+
+
+def truth_face(truth: dict, landmarks: np.ndarray) -> dict | None:
+    """The truth person whose region holds this track's landmarks (median x)."""
+    x = float(np.nanmedian(landmarks[..., 0])) if np.isfinite(landmarks).any() else -1.0
+    return next((f for f in truth["faces"] if f["region"][0] <= x < f["region"][2]), None)
+
+
+def tracked_faces(path: str, truth: dict):
+    """(series, fps) per tracked face of the video, by D1's tracker."""
+    from deft.long.tracks import track_video
+
+    analysis = track_video(path)
+    return analysis.faces, analysis.fps
+
+
+def truth_faces(truth: dict):
+    """Series made from the truth (the renderer's AU fields + flow noise): spotting without perception."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from deft.data.world.track import FaceTrack
+    from tests.long_series import series_from_track
+
+    faces = []
+    for k, face in enumerate(truth["faces"]):
+        fr = face["frames"]
+        n = truth["n_frames"]
+        track = FaceTrack(np.array(fr["yaw"]), np.array(fr["pitch"]), np.array(fr["roll"]), np.array(fr["scale"]),
+                          np.zeros((n, 2)))
+        for key, values in fr["aus"].items():
+            au, _, side = key.partition(":")
+            track.aus[(au, side or "both")] = np.array(values)
+        s = series_from_track(track, seed=k)
+        s.landmarks[..., 0] += face["region"][0] - np.nanmedian(s.landmarks[..., 0]) + 10
+        faces.append(s)
+    return faces, truth["fps"]
+
+
+def frames_of(path: str):
+    from deft.long.stream import stream_frames
+
+    for chunk in stream_frames(path):
+        yield from zip(chunk.indices.tolist(), chunk.frames)
+
+
+def score_video(path: str, truth: dict, use_truth: bool, analyse: bool) -> dict:
+    start = time.perf_counter()
+    faces, fps = truth_faces(truth) if use_truth else tracked_faces(path, truth)
+    track_s = time.perf_counter() - start
+    counts = {k: Counts() for k in ("overall", *KINDS)}
+    pairs, spotted, kinds_seen = [], {}, {}
+    for series in faces:
+        face = truth_face(truth, series.landmarks)
+        every = spot_all(series, fps)
+        for iv in every:
+            kinds_seen[iv.kind] = kinds_seen.get(iv.kind, 0) + 1
+        found = [iv for iv in every if iv.kind in SpotConfig().report]
+        spotted[series.face_id] = found
+        events = face["events"] if face else []
+        for k, c in spotting_counts(events, [iv.to_dict() for iv in found]).items():
+            counts[k].add(c)
+        micro_truth = [e for e in events if e["kind"] == "micro"]
+        micro_found = [(k, iv) for k, iv in enumerate(found) if iv.kind == "micro"]
+        for i, j in match([(e["onset"], e["offset"]) for e in micro_truth],
+                          [(iv.onset, iv.offset) for _, iv in micro_found]):
+            pairs.append((series.face_id, micro_found[j][0], micro_truth[i]["composite"]))
+    spot_s = time.perf_counter() - start - track_s
+    labels = {}
+    if analyse and pairs and not use_truth:
+        wanted = {fid: spotted[fid] for fid in {p[0] for p in pairs}}
+        size = (truth["width"], truth["height"])
+        for fid, k, d in iter_intervals(frames_of(path), faces, wanted, fps, truth["n_frames"], size, path):
+            labels[(fid, k)] = d.get("emotion", {}).get("label", "error")
+    return {"video": path, "counts": counts, "micro_pairs": [(t, labels.get((fid, k))) for fid, k, t in pairs],
+            "n_faces": len(faces), "kinds": kinds_seen, "track_s": track_s, "spot_s": spot_s,
+            "total_s": time.perf_counter() - start}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--videos", type=int, default=20)
+    ap.add_argument("--min-s", type=float, default=60.0)
+    ap.add_argument("--max-s", type=float, default=600.0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default="bench_long_videos")
+    ap.add_argument("--truth-series", action="store_true", help="spot series made from the truth (no tracking)")
+    ap.add_argument("--no-analysis", action="store_true", help="skip analysing the spotted micro intervals")
+    args = ap.parse_args(argv)
+    folder = Path(args.out)
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"start: {load_note()}", flush=True)
+    total = {k: Counts() for k in ("overall", *KINDS)}
+    pairs: list[tuple[str, str | None]] = []
+    minutes = 0.0
+    for spec in video_specs(args.videos, args.min_s, args.max_s, args.seed):
+        path, truth = rendered(spec, folder)
+        row = score_video(path, truth, args.truth_series, not args.no_analysis)
+        minutes += truth["n_frames"] / truth["fps"] / 60
+        for k in total:
+            total[k].add(row["counts"][k])
+        pairs += row["micro_pairs"]
+        print(json.dumps({"video": Path(path).name, "faces": row["n_faces"],
+                          **{k: row["counts"][k].to_dict() for k in total}, "kinds": row["kinds"],
+                          "track_s": round(row["track_s"], 1), "spot_s": round(row["spot_s"], 2),
+                          "total_s": round(row["total_s"], 1)}), flush=True)
+    scored = [(t, p) for t, p in pairs if t and p is not None]
+    summary = {"videos": args.videos, "minutes": round(minutes, 1), "source": "truth series" if args.truth_series
+               else "tracked", **{f"f1_{k}": total[k].to_dict() for k in total},
+               "micro_uf1": round(uf1([t for t, _ in scored], [p for _, p in scored]), 4) if scored else None,
+               "micro_analysed": len(scored), "end": load_note()}
+    print(json.dumps(summary), flush=True)
+
+
+if __name__ == "__main__":
+    main()
