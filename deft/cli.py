@@ -261,8 +261,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from deft.serve.server import VLLMOptions, serve
+    from deft.serve.settings import parse_duration
 
-    serve(vllm=VLLMOptions.from_env(args.vllm_python, args.vllm_url, args.vllm_timeout),
+    keep = {"keep_uploads_s": parse_duration(args.keep_uploads)} if args.keep_uploads is not None else {}
+    serve(vllm=VLLMOptions.from_env(args.vllm_python, args.vllm_url, args.vllm_timeout), **keep,
           **given(args, host="host", port="port", api_key="api_key", engine="engine", model_path="model"))
     return 0
 
@@ -270,8 +272,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from deft.serve.demo import run_demo
 
-    run_demo(**given(args, host="host", port="port", model_path="model", api_url="api_url", api_key="api_key",
-                      engine="engine", auth="auth"))
+    from deft.serve.settings import parse_duration
+
+    keep = {"keep_uploads_s": parse_duration(args.keep_uploads)} if args.keep_uploads is not None else {}
+    run_demo(**keep, **given(args, host="host", port="port", model_path="model", api_url="api_url",
+                             api_key="api_key", engine="engine", auth="auth"))
     return 0
 
 
@@ -423,6 +428,8 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--vllm-url", default=None, help="a running vLLM server serving deft's adapter as 'deft' "
                                                     "(python -m deft.serve.vllm_process; also DEFT_VLLM_URL)")
     p.add_argument("--vllm-timeout", type=float, default=None, metavar="S", help="vLLM startup wait")
+    p.add_argument("--keep-uploads", metavar="DURATION", help="keep uploaded clips this long (90s, 30m, 1h) for "
+                   "reuse; default: deleted once analysed (an unused one after an hour); all at shutdown")
     p.set_defaults(func=cmd_serve)
 
 
@@ -432,6 +439,8 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--api-url", help="use a running deft serve instead of a local engine")
     p.add_argument("--api-key")
     p.add_argument("--auth", metavar="USER:PASS", help="a login page first (also DEFT_DEMO_AUTH)")
+    p.add_argument("--keep-uploads", metavar="DURATION", help="delete uploaded clips this long after upload "
+                   "(default 1h; e.g. 10m); all when the demo closes")
     p.set_defaults(func=cmd_demo)
 
 

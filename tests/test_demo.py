@@ -2,10 +2,13 @@
 
 import os
 import socket
+import time
+from contextlib import contextmanager
 
 import pytest
 from gradio_client import Client, handle_file
 
+from deft.errors import ConfigError
 from deft.model.config import DeftConfig
 from deft.model.deft import DeftModel
 from deft.serve.demo import LocalBackend, build_demo
@@ -79,7 +82,10 @@ def test_with_auth_a_login_comes_first(demo_url):
         demo.close()
 
 
-def test_uploaded_clips_are_deleted_when_the_demo_closes(tmp_path, happy_mp4):
+@contextmanager
+def _demo_with_an_upload(tmp_path, happy_mp4, **options):
+    """(the clip's name, Gradio's cache folder, the analysis shown) while a demo runs with one uploaded,
+    uniquely named clip."""
     import shutil
     import tempfile
     import uuid
@@ -89,13 +95,33 @@ def test_uploaded_clips_are_deleted_when_the_demo_closes(tmp_path, happy_mp4):
     shutil.copy(happy_mp4, clip)
     llm, tok = tiny_llm()
     demo = build_demo(LocalBackend(TransformersEngine(DeftModel(DeftConfig(expert_dim=32, conv_width=8), llm, tok))),
-                      max_tokens=4)
+                      max_tokens=4, **options)
     port = _free_port()
     demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     root = Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
     try:
-        Client(f"http://127.0.0.1:{port}/", verbose=False).predict(handle_file(str(clip)), api_name="/on_video")
-        assert list(root.rglob(clip.name)), "the upload should be in Gradio's cache while the demo runs"
+        analysed = Client(f"http://127.0.0.1:{port}/", verbose=False).predict(handle_file(str(clip)),
+                                                                               api_name="/on_video")
+        yield clip.name, root, analysed
     finally:
         demo.close()
-    assert not list(root.rglob(clip.name))
+
+
+def test_uploaded_clips_are_deleted_when_the_demo_closes(tmp_path, happy_mp4):
+    with _demo_with_an_upload(tmp_path, happy_mp4) as (name, root, _):
+        assert list(root.rglob(name)), "the upload should be in Gradio's cache while the demo runs"
+    assert not list(root.rglob(name))
+
+
+def test_keep_uploads_deletes_a_clip_that_long_after_upload(tmp_path, happy_mp4):
+    with _demo_with_an_upload(tmp_path, happy_mp4, keep_uploads_s=2.0) as (name, root, analysed):
+        assert "AU" in str(analysed)  # it was uploaded and analysed (and may be gone already: analysis is slow)
+        started = time.monotonic()
+        while list(root.rglob(name)) and time.monotonic() - started < 8.0:
+            time.sleep(0.2)
+        assert not list(root.rglob(name))  # while the demo still runs
+
+
+def test_the_demo_needs_a_clip_kept_a_while():
+    with pytest.raises(ConfigError, match="1s or more"):
+        build_demo(None, keep_uploads_s=0)

@@ -311,3 +311,34 @@ def test_vllm_plain_completion_like_transformers(served):
     count = TokenCount()
     assert out.choices[0].text.strip() == "".join(reference.complete(prompt, 24, count)).strip()
     assert (out.usage.prompt_tokens, out.usage.completion_tokens) == (count.prompt, count.completion)
+
+
+def _vllm_counter(vllm_url: str, name: str, label: str = "") -> float:
+    """The sum of a metric of vLLM's /metrics (Prometheus text) over its series that hold `label`."""
+    text = httpx.get(vllm_url.removesuffix("/v1") + "/metrics", timeout=30).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(name) and label in line and not line.startswith("#"))
+
+
+@pytest.mark.slow
+def test_a_client_leaving_a_vllm_stream_stops_the_generation(served):
+    """deft closes its stream to vLLM when its own client leaves: vLLM aborts the request (it stops running,
+    having generated fewer tokens than the whole greedy answer: vLLM counts no aborts in request_success) and
+    deft's gate slot is free for the next request."""
+    url, _, clip, _, vllm_url = served
+    body = {"messages": [{"role": "user", "content": [{"type": "text", "text": QUESTION}, _video_part(clip)]}],
+            "max_tokens": 128}
+    whole = httpx.post(url + "/v1/chat/completions", json=body, timeout=600).json()["usage"]["completion_tokens"]
+    tokens = _vllm_counter(vllm_url, "vllm:generation_tokens_total")
+    with httpx.stream("POST", url + "/v1/chat/completions", json={**body, "stream": True}, timeout=600) as r:
+        next(line for line in r.iter_lines() if '"content":"' in line and '"content":""' not in line)
+    left = time.perf_counter()  # the client is gone
+    while _vllm_counter(vllm_url, "vllm:num_requests_running") > 0 and time.perf_counter() - left < 60:
+        time.sleep(0.2)
+    stopped_s = time.perf_counter() - left  # vLLM refreshes its gauges as it steps or logs (10 s): an upper bound
+    generated = _vllm_counter(vllm_url, "vllm:generation_tokens_total") - tokens
+    print(f"\nwhole answer {whole} tokens; left after the first piece: vLLM not running {stopped_s:.1f} s later, "
+          f"{generated:.0f} tokens generated")
+    assert stopped_s < 60 and generated < whole
+    r = httpx.post(url + "/v1/completions", json={"prompt": "AU12", "max_tokens": 2}, timeout=120)
+    assert r.status_code == 200  # the slot the stream held is free (max_concurrent 1: a leak would hang here)

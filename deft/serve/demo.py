@@ -66,7 +66,9 @@ class RemoteBackend:
                 yield chunk.choices[0].delta.content
 
 
-def build_demo(backend, max_tokens: int = 160):
+def build_demo(backend, max_tokens: int = 160, keep_uploads_s: float = 3600.0):
+    """The Gradio app; uploaded clips are deleted `keep_uploads_s` after upload (checked every tenth of that,
+    at most every 10 min) and when the demo closes."""
     import gradio as gr
 
     from deft.analyze import analyze
@@ -98,8 +100,10 @@ def build_demo(backend, max_tokens: int = 160):
             text += piece
             yield history + [{"role": "assistant", "content": text}], ""
 
-    # delete_cache: uploaded clips are deleted an hour after upload and when the demo closes
-    with gr.Blocks(title="deft: explain a micro-expression", delete_cache=(600, 3600)) as demo:
+    if keep_uploads_s < 1:
+        raise ConfigError("the demo keeps a clip while you ask about it: give --keep-uploads of 1s or more")
+    delete_cache = (max(1, min(600, round(keep_uploads_s / 10))), round(keep_uploads_s))  # (every, older than)
+    with gr.Blocks(title="deft: explain a micro-expression", delete_cache=delete_cache) as demo:
         gr.Markdown("# deft\nUpload or record a short clip of one face. deft measures which facial muscles moved "
                     "(FACS Action Units), where and how, and explains it; ask it questions below.")
         analysis = gr.State(None)
@@ -133,7 +137,8 @@ def parse_auth(text: str) -> tuple[str, str]:
 
 
 def run_demo(host: str = "127.0.0.1", port: int = 7860, model_path: str | None = None, api_url: str | None = None,
-             api_key: str | None = None, engine: str = "transformers", auth: str | None = None) -> None:
+             api_key: str | None = None, engine: str = "transformers", auth: str | None = None,
+             keep_uploads_s: float = 3600.0) -> None:
     """Serve the demo; with `auth` ("USER:PASS", or DEFT_DEMO_AUTH) a login page comes first."""
     auth = auth or os.environ.get("DEFT_DEMO_AUTH") or None
     if api_url:
@@ -142,5 +147,5 @@ def run_demo(host: str = "127.0.0.1", port: int = 7860, model_path: str | None =
         from deft.serve.server import make_engine
 
         backend = LocalBackend(make_engine(engine, model_path))
-    build_demo(backend).queue(max_size=16).launch(server_name=host, server_port=port,
+    build_demo(backend, keep_uploads_s=keep_uploads_s).queue(max_size=16).launch(server_name=host, server_port=port,
                                                   auth=parse_auth(auth) if auth else None)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextlib
 import os
 import re
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 from collections import OrderedDict
 
@@ -42,14 +45,20 @@ def decode_data_url(url: str, max_bytes: int) -> bytes:
     return data
 
 
-class FileStore:
-    """Uploaded clips by id, in a private temp folder (0700), oldest dropped past `max_files`, all deleted at
-    shutdown (close)."""
+UNUSED_UPLOAD_S = 3600.0  # an upload no request has used is deleted this long after it came (--keep-uploads 0)
 
-    def __init__(self, max_files: int):
+
+class FileStore:
+    """Uploaded clips by id, in a private temp folder (0700). Private by default: with `keep_s` 0 a clip is
+    deleted once a request has analysed it (or UNUSED_UPLOAD_S after upload if none does); with `keep_s` > 0
+    it stays usable that long after upload, then is deleted. The oldest go past `max_files`; all go at
+    shutdown (close). Expired clips are deleted when the store is touched and by `sweep` (the server calls
+    it periodically)."""
+
+    def __init__(self, max_files: int, keep_s: float = 0.0):
         self.dir = tempfile.mkdtemp(prefix="deft-serve-")
-        self.max_files = max_files
-        self.files: OrderedDict[str, str] = OrderedDict()
+        self.max_files, self.keep_s = max_files, keep_s
+        self.files: OrderedDict[str, tuple[str, float]] = OrderedDict()  # id -> (path, monotonic expiry)
         self.lock = threading.Lock()
 
     def add(self, data: bytes, suffix: str = ".mp4") -> str:
@@ -58,11 +67,40 @@ class FileStore:
         with open(path, "wb") as f:
             f.write(data)
         with self.lock:
-            self.files[file_id] = path
+            self.files[file_id] = (path, time.monotonic() + (self.keep_s or UNUSED_UPLOAD_S))
             while len(self.files) > self.max_files:
-                _, old = self.files.popitem(last=False)
-                os.unlink(old)
+                _remove(self.files.popitem(last=False)[1][0])
+        self.sweep()
         return file_id
+
+    def path(self, file_id: str) -> str:
+        self.sweep()
+        with self.lock:
+            if file_id not in self.files:
+                raise APIError(404, f"no uploaded file {file_id!r}", "file_not_found", "file_id")
+            return self.files[file_id][0]
+
+    def used(self, path: str) -> None:
+        """A request has analysed the clip at `path`: without --keep-uploads it is deleted now."""
+        if self.keep_s:
+            return
+        with self.lock:
+            for file_id in [i for i, (p, _) in self.files.items() if p == path]:
+                del self.files[file_id]
+                _remove(path)
+
+    def sweep(self) -> None:
+        """Delete the clips past their time."""
+        now = time.monotonic()
+        with self.lock:
+            for file_id in [i for i, (_, expiry) in self.files.items() if expiry <= now]:
+                _remove(self.files.pop(file_id)[0])
+
+    async def sweep_every(self, seconds: float) -> None:
+        """`sweep` every `seconds`, until cancelled (the server runs it for its lifetime)."""
+        while True:
+            await asyncio.sleep(seconds)
+            self.sweep()
 
     def close(self) -> None:
         """Delete every uploaded clip and the folder (the server's shutdown calls it)."""
@@ -70,11 +108,10 @@ class FileStore:
             self.files.clear()
             shutil.rmtree(self.dir, ignore_errors=True)
 
-    def path(self, file_id: str) -> str:
-        with self.lock:
-            if file_id not in self.files:
-                raise APIError(404, f"no uploaded file {file_id!r}", "file_not_found", "file_id")
-            return self.files[file_id]
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 def write_temp(data: bytes, folder: str) -> str:

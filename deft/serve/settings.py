@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from deft.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class ServeSettings:
@@ -22,6 +24,7 @@ class ServeSettings:
     max_queue: int = 64  # requests waiting beyond that get 429
     max_bodies_bytes: int = 192 * 2**20  # request bodies held at once, all requests together (else 503)
     max_files: int = 256  # uploaded clips kept; the oldest are dropped
+    keep_uploads_s: float = 0.0  # 0: an uploaded clip is deleted once analysed; else kept this long after upload
     model_id: str = "deft"
 
     @classmethod
@@ -31,3 +34,18 @@ class ServeSettings:
         if api_key:
             keys.add(api_key)
         return cls(api_keys=frozenset(keys), **kw)
+
+
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in "90", "90s", "30m", "1h", "2d" (--keep-uploads)."""
+    number, unit = (text[:-1], text[-1]) if text and text[-1] in DURATION_UNITS else (text, "s")
+    try:
+        seconds = float(number) * DURATION_UNITS[unit]
+    except ValueError:
+        raise ConfigError(f"{text!r} is no duration; give e.g. 0, 90s, 30m, 1h or 2d") from None
+    if not seconds >= 0 or seconds == float("inf"):
+        raise ConfigError(f"{text!r} is no duration; give e.g. 0, 90s, 30m, 1h or 2d")
+    return seconds

@@ -4,6 +4,7 @@ the Serving in app.state."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from contextlib import asynccontextmanager
 
@@ -96,7 +97,9 @@ def create_app(engine: Engine, settings: ServeSettings = ServeSettings()) -> Fas
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
+        sweeper = asyncio.create_task(serving_state.files.sweep_every(1.0))  # expired uploads go within a second
         yield
+        sweeper.cancel()
         serving_state.files.close()  # uploaded clips do not outlive the server
 
     app = FastAPI(title="deft", version="0.1.0", lifespan=lifespan)

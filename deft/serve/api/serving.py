@@ -122,7 +122,7 @@ class Serving:
     def __init__(self, engine: Engine, settings: ServeSettings):
         self.engine, self.settings = engine, settings
         self.gate = Gate(settings)
-        self.files = FileStore(settings.max_files)
+        self.files = FileStore(settings.max_files, settings.keep_uploads_s)
         self.config = AnalyzeConfig(limits=VideoLimits(max_bytes=settings.max_upload_bytes,
                                                        max_frames=settings.max_video_frames))
 
@@ -138,7 +138,9 @@ class Serving:
         except DeftError as err:
             raise APIError(422, str(err).replace(path, "uploaded video"), "unprocessable_video") from None
         finally:
-            if not isinstance(video, str):
+            if isinstance(video, str):
+                self.files.used(path)  # deleted now unless --keep-uploads
+            else:
                 os.unlink(path)
 
     async def timed(self, fn, *args):
