@@ -62,6 +62,49 @@ def _parse_phases(text: str | None) -> tuple[int, int, int] | None:
     return onset, apex, offset
 
 
+def _wants_long(args: argparse.Namespace) -> bool:
+    """Options only the long-video path has: several faces, a face by id, the frame table, the overlay."""
+    return args.face not in (None, "largest") or bool(args.csv or args.overlay)
+
+
+def _is_long(clip: str, args: argparse.Namespace, limits: VideoLimits) -> bool:
+    """Whether `clip` goes through the long-video path: asked for, or more frames than the short-clip cap."""
+    from deft.errors import VideoError
+    from deft.long.stream import probe
+
+    if _wants_long(args):
+        return True
+    if Path(clip).is_dir():
+        return False
+    try:
+        info = probe(clip, limits)
+    except VideoError:  # the short path names what is wrong with it
+        return False
+    return -(-info.n_frames // max(1, args.step)) > limits.max_frames
+
+
+def _analyze_long(clip: str, args: argparse.Namespace, limits: VideoLimits):
+    """Track, spot and analyse a long video; write --csv and --overlay when given."""
+    from deft.analyze import AnalyzeConfig
+    from deft.long.analyze import LongAnalyzeConfig, analyze_long
+    from deft.long.tracks import LongConfig
+
+    from deft.long.table import check_table_path, write_table
+
+    if args.csv:
+        check_table_path(args.csv)  # before minutes of work, not after
+    config = LongAnalyzeConfig(face=args.face or "all", tracks=LongConfig(step=args.step, limits=limits),
+                               clip=AnalyzeConfig(flow=args.flow))
+    result = analyze_long(clip, config)
+    if args.csv:
+        print(f"table: {args.csv} ({write_table(result, args.csv)} rows)", file=sys.stderr)
+    if args.overlay:
+        from deft.long.overlay import write_overlay
+
+        print(f"overlay: {args.overlay} ({write_overlay(result, args.overlay, limits)} frames)", file=sys.stderr)
+    return result
+
+
 def cmd_analyze(args: argparse.Namespace) -> int:
     from deft.analyze import AnalyzeConfig, analyze
     from deft.report import format_table
@@ -72,9 +115,18 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if not paths:
         raise DeftError("give a video, a folder of videos, or --demo")
     clips = _clips(paths)
-    config = AnalyzeConfig(flow=args.flow, step=args.step, limits=VideoLimits(**given(args, max_frames="max_frames")))
+    limits = VideoLimits(**given(args, max_frames="max_frames"))
+    config = AnalyzeConfig(flow=args.flow, step=args.step, limits=limits)
     phases = _parse_phases(args.phases)
+    if len(clips) > 1 and (args.csv or args.overlay):
+        raise DeftError("--csv and --overlay take one video; give one at a time")
     if len(clips) == 1:
+        if _is_long(clips[0], args, limits):
+            from deft.long.report import format_long
+
+            result = _analyze_long(clips[0], args, limits)
+            print(json.dumps(result.to_dict()) if args.json else format_long(result))
+            return 0
         result = analyze(clips[0], config, phases)
         print(json.dumps(result.to_dict()) if args.json else format_table(result))
         if args.plot:
@@ -88,6 +140,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         os.makedirs(plot_dir, exist_ok=True)
 
     def one(clip: str) -> dict:
+        if _is_long(clip, args, limits):
+            return _analyze_long(clip, args, limits).to_dict()
         result = analyze(clip, config, phases)
         if plot_dir:
             from deft.plot import plot_analysis
@@ -307,7 +361,14 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plot", metavar="OUT.png", help="draw the apex frame, flow and AU regions (a folder for several clips)")
     p.add_argument("--phases", metavar="ONSET,APEX,OFFSET", help="use these phases instead of spotting them")
     p.add_argument("--step", type=int, default=AnalyzeConfig.step, help="keep every STEP-th frame")
-    p.add_argument("--max-frames", type=int, help=f"frame limit (default {VideoLimits.max_frames})")
+    p.add_argument("--max-frames", type=int, help=f"frame limit of a short clip (default {VideoLimits.max_frames}); "
+                   "longer videos take the long-video path")
+    p.add_argument("--face", metavar="N|largest|all", help="long videos: every face (all, the default), the "
+                   "largest, or face_id N; short clips analyse the largest")
+    p.add_argument("--csv", metavar="OUT.csv", help="write the per-frame series (.csv or .parquet): one row per "
+                   "frame per face")
+    p.add_argument("--overlay", metavar="OUT.mp4", help="write the video with each face's box, id, AUs and an "
+                   "interval timeline")
     p.set_defaults(func=cmd_analyze)
 
 

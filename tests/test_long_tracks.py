@@ -118,3 +118,40 @@ def test_identity_survives_an_occlusion_and_a_cut_that_swaps_the_people(two_peop
     assert np.isnan(by_id[left_id].landmarks[list(by_id[left_id].frames).index(120)]).all()
     assert _nose_x(by_id[left_id], 170) < half and _nose_x(by_id[left_id], 250) > half  # same person, other side
     assert _nose_x(by_id[right_id], 250) < half
+
+
+@pytest.mark.slow
+def test_cli_long_path_writes_json_a_table_pandas_reads_and_an_overlay(two_people, tmp_path, capsys):
+    import json
+
+    import pandas as pd
+
+    from deft.cli import main
+    from deft.long.table import COLUMNS
+    from deft.video import VideoLimits
+
+    path, truth = two_people
+    table, overlay = tmp_path / "series.csv", tmp_path / "overlay.mp4"
+    assert main(["analyze", path, "--json", "--csv", str(table), "--overlay", str(overlay)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) >= {"source", "fps", "n_frames", "faces"} and out["n_frames"] == 300 and out["fps"] == 10.0
+    assert [f["face_id"] for f in out["faces"]] == [0, 1] and all(f["frames"] == [0, 299] for f in out["faces"])
+    for face in out["faces"]:
+        for iv in face["intervals"]:
+            assert {"onset", "apex", "offset", "kind"} <= set(iv) and 0 <= iv["onset"] <= iv["offset"] < 300
+    rows = pd.read_csv(table)
+    assert tuple(rows.columns) == COLUMNS and len(rows) == 600  # one row per frame per face
+    assert sorted(rows.groupby("face_id")["frame"].apply(lambda f: f.tolist() == list(range(300)))) == [True, True]
+    assert rows["time_s"].max() == pytest.approx(29.9) and rows["tracked"].mean() > 0.95
+    decoded = read_video(overlay, VideoLimits(max_frames=10_000))
+    assert decoded.n_frames == truth["n_frames"] and decoded.frames.shape[1:3] == (240, 384)
+    parquet = tmp_path / "series.parquet"
+    assert main(["analyze", path, "--face", "largest", "--csv", str(parquet)]) == 0
+    assert len(pd.read_parquet(parquet)) == 300 and "face 1" in capsys.readouterr().out  # hopper is nearer
+
+
+def test_cli_refuses_a_table_of_an_unknown_kind(happy_mp4, tmp_path, capsys):
+    from deft.cli import main
+
+    assert main(["analyze", happy_mp4, "--csv", str(tmp_path / "t.xlsx")]) == 1
+    assert ".csv or .parquet" in capsys.readouterr().err

@@ -63,14 +63,15 @@ def probe(path: str | os.PathLike, limits: VideoLimits = VideoLimits()) -> Video
 
 
 def stream_frames(path: str | os.PathLike, chunk: int = 64, step: int = 1,
-                  limits: VideoLimits = VideoLimits()) -> Iterator[Chunk]:
+                  limits: VideoLimits = VideoLimits(), source_size: bool = False) -> Iterator[Chunk]:
     """Every `step`-th frame of a video file, `chunk` frames at a time, downscaled to the work size.
     The frame-count cap of short clips does not apply; the file-size and resolution caps do. A chunk's
-    pixels are overwritten by the next chunk: copy what must outlive it."""
+    pixels are overwritten by the next chunk: copy what must outlive it. `source_size` keeps the source's
+    resolution (up to limits.max_side: use small chunks)."""
     import av
 
     info = probe(path, limits)
-    w, h = info.work_size
+    w, h = (info.width, info.height) if source_size else info.work_size
     buffer = np.empty((chunk, h, w, 3), np.uint8)  # one chunk's pixels, refilled: no allocation per frame
     indices: list[int] = []
     with open_media(info.source) as container:
@@ -89,3 +90,10 @@ def stream_frames(path: str | os.PathLike, chunk: int = 64, step: int = 1,
             raise VideoError(f"{info.source}: not a readable video ({_reason(err)})") from err
     if indices:
         yield Chunk(np.asarray(indices), buffer[:len(indices)])
+
+
+def iter_frames(path: str | os.PathLike, step: int = 1, limits: VideoLimits = VideoLimits(),
+                source_size: bool = False) -> Iterator[tuple[int, np.ndarray]]:
+    """(source index, RGB frame) one at a time; each frame is valid until the next is drawn."""
+    for chunk in stream_frames(path, 8, step, limits, source_size):
+        yield from zip(chunk.indices.tolist(), chunk.frames)

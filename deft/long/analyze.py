@@ -1,0 +1,55 @@
+"""The long-video pipeline: track every face (streamed), spot its intervals, analyse each like a clip."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from deft.analyze import AnalyzeConfig
+from deft.errors import ConfigError
+from deft.long.intervals import analyse_intervals
+from deft.long.series import LongAnalysis
+from deft.long.spotting import SpotConfig, spot
+from deft.long.stream import iter_frames
+from deft.long.tracks import LongConfig, track_video
+
+
+@dataclass(frozen=True)
+class LongAnalyzeConfig:
+    """Every knob of `deft analyze` on a long video."""
+
+    face: str = "all"  # "all" | "largest" (largest median inter-ocular distance) | a face_id
+    tracks: LongConfig = field(default_factory=LongConfig)
+    spot: SpotConfig = field(default_factory=SpotConfig)
+    clip: AnalyzeConfig = field(default_factory=AnalyzeConfig)  # how each interval is analysed
+
+
+def select_faces(analysis: LongAnalysis, face: str) -> LongAnalysis:
+    """Keep the faces `face` names: all, the largest, or one face_id."""
+    if face == "all" or not analysis.faces:
+        return analysis
+    if face == "largest":
+        keep = [max(analysis.faces, key=lambda f: float(np.nanmedian(f.iod)))]
+    elif face.isdigit() and int(face) in {f.face_id for f in analysis.faces}:
+        keep = [f for f in analysis.faces if f.face_id == int(face)]
+    else:
+        ids = ", ".join(str(f.face_id) for f in analysis.faces)
+        raise ConfigError(f"{analysis.source}: no face {face!r}; its faces are {ids} (or use all, largest)")
+    return replace(analysis, faces=keep, intervals={f.face_id: analysis.intervals.get(f.face_id, [])
+                                                    for f in keep})
+
+
+def analyze_long(path: str | os.PathLike, config: LongAnalyzeConfig = LongAnalyzeConfig()) -> LongAnalysis:
+    """Faces, their per-frame series and their analysed intervals: one streamed pass to track, and one more
+    over the frames around spotted intervals (at source resolution) to analyse them."""
+    analysis = select_faces(track_video(path, config.tracks), config.face)
+    spotted = {f.face_id: spot(f, analysis.fps, config.spot) for f in analysis.faces}
+    if any(spotted.values()):
+        frames = iter_frames(analysis.source, config.tracks.step, config.tracks.limits, source_size=True)
+        analysis.intervals = analyse_intervals(frames, analysis.faces, spotted, analysis.fps, analysis.n_frames,
+                                               (analysis.width, analysis.height), analysis.source, config.clip)
+    else:
+        analysis.intervals = {f.face_id: [] for f in analysis.faces}
+    return analysis
