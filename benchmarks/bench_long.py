@@ -28,6 +28,7 @@ from deft.long.intervals import iter_intervals
 from deft.long.spotting import SpotConfig, spot, spot_all
 
 KINDS = ("micro", "macro")
+FIELDS = ("frames", "landmarks", "pose", "iod", "quality", "motion")  # FaceSeries arrays, in order
 
 
 def load_note() -> str:
@@ -57,10 +58,21 @@ def truth_face(truth: dict, landmarks: np.ndarray) -> dict | None:
 
 
 def tracked_faces(path: str, truth: dict):
-    """(series, fps) per tracked face of the video, by D1's tracker."""
+    """(series, fps) per tracked face of the video, by deft.long.tracks; kept beside the video
+    (NAME.series.npz) so a second run re-spots without re-tracking."""
+    from deft.long.series import FaceSeries
+
+    cache = Path(path).with_suffix(".series.npz")
+    if cache.exists():
+        z = np.load(cache)
+        faces = [FaceSeries(int(fid), *(z[f"{fid}_{k}"] for k in FIELDS), int(z[f"{fid}_lag"]))
+                 for fid in z["face_ids"]]
+        return faces, float(z["fps"])
     from deft.long.tracks import track_video
 
     analysis = track_video(path)
+    arrays = {f"{f.face_id}_{k}": getattr(f, k) for f in analysis.faces for k in (*FIELDS, "lag")}
+    np.savez_compressed(cache, face_ids=[f.face_id for f in analysis.faces], fps=analysis.fps, **arrays)
     return analysis.faces, analysis.fps
 
 
@@ -93,9 +105,11 @@ def frames_of(path: str):
 
 
 def score_video(path: str, truth: dict, use_truth: bool, analyse: bool) -> dict:
+    cached = Path(path).with_suffix(".series.npz").exists()
     start = time.perf_counter()
     faces, fps = truth_faces(truth) if use_truth else tracked_faces(path, truth)
-    track_s = time.perf_counter() - start
+    track_s = None if cached or use_truth else time.perf_counter() - start
+    start_spot = time.perf_counter()
     counts = {k: Counts() for k in ("overall", *KINDS)}
     pairs, spotted, kinds_seen = [], {}, {}
     for series in faces:
@@ -113,7 +127,7 @@ def score_video(path: str, truth: dict, use_truth: bool, analyse: bool) -> dict:
         for i, j in match([(e["onset"], e["offset"]) for e in micro_truth],
                           [(iv.onset, iv.offset) for _, iv in micro_found]):
             pairs.append((series.face_id, micro_found[j][0], micro_truth[i]["composite"]))
-    spot_s = time.perf_counter() - start - track_s
+    spot_s = time.perf_counter() - start_spot
     labels = {}
     if analyse and pairs and not use_truth:
         wanted = {fid: spotted[fid] for fid in {p[0] for p in pairs}}
@@ -150,7 +164,7 @@ def main(argv: list[str] | None = None) -> None:
         pairs += row["micro_pairs"]
         print(json.dumps({"video": Path(path).name, "faces": row["n_faces"],
                           **{k: row["counts"][k].to_dict() for k in total}, "kinds": row["kinds"],
-                          "track_s": round(row["track_s"], 1), "spot_s": round(row["spot_s"], 2),
+                          "track_s": row["track_s"] and round(row["track_s"], 1), "spot_s": round(row["spot_s"], 2),
                           "total_s": round(row["total_s"], 1)}), flush=True)
     scored = [(t, p) for t, p in pairs if t and p is not None]
     summary = {"videos": args.videos, "minutes": round(minutes, 1), "source": "truth series" if args.truth_series

@@ -77,6 +77,24 @@ def steady_pose(pose: np.ndarray, rows_per_s: float, config: KindConfig = KindCo
     return median_filter(filled, size=(size, 1), mode="nearest")
 
 
+def for_pose_noise(steady: np.ndarray, lag: int, rows_per_s: float, config: KindConfig = KindConfig()) -> KindConfig:
+    """`config` with the head thresholds raised above what the filtered pose's own jitter reaches (small or
+    turned faces jitter by degrees): 5 sigma of its change over `lag` rows, as a range and as a speed.
+    Sigma is a median over the whole series: the head is still most of the time."""
+    from dataclasses import replace
+
+    steady = np.asarray(steady, np.float64)
+    if len(steady) <= lag:
+        return config
+    change = np.abs(steady[lag:] - steady[:-lag])
+    change = change[np.isfinite(change).all(axis=1)]
+    if not len(change):
+        return config
+    sigma = 1.4826 * float(np.median(change, axis=0).max()) / np.sqrt(2)
+    return replace(config, head_deg=max(config.head_deg, 5 * sigma),
+                   turn_deg_s=max(config.turn_deg_s, 5 * np.sqrt(2) * sigma * rows_per_s / lag))
+
+
 def turning(pose: np.ndarray, lag: int, rows_per_s: float, config: KindConfig = KindConfig()) -> np.ndarray:
     """(n,) rows where yaw, pitch or roll changes faster than `config.turn_deg_s` over the last `lag` rows."""
     pose = np.asarray(pose, np.float64)

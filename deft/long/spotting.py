@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from deft.long.displacement import displacement, series_step
-from deft.long.kinds import EXPRESSION_KINDS, KindConfig, interval_kind, mouth_led, steady_pose, turning
+from deft.long.kinds import (EXPRESSION_KINDS, KindConfig, for_pose_noise, interval_kind, mouth_led, steady_pose,
+                             turning)
 from deft.long.series import FaceSeries
 from deft.ordinary.geometry import face_measures, fill_lost
 from deft.ordinary.mouth import speech_events
@@ -144,12 +145,12 @@ def _merge_speech(intervals: list[Interval], gap: int) -> list[Interval]:
     return out
 
 
-def _curves(series: FaceSeries, rows_per_s: float, config: SpotConfig):
+def _curves(series: FaceSeries, rows_per_s: float, config: SpotConfig, pose: np.ndarray, kinds: KindConfig):
     """Per baseline window: displacement (n, R, 2) and curve over its threshold (n,); and the valid mask.
     Rows where the head turns are left out (their residual motion would shift the face's rest)."""
     out, valid = [], None
     lag = max(1, int(round(series.lag / series_step(series))))
-    skip = turning(steady_pose(series.pose, rows_per_s, config.kinds), lag, rows_per_s, config.kinds)
+    skip = turning(pose, lag, rows_per_s, kinds)
     for seconds in config.baseline_s:
         disp, valid = displacement(series, int(round(seconds * rows_per_s)), skip)
         curve = motion_curve(disp, valid, config.top_regions)
@@ -163,13 +164,15 @@ def spot_all(series: FaceSeries, fps: float, config: SpotConfig = SpotConfig()) 
     """Every interval of motion on this face, of every kind, in time order."""
     step = series_step(series)
     rows_per_s = fps / step
-    scales, valid = _curves(series, rows_per_s, config)
+    pose = steady_pose(series.pose, rows_per_s, config.kinds)
+    lag = max(1, int(round(series.lag / step)))
+    kinds = for_pose_noise(pose, lag, rows_per_s, config.kinds)
+    scales, valid = _curves(series, rows_per_s, config, pose, kinds)
     if valid is None or not valid.any():
         return []
     ratios = np.stack([r for _, r in scales])  # (S, n)
     best = np.argmax(ratios, axis=0)
     curve = ratios.max(axis=0)
-    pose = steady_pose(series.pose, rows_per_s, config.kinds)
     covered = ~valid
     found: list[tuple[Interval, bool]] = []
     for apex in np.argsort(-curve, kind="stable"):
@@ -183,14 +186,14 @@ def spot_all(series: FaceSeries, fps: float, config: SpotConfig = SpotConfig()) 
         if (offset - onset) / rows_per_s < config.min_s:
             continue
         disp = scales[best[apex]][0]
-        pad = int(round(config.kinds.head_pad_s * rows_per_s))
+        pad = int(round(kinds.head_pad_s * rows_per_s))
         kind = interval_kind(disp[onset:offset + 1], pose[max(0, onset - pad):offset + pad + 1],
-                             (offset - onset) / rows_per_s, config.kinds)
+                             (offset - onset) / rows_per_s, kinds)
         f = series.frames
         peak_iod = float(np.linalg.norm(disp[apex], axis=-1).max())
         found.append((Interval(int(f[onset]), int(f[apex]), int(f[offset]), kind, float(curve[apex]), peak_iod),
-                      mouth_led(disp[onset:offset + 1], config.kinds)))
-    found = _ordinary_tails(found, landmark_speech(series, rows_per_s), fps, config.kinds)
+                      mouth_led(disp[onset:offset + 1], kinds)))
+    found = _ordinary_tails(found, landmark_speech(series, rows_per_s), fps, kinds)
     return _merge_speech(found, int(round(config.merge_gap_s * fps)))
 
 
