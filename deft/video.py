@@ -29,7 +29,11 @@ SAFE_DEMUXERS = (
 )
 ALLOWED_CONTAINERS = "mp4/mov, mkv/webm, avi, mpeg, wmv"
 _LIST_MAGIC = (b"#EXTM3U", b"ffconcat", b"<?xml", b"<MPD")  # HLS, FFmpeg concat, DASH manifests
-_SAFE_OPTIONS = {"format_whitelist": ",".join(SAFE_DEMUXERS), "protocol_whitelist": "file"}
+# Every decoder deft opens refuses a frame over this many pixels (FFmpeg's max_pixels: VideoLimits.max_side
+# squared), while probing too: without it opening a 12000x12000 PNG decoded it whole (+138 MB) before any check.
+MAX_PIXELS = 4096 * 4096
+_SAFE_OPTIONS = {"format_whitelist": ",".join(SAFE_DEMUXERS), "protocol_whitelist": "file",
+                 "max_pixels": str(MAX_PIXELS)}  # the last reaches the decoders avformat_find_stream_info opens
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,8 @@ class Video:
 
 def _target_size(width: int, height: int, limits: VideoLimits, source: str) -> tuple[int, int]:
     if width <= 0 or height <= 0:
-        raise VideoError(f"{source}: video reports an empty frame size ({width}x{height})")
+        raise VideoError(f"{source}: video reports no frame size ({width}x{height}): broken, or frames over "
+                         f"{MAX_PIXELS / 1e6:.1f} megapixels, which deft does not decode")
     if max(width, height) > limits.max_side:
         raise VideoLimitError(
             f"{source}: frames are {width}x{height}, above the {limits.max_side}px limit; "
@@ -94,7 +99,8 @@ def open_media(path: str) -> Iterator["av.container.InputContainer"]:
     The file is handed over as a Python file object, so its name is never read as a URL or protocol
     (`concat:`, `http:`, `subfile,`); FFmpeg may use only the demuxers in SAFE_DEMUXERS, and any file it
     would open on its own (a playlist's entries) must come through the `file` protocol, which the
-    whitelist check refuses before any entry is opened. Every decoder in deft reads through here.
+    whitelist check refuses before any entry is opened. No decoder it opens, probing included, decodes a
+    frame over MAX_PIXELS. Every decoder in deft reads through here.
     """
     import av
 
@@ -112,6 +118,8 @@ def open_media(path: str) -> Iterator["av.container.InputContainer"]:
         except av.error.FFmpegError as err:
             raise VideoError(f"{path}: not a readable video ({_reason(err)})") from err
         with container:
+            for stream in container.streams.video:  # the decoders that decode() opens
+                stream.codec_context.options = {"max_pixels": str(MAX_PIXELS)}
             yield container
 
 

@@ -66,3 +66,30 @@ def test_a_protocol_name_is_only_a_file_name(tmp_path, happy_mp4, monkeypatch):
         read_video(f"concat:{happy_mp4}|{happy_mp4}")
     with pytest.raises(VideoError, match="no such file"):
         read_video(f"file:{happy_mp4}")
+
+
+PEAK_KB = """
+import resource, sys
+import av
+from deft.errors import VideoError
+from deft.video import read_video
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    read_video(sys.argv[1])
+except VideoError as err:
+    print(err, file=sys.stderr)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+"""
+
+
+def test_an_image_over_the_pixel_cap_is_refused_undecoded(tmp_path):
+    """A 6000x6000 grey PNG (36 MB of pixels, 0.2 MB on disk): refused without FFmpeg decoding it, while probing
+    or later (it did, +36 MB and more, before max_pixels reached the decoders)."""
+    import cv2
+    import numpy as np
+
+    bomb = tmp_path / "bomb.png"
+    cv2.imwrite(str(bomb), np.zeros((6000, 6000), np.uint8))
+    run = subprocess.run([sys.executable, "-c", PEAK_KB, str(bomb)], capture_output=True, text=True, timeout=120)
+    assert "megapixels" in run.stderr or "not a readable video" in run.stderr, run.stderr
+    assert int(run.stdout) < 12_000  # kB the peak rose while reading: far under the 36,000 of one decoded frame
