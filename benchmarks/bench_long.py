@@ -8,6 +8,8 @@ the truth person whose half of the frame holds its landmarks. UF1 is over the sp
 that hit a truth micro interval, truth = that event's composite class. `--truth-series` spots series
 made from the truth instead of tracking (spotting alone, no perception; tests/long_series.py).
 Run: python benchmarks/bench_long.py [--videos 20] [--min-s 60] [--max-s 600] [--out DIR] [--seed 0]
+Tracks alone (speed, memory, identity switches): python benchmarks/bench_long.py tracks [--seconds 60]
+[--people 1] [--loops 10] (the rendered video played --loops times in a row).
 """
 
 from __future__ import annotations
@@ -174,5 +176,105 @@ def main(argv: list[str] | None = None) -> None:
     print(json.dumps(summary), flush=True)
 
 
+# ---- tracks: speed, memory and identity switches (D1); `python benchmarks/bench_long.py tracks --help` ----
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def looped(path: str, times: int) -> str:
+    """The video played `times` times in a row (packets copied, no re-encoding): a long video cheaply. Each
+    seam is a cut back to the start (the face jumps): identity must survive it."""
+    import av
+
+    if times <= 1:
+        return path
+    out = str(Path(path).with_name(f"{Path(path).stem}_x{times}.mp4"))
+    if Path(out).exists():
+        return out
+    with av.open(path) as src, av.open(out, "w") as dst:
+        stream = src.streams.video[0]
+        copy = dst.add_stream_from_template(stream)
+        packets = [p for p in src.demux(stream) if p.dts is not None]
+        span = max(p.pts + p.duration for p in packets) - min(p.pts for p in packets)
+        for k in range(times):
+            for p in packets:
+                q = av.Packet(bytes(p))
+                q.pts, q.dts, q.duration, q.is_keyframe = p.pts + k * span, p.dts + k * span, p.duration, p.is_keyframe
+                q.time_base, q.stream = p.time_base, copy
+                dst.mux(q)
+    return out
+
+
+def identity_switches(faces, truth: dict, loops: int) -> dict:
+    """Per truth person (their half of the frame), the face_ids that followed them over time: a switch is a
+    change of id between consecutive tracked frames (a gap or a cut in between does not excuse it)."""
+    n = truth["n_frames"]
+    owners: dict[int, list[tuple[int, int]]] = {}
+    for f in faces:
+        ok = np.isfinite(f.landmarks[:, 30, 0])
+        for frame, x in zip(f.frames[ok], f.landmarks[ok, 30, 0]):
+            person = next((i for i, p in enumerate(truth["faces"]) if p["region"][0] <= x < p["region"][2]), -1)
+            owners.setdefault(person, []).append((int(frame), f.face_id))
+    out = {}
+    for person, seq in sorted(owners.items()):
+        seq.sort()
+        ids = [fid for _, fid in seq]
+        out[person] = {"ids": sorted(set(ids)), "switches": sum(a != b for a, b in zip(ids, ids[1:])),
+                       "tracked": round(len({fr for fr, _ in seq}) / (n * loops), 4)}
+    return out
+
+
+def bench_tracks(seconds: float = 60.0, people: int = 1, loops: int = 1, out: str = "bench_long_videos",
+                 seed: int = 0) -> dict:
+    """Track every face of a rendered 640x480 30 fps video (looped `loops` times): frames/s (wall and per
+    CPU-second), RSS over the run, identity switches against the truth."""
+    import threading
+
+    from deft.face import load_models
+    from deft.long.tracks import track_video
+
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    path, truth = rendered(LongVideoSpec(duration_s=seconds, people=people, seed=seed), folder)
+    path = looped(path, loops)
+    load_models()
+    samples: list[tuple[float, float]] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(1.0):
+            samples.append((time.perf_counter(), rss_mb()))
+
+    start_load, rss0 = os.getloadavg()[0], rss_mb()
+    sampler = threading.Thread(target=sample, daemon=True)
+    start, cpu = time.perf_counter(), time.process_time()
+    sampler.start()
+    analysis = track_video(path)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    done.set()
+    sampler.join()
+    rss = [m for _, m in samples] or [rss_mb()]
+    tenth = [round(rss[min(len(rss) - 1, int(len(rss) * k / 10))], 1) for k in range(1, 11)]
+    return {"video": Path(path).name, "frames": analysis.n_frames, "people": people, "loops": loops,
+            "faces": len(analysis.faces), "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
+            "fps_wall": round(analysis.n_frames / wall, 1), "fps_per_cpu_s": round(analysis.n_frames / cpu, 1),
+            "rss_start_mb": round(rss0, 1), "rss_by_tenth_mb": tenth, "rss_peak_mb": round(max(rss), 1),
+            "identity": identity_switches(analysis.faces, truth, loops), "warnings": analysis.warnings,
+            "load": f"{start_load:.2f} -> {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"}
+
+
+def tracks_main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description="tracks: speed, memory, identity switches on a long video")
+    ap.add_argument("--seconds", type=float, default=60.0, help="rendered length (30-600)")
+    ap.add_argument("--people", type=int, default=1)
+    ap.add_argument("--loops", type=int, default=1, help="play the rendered video this many times in a row")
+    ap.add_argument("--out", default="bench_long_videos")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    print(json.dumps(bench_tracks(args.seconds, args.people, args.loops, args.out, args.seed)), flush=True)
+
+
 if __name__ == "__main__":
-    main()
+    tracks_main(sys.argv[2:]) if sys.argv[1:2] == ["tracks"] else main()

@@ -8,6 +8,7 @@ by the same robust similarity fit the clip pipeline uses (deft.motion.flow.remov
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -15,7 +16,7 @@ import cv2
 import numpy as np
 
 from deft.face import LEFT_EYE_AT, RIGHT_EYE_AT, eye_alignment
-from deft.motion.flow import compute_flow, remove_head_motion
+from deft.motion.flow import remove_head_motion
 from deft.motion.regions import REGIONS
 
 # Eye corners, nose bridge and nose base: no AU in deft's list moves them by more than a fraction of the
@@ -27,9 +28,12 @@ STABLE_POINTS = (27, 28, 29, 30, 31, 33, 35, 36, 39, 42, 45)
 class MotionConfig:
     """How per-frame region motion is measured."""
 
-    crop: int = 160  # eye-aligned crop side, px (IOD 48 px; DIS works at half size): 112 px halves the motion
+    # eye-aligned crop side, px (IOD 0.3 x crop; DIS works at half size): smaller crops lose small motions
+    # (benchmarks/README.md, "Long videos")
+    crop: int = 192
     lag_s: float = 0.2  # time between the compared frames (a micro-expression rises in 0.1-0.25 s)
-    flow: str = "dis"
+    descent_iterations: int = 12  # DIS MEDIUM's other settings; its 25 and 5 cost more and smooth small motion away
+    refinement_iterations: int = 2
 
     @property
     def crop_iod(self) -> float:
@@ -38,6 +42,21 @@ class MotionConfig:
     def lag_frames(self, fps: float) -> int:
         """Lag in analysed frames (at least one)."""
         return max(1, int(round(self.lag_s * fps)))
+
+
+_per_thread = threading.local()
+
+
+def _dis(config: MotionConfig):
+    """This thread's DIS (it keeps buffers: threads must not share one), tuned for small per-frame crops."""
+    cache = _per_thread.__dict__.setdefault("dis", {})
+    key = (config.descent_iterations, config.refinement_iterations)
+    if key not in cache:
+        dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        dis.setGradientDescentIterations(config.descent_iterations)
+        dis.setVariationalRefinementIterations(config.refinement_iterations)
+        cache[key] = dis
+    return cache[key]
 
 
 @lru_cache(maxsize=8)
@@ -88,5 +107,5 @@ def lag_motion(gray_prev: np.ndarray, gray: np.ndarray, lm_prev: np.ndarray, lm:
     b = cv2.warpAffine(gray, to_crop[:2], size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     lm_crop = (lm @ to_crop[:2, :2].T + to_crop[:2, 2]).astype(np.float32)
     iod = config.crop_iod
-    flow = remove_head_motion(compute_flow(a, b, config.flow), lm_crop, iod)
+    flow = remove_head_motion(_dis(config).calc(a, b, None), lm_crop, iod)
     return region_vectors(flow, lm_crop, iod)
