@@ -7,9 +7,12 @@ rendered and written as mp4 files, as a user would have them, with a truth JSON 
 Columns: AU F1 (macro, on the AUs the analyzer names, truth = the expression's AUs), composite UF1 and
 UAR (over positive/negative/surprise/none), apex error (median |frames| over analysed expression clips,
 share within +-2 with refused clips as misses), false-positive rates on distractor-only clips (any AU
-fired; emotion not "none"), analyzer clips/s, clips refused.
+fired; emotion not "none"; FP: either), analyzer clips/s, clips refused; then ordinary motion: the F1 of its
+AUs (AU5, AU25, AU26, AU45, AU46) against the world's own truth, and per kind (surprise, blink, wink, speech,
+widen) the share of clips that come out as what they are, and the share of clips without it where it was found.
+--reuse analyses the clips already written in --out (same set and clip count) instead of rendering them again.
 --long times the speed target instead: a 60 s 640x480 long video (1 and 2 people) in <= 60 s.
-Run: python benchmarks/bench_realism.py [--sets clean,pose] [--clips N] [--out DIR] [--long]
+Run: python benchmarks/bench_realism.py [--sets clean,pose] [--clips N] [--out DIR [--reuse]] [--long]
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from pathlib import Path
 
 from deft.data.synthetic import render, synthetic_set
 from deft.data.world.clips import SET_NAMES, render_clip, world_set, write_clip
-from deft.eval.world_eval import Case, SetScore, analyze_cases, score
+from deft.eval.world_eval import PER_KIND, Case, SetScore, analyze_cases, case_of, score
 from deft.labels import NONE
 from deft.video import write_video
 
@@ -43,12 +46,21 @@ def write_world_set(name: str, n_clips: int, folder: Path) -> tuple[list[Case], 
         clip = render_clip(spec)
         path = folder / f"clip{i:03d}.mp4"
         write_clip(clip, str(path))
-        truth = clip.truth
+        truth = clip.truth.to_dict()
         path.with_suffix(".json").write_text(json.dumps({"identity": spec.identity, "fps": spec.camera.fps,
-                                                         "iod_px": spec.camera.iod_px, "crf": spec.camera.crf,
-                                                         **truth.to_dict()}))
-        cases.append(Case(str(path), frozenset(truth.aus), truth.composite, None if truth.phases is None else truth.phases[1]))
+                                                         "iod_px": spec.camera.iod_px, "crf": spec.camera.crf, **truth}))
+        cases.append(case_of(str(path), truth))
     return cases, time.perf_counter() - start
+
+
+def read_world_set(n_clips: int, folder: Path) -> tuple[list[Case], float]:
+    """The cases of a set written before by write_world_set (clip files and truth JSON), none rendered."""
+    paths = [folder / f"clip{i:03d}.mp4" for i in range(n_clips)]
+    missing = [p.name for p in paths if not (p.exists() and p.with_suffix(".json").exists())]
+    if missing:
+        raise SystemExit(f"--reuse: {folder} lacks {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}; "
+                         "run once without --reuse")
+    return [case_of(str(p), json.loads(p.with_suffix(".json").read_text())) for p in paths], 0.0
 
 
 def write_old_clean(n_clips: int, folder: Path) -> tuple[list[Case], float]:
@@ -71,13 +83,21 @@ def print_table(scores: list[SetScore]) -> None:
         print(f"{s.name:<12} {s.n_clips:>5} {s.au_f1:>6.3f} {s.composite_uf1:>6.3f} {s.composite_uar:>6.3f} "
               f"{s.apex_median_abs:>7.1f} {s.apex_within_2:>6.2f} {s.fp_any_au:>6.2f} {s.fp_emotion:>6.2f} "
               f"{s.clips_per_s:>7.2f} {s.n_failed:>7}")
+    print()
+    print(f"{'set':<12} {'FP':>5} {'ord F1':>6} " + " ".join(f"{k:>8}" for k in PER_KIND) + "   found where absent")
+    for s in scores:
+        shares = " ".join(f"{s.as_what_it_is[k]:>8.2f}" for k in PER_KIND)
+        false = " ".join(f"{k} {v:.2f}" for k, v in s.ordinary_false.items() if v == v)
+        print(f"{s.name:<12} {s.fp:>5.2f} {s.ordinary_au_f1:>6.3f} {shares}   {false}")
 
 
-def bench_sets(names: list[str], n_clips: int, folder: Path) -> None:
+def bench_sets(names: list[str], n_clips: int, folder: Path, reuse: bool = False) -> None:
     scores = []
     for name in names:
         if name == OLD_CLEAN:
             cases, render_s = write_old_clean(n_clips, folder / name)
+        elif reuse:
+            cases, render_s = read_world_set(n_clips, folder / name)
         else:
             cases, render_s = write_world_set(name, n_clips, folder / name)
         rows, seconds = analyze_cases(cases)
@@ -113,18 +133,21 @@ def main() -> None:
                         help=f"comma-separated subset of {OLD_CLEAN},{','.join(SET_NAMES)}")
     parser.add_argument("--clips", type=int, default=40, help="clips per set (the sets are defined at 40)")
     parser.add_argument("--out", default=None, help="keep the written clips here (default: a temporary folder)")
+    parser.add_argument("--reuse", action="store_true", help="analyse the world clips already in --out")
     parser.add_argument("--long", action="store_true", help="time 60 s 640x480 long videos instead")
     args = parser.parse_args()
     names = [n for n in args.sets.split(",") if n]
     unknown = set(names) - {OLD_CLEAN, *SET_NAMES}
     if unknown:
         parser.error(f"unknown set(s) {sorted(unknown)}")
+    if args.reuse and not args.out:
+        parser.error("--reuse needs --out DIR (where the clips were written)")
     print(f"== start: {load_note()}")
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(args.out or tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        bench_long(folder) if args.long else bench_sets(names, args.clips, folder)
+        bench_long(folder) if args.long else bench_sets(names, args.clips, folder, args.reuse)
     print(f"total {time.perf_counter() - start:.0f} s; at the end {load_note()}")
 
 

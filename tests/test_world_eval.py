@@ -2,12 +2,15 @@
 
 import pytest
 
-from deft.eval.world_eval import Case, score
+from deft.eval.world_eval import Case, case_of, score
 
 
-def row(aus, composite, apex, pred_aus, pred, pred_apex, error=""):
-    return {"case": Case("x.mp4", frozenset(aus), composite, apex), "pred_aus": set(pred_aus), "pred": pred,
-            "pred_apex": pred_apex, "error": error}
+def row(aus, composite, apex, pred_aus, pred, pred_apex, error="", kinds=(), found=()):
+    case = Case("x.mp4", frozenset(aus), composite, apex, frozenset(kinds),
+                frozenset(au for k in kinds for au in {"blink": ["AU45"], "wink": ["AU46"], "speech": ["AU25", "AU26"]}[k]))
+    pred_ord = {au for k in found for au in {"blink": ["AU45"], "wink": ["AU46"], "speech": ["AU25", "AU26"]}[k]}
+    return {"case": case, "pred_aus": set(pred_aus), "pred": pred, "pred_apex": pred_apex, "error": error,
+            "pred_ordinary": set(found), "pred_ordinary_aus": pred_ord}
 
 
 def test_a_set_score_counts_what_the_benchmark_says():
@@ -27,3 +30,28 @@ def test_a_set_score_counts_what_the_benchmark_says():
     assert s.au_f1 == pytest.approx(0.5)
     # composite: positive, surprise right; negative missed; none 1 of 2
     assert s.composite_uar == pytest.approx((1 + 1 + 0 + 0.5) / 4)
+
+
+def test_ordinary_motion_is_scored_as_what_it_is_not_as_a_false_positive():
+    rows = [
+        row(set(), "none", None, set(), "none", 3, kinds={"blink"}, found={"blink"}),  # a blink, nothing else: right
+        row(set(), "none", None, {"AU4"}, "negative", 3, kinds={"blink"}, found={"blink"}),  # found, but an emotion
+        row(set(), "none", None, set(), "none", 3, kinds={"speech"}, found={"wink"}),  # speech missed, a wink made up
+        row({"AU1", "AU2"}, "surprise", 9, {"AU1", "AU2"}, "surprise", 9, kinds={"speech"}, found={"speech"}),
+    ]
+    s = score("t", rows, seconds=1.0)
+    assert s.as_what_it_is["blink"] == pytest.approx(0.5)  # the second blink clip came out as an emotion
+    assert s.as_what_it_is["speech"] == pytest.approx(0.5) and s.as_what_it_is["surprise"] == 1.0
+    assert s.as_what_it_is["wink"] != s.as_what_it_is["wink"]  # no wink clip: NaN, not a made-up 1.0
+    assert s.ordinary_false["wink"] == pytest.approx(1 / 4) and s.ordinary_false["blink"] == 0.0
+    assert s.fp == pytest.approx(1 / 3)  # distractor-only clips with an expression AU or an emotion
+    # ordinary AUs: AU45 2/2 found, AU46 made up (not in truth: not in the macro), AU25 and AU26 1 of 2
+    assert s.ordinary_au_f1 == pytest.approx((1.0 + 2 / 3 + 2 / 3) / 3)
+
+
+def test_a_case_reads_the_truth_json_of_deft_synth():
+    truth = {"aus": {"AU1": 0.02}, "composite": "surprise", "phases": {"onset": 3, "apex": 8, "offset": 12},
+             "events": [{"kind": "micro", "aus": ["AU1"]}, {"kind": "wink", "aus": ["AU46"]},
+                        {"kind": "head", "aus": []}]}
+    case = case_of("c.mp4", truth)
+    assert (case.aus, case.apex, case.ordinary, case.ordinary_aus) == ({"AU1"}, 8, {"wink"}, {"AU46"})

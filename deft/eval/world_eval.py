@@ -3,6 +3,10 @@
 One row per set: AU F1 on the AUs the analyzer can name, composite UF1/UAR, apex error, false positives
 on distractor-only clips, clips/s. A clip the analyzer refuses (no face, too short, ...) counts as a
 clip where nothing was found: no AUs, "none", apex missed.
+
+Ordinary motion (blink, wink, speech, widen) is scored against its own truth, not as false positives:
+its AUs (AU5, AU25, AU26, AU45, AU46) by their own F1, and per kind the share of clips that come out as
+what they are (the kind found; on a distractor-only clip also read as "none"; a surprise clip: surprise).
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ import numpy as np
 from deft.analyze import AnalyzeConfig, analyze
 from deft.errors import DeftError
 from deft.eval.metrics import mean_au_f1, megc_scored, uar, uf1
-from deft.labels import DETECTED_AUS, NONE
+from deft.labels import DETECTED_AUS, NONE, ORDINARY_AUS
+
+PER_KIND = ("surprise", "blink", "wink", "speech", "widen")  # the "comes out as what it is" row
 
 
 @dataclass(frozen=True)
@@ -26,6 +32,8 @@ class Case:
     aus: frozenset[str]  # the expression's AUs ({} for a distractor-only clip)
     composite: str | None  # positive | negative | surprise | none; None (`others`) is not scored
     apex: int | None  # frame index of the expression's apex; None: distractor-only
+    ordinary: frozenset[str] = frozenset()  # ordinary kinds in the clip (blink, wink, speech, widen)
+    ordinary_aus: frozenset[str] = frozenset()  # their AUs
 
     @property
     def distractor_only(self) -> bool:
@@ -44,8 +52,23 @@ class SetScore:
     apex_within_2: float  # share of expression clips (refused ones count as misses) within +-2 frames
     fp_any_au: float  # share of distractor-only clips where any AU fired
     fp_emotion: float  # share of distractor-only clips not read as "none"
+    fp: float  # share of distractor-only clips with an expression AU or an emotion other than "none"
+    ordinary_au_f1: float  # macro F1 over ORDINARY_AUS present in the ordinary truth
+    as_what_it_is: dict[str, float]  # PER_KIND -> share of clips with it that come out as it (NaN: none)
+    ordinary_false: dict[str, float]  # kind -> share of clips without it where it was found
     clips_per_s: float  # analyze() throughput, reading the file included
     rows: list[dict] = field(repr=False, default_factory=list)
+
+
+ORDINARY_EVENT_KINDS = ("blink", "wink", "speech", "widen")  # the world's distractors that move the face itself
+
+
+def case_of(path: str, truth: dict) -> Case:
+    """A clip's case from its truth as `ClipTruth.to_dict()` (and `deft synth`) write it."""
+    events = [e for e in truth["events"] if e["kind"] in ORDINARY_EVENT_KINDS]
+    apex = truth["phases"]["apex"]
+    return Case(path, frozenset(truth["aus"]), truth["composite"], apex, frozenset(e["kind"] for e in events),
+                frozenset(au for e in events for au in e["aus"]))
 
 
 def analyze_cases(cases: list[Case], config: AnalyzeConfig = AnalyzeConfig()) -> tuple[list[dict], float]:
@@ -56,10 +79,13 @@ def analyze_cases(cases: list[Case], config: AnalyzeConfig = AnalyzeConfig()) ->
         try:
             result = analyze(case.path, config)
             pred_aus, pred, apex, error = {a.au for a in result.aus}, result.emotion.label, result.phases.apex, ""
+            kinds, ordinary_aus = (result.ordinary.kinds(), result.ordinary.aus()) if result.ordinary else (set(), set())
         except DeftError as err:
             pred_aus, pred, apex, error = set(), NONE, None, f"{type(err).__name__}: {err}"
+            kinds, ordinary_aus = set(), set()
         seconds += time.perf_counter() - start
-        rows.append({"case": case, "pred_aus": pred_aus, "pred": pred, "pred_apex": apex, "error": error})
+        rows.append({"case": case, "pred_aus": pred_aus, "pred": pred, "pred_apex": apex, "error": error,
+                     "pred_ordinary": kinds, "pred_ordinary_aus": ordinary_aus})
     return rows, seconds
 
 
@@ -80,5 +106,25 @@ def score(name: str, rows: list[dict], seconds: float) -> SetScore:
         float(np.mean([e is not None and e <= 2 for e in errors])) if errors else float("nan"),
         float(np.mean([bool(r["pred_aus"]) for r in probes])) if probes else float("nan"),
         float(np.mean([r["pred"] != NONE for r in probes])) if probes else float("nan"),
+        float(np.mean([bool(r["pred_aus"]) or r["pred"] != NONE for r in probes])) if probes else float("nan"),
+        mean_au_f1([set(c.ordinary_aus) for c in cases], [set(r.get("pred_ordinary_aus", ())) for r in rows], ORDINARY_AUS),
+        {kind: _share([_as_what_it_is(kind, r) for r in rows if _has(kind, r["case"])]) for kind in PER_KIND},
+        {kind: _share([kind in r.get("pred_ordinary", ()) for r in rows if kind not in r["case"].ordinary])
+         for kind in PER_KIND[1:]},
         len(rows) / seconds if seconds else float("nan"), rows,
     )
+
+
+def _has(kind: str, case: Case) -> bool:
+    return case.composite == kind if kind == "surprise" else kind in case.ordinary
+
+
+def _as_what_it_is(kind: str, row: dict) -> bool:
+    if kind == "surprise":
+        return row["pred"] == "surprise"
+    found = kind in row.get("pred_ordinary", ())
+    return found and (not row["case"].distractor_only or (row["pred"] == NONE and not row["pred_aus"]))
+
+
+def _share(hits: list[bool]) -> float:
+    return float(np.mean(hits)) if hits else float("nan")
