@@ -155,3 +155,13 @@ def test_cli_refuses_a_table_of_an_unknown_kind(happy_mp4, tmp_path, capsys):
 
     assert main(["analyze", happy_mp4, "--csv", str(tmp_path / "t.xlsx")]) == 1
     assert ".csv or .parquet" in capsys.readouterr().err
+
+
+def test_a_long_video_without_a_face_is_an_error(tmp_path, capsys):
+    from deft.cli import main
+
+    ramp = np.linspace(0, 255, 160 * 120, dtype=np.uint8).reshape(120, 160)
+    frames = np.stack([np.dstack([np.roll(ramp, 3 * t, axis=1)] * 3) for t in range(40)])
+    write_video(frames, tmp_path / "empty.mp4", fps=10.0)
+    assert main(["analyze", str(tmp_path / "empty.mp4"), "--face", "all"]) == 1
+    assert "no face found in 40 frames" in capsys.readouterr().err

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from deft.analyze import AnalyzeConfig
-from deft.errors import ConfigError
+from deft.errors import ConfigError, FaceError
 from deft.long.intervals import analyse_intervals
 from deft.long.series import LongAnalysis
 from deft.long.spotting import SpotConfig, spot
@@ -28,7 +28,7 @@ class LongAnalyzeConfig:
 
 def select_faces(analysis: LongAnalysis, face: str) -> LongAnalysis:
     """Keep the faces `face` names: all, the largest, or one face_id."""
-    if face == "all" or not analysis.faces:
+    if face == "all":
         return analysis
     if face == "largest":
         keep = [max(analysis.faces, key=lambda f: float(np.nanmedian(f.iod)))]
@@ -44,7 +44,11 @@ def select_faces(analysis: LongAnalysis, face: str) -> LongAnalysis:
 def analyze_long(path: str | os.PathLike, config: LongAnalyzeConfig = LongAnalyzeConfig()) -> LongAnalysis:
     """Faces, their per-frame series and their analysed intervals: one streamed pass to track, and one more
     over the frames around spotted intervals (at source resolution) to analyse them."""
-    analysis = select_faces(track_video(path, config.tracks), config.face)
+    analysis = track_video(path, config.tracks)
+    if not analysis.faces:
+        raise FaceError(f"{analysis.source}: no face found in {analysis.n_frames} frames (looked every "
+                        f"{config.tracks.detect_every_s:g} s)")
+    analysis = select_faces(analysis, config.face)
     spotted = {f.face_id: spot(f, analysis.fps, config.spot) for f in analysis.faces}
     if any(spotted.values()):
         frames = iter_frames(analysis.source, config.tracks.step, config.tracks.limits, source_size=True)
