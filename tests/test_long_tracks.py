@@ -72,6 +72,8 @@ def test_gallery_gives_a_returning_face_its_old_id_and_a_new_face_a_new_one():
     assert gallery.identify(b, {0}) == 1
     assert gallery.identify(a + 0.01, set()) == 0  # back after a cut
     assert gallery.identify(a + 0.01, {0}) == 2  # id 0 is on screen: a look-alike gets its own
+    assert gallery.nearest(b)[1] == 1 and gallery.nearest(b, {1})[1] in (0, 2)
+    assert FaceGallery().nearest(a) == (np.inf, -1)
 
 
 def test_stream_frames_chunks_hold_every_step_th_frame(happy_mp4):

@@ -22,10 +22,14 @@ class FaceGallery:
     def mean(self, face_id: int) -> np.ndarray:
         return self._sum[face_id] / self._count[face_id]
 
+    def nearest(self, descriptor: np.ndarray, exclude: set[int] | frozenset = frozenset()) -> tuple[float, int]:
+        """(distance, face_id) of the closest face not in `exclude`; (inf, -1) when there is none."""
+        return min(((float(np.linalg.norm(self.mean(i) - descriptor)), i) for i in self._sum if i not in exclude),
+                   default=(np.inf, -1))
+
     def identify(self, descriptor: np.ndarray, on_screen: set[int]) -> int:
         """The face_id for this descriptor (recorded in the gallery)."""
-        candidates = [(float(np.linalg.norm(self.mean(i) - descriptor)), i) for i in self._sum if i not in on_screen]
-        best = min(candidates, default=(np.inf, -1))
+        best = self.nearest(descriptor, on_screen)
         face_id = best[1] if best[0] < self.threshold else len(self._sum)
         self.add(face_id, descriptor)
         return face_id

@@ -43,7 +43,7 @@ class LongConfig:
     same_face_iod: float = 0.5  # two tracks whose eye midpoints are closer than this (IOD) follow one face
     min_track_s: float = 0.5  # faces seen for less than this in all are left out (a false detection)
     identity_distance: float = SAME_PERSON_DISTANCE  # dlib descriptor distance under which faces are one person
-    recheck_every_s: float = 10.0  # a followed face's descriptor is compared with its id's this often
+    recheck_every_s: float = 10.0  # a followed face's descriptor is compared with the known faces this often
     cut_grey_levels: float = 30.0  # mean |difference| of 80x60 grey thumbnails above which a frame is a cut
     track: TrackConfig = TrackConfig()
     motion: MotionConfig = MotionConfig()
@@ -156,13 +156,17 @@ class _Builder:
         return cut
 
     def _same_person(self, tr: _Track, rgb: np.ndarray) -> bool:
-        """Whether the followed face still matches its id's descriptor (then it joins the id's mean)."""
+        """False when the followed face now looks like another known person more than like its own id (the
+        follower slid onto someone else); a look merely unlike its own (a turn, a shadow) keeps the track."""
         descriptor = face_descriptor(rgb, tr.follower.current_box())
-        if np.linalg.norm(self.gallery.mean(tr.face_id) - descriptor) < self.config.identity_distance:
+        own = float(np.linalg.norm(self.gallery.mean(tr.face_id) - descriptor))
+        other, _ = self.gallery.nearest(descriptor, {tr.face_id})
+        if other < min(own, self.config.identity_distance):
+            self.switches += 1
+            return False
+        if own < self.config.identity_distance:
             self.gallery.add(tr.face_id, descriptor)
-            return True
-        self.switches += 1
-        return False
+        return True
 
     def _record(self, tr: _Track, pos: int, lm: np.ndarray, q: float) -> None:
         tr.recent.append((pos, lm))
@@ -218,7 +222,7 @@ class _Builder:
             if lost:
                 warnings.append(f"face {face_id}: not tracked on {lost} of {n} frames between its first and last")
         if self.switches:
-            warnings.append(f"{self.switches} track(s) ended because the face no longer matched its id")
+            warnings.append(f"{self.switches} track(s) ended where the face looked like another known face")
         return faces, warnings
 
 
