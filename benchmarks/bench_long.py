@@ -246,20 +246,23 @@ def bench_tracks(seconds: float = 60.0, people: int = 1, loops: int = 1, out: st
     def sample() -> None:
         while not done.wait(1.0):
             samples.append((time.perf_counter(), rss_mb()))
+            if len(samples) % 60 == 0:  # a line a minute: a run cut short still shows its memory
+                print(json.dumps({"elapsed_s": len(samples), "rss_mb": round(samples[-1][1], 1),
+                                  "cpu_s": round(time.process_time() - cpu, 1)}), file=sys.stderr, flush=True)
 
     start_load, rss0 = os.getloadavg()[0], rss_mb()
     sampler = threading.Thread(target=sample, daemon=True)
     start, cpu = time.perf_counter(), time.process_time()
     sampler.start()
     analysis = track_video(path)
-    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    wall, cpu_s = time.perf_counter() - start, time.process_time() - cpu
     done.set()
     sampler.join()
     rss = [m for _, m in samples] or [rss_mb()]
     tenth = [round(rss[min(len(rss) - 1, int(len(rss) * k / 10))], 1) for k in range(1, 11)]
     return {"video": Path(path).name, "frames": analysis.n_frames, "people": people, "loops": loops,
-            "faces": len(analysis.faces), "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
-            "fps_wall": round(analysis.n_frames / wall, 1), "fps_per_cpu_s": round(analysis.n_frames / cpu, 1),
+            "faces": len(analysis.faces), "wall_s": round(wall, 1), "cpu_s": round(cpu_s, 1),
+            "fps_wall": round(analysis.n_frames / wall, 1), "fps_per_cpu_s": round(analysis.n_frames / cpu_s, 1),
             "rss_start_mb": round(rss0, 1), "rss_by_tenth_mb": tenth, "rss_peak_mb": round(max(rss), 1),
             "identity": identity_switches(analysis.faces, truth, loops), "warnings": analysis.warnings,
             "load": f"{start_load:.2f} -> {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"}
