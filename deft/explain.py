@@ -9,6 +9,7 @@ from pathlib import Path
 
 from deft.analyze import Analysis, AnalyzeConfig, analyze
 from deft.errors import ConfigError
+from deft.instruct.faithful import ClipFacts, caveat, claims, summary
 from deft.labels import DEFAULT_QUESTIONS
 
 DEFAULT_MODEL = Path(__file__).parent / "checkpoints" / "default"
@@ -21,7 +22,9 @@ class Explanation:
     model: str
 
     def to_dict(self) -> dict:
-        return {**self.analysis.to_dict(), "explanation": self.text, "model": self.model}
+        data = self.analysis.to_dict()
+        return {**data, "explanation": self.text, "model": self.model,
+                "claims": [c.to_dict() for c in claims(self.text, ClipFacts.from_analysis(data))]}
 
 
 @lru_cache(maxsize=2)
@@ -39,12 +42,20 @@ def load_model(path: str | None = None):
 
 
 def explain_analysis(analysis: Analysis, model_path: str | None = None, max_new_tokens: int = 120, streamer=None) -> str:
+    """The model's answers to deft explain's questions, stating only what the analysis measured; a plain
+    caveat first when the analysis cannot tell, and no model answer at all when nothing moved."""
     from deft.model.batch import collate
     from deft.model.features import clip_features
 
+    facts = ClipFacts.from_analysis(analysis.to_dict())
+    note = caveat(facts)
+    if not facts.aus:
+        return note or ""
     model = load_model(model_path)
     batch = collate([clip_features(analysis)])
-    return " ".join(model.generate(batch, q, max_new_tokens, streamer=streamer) for q in DEFAULT_QUESTIONS)
+    answers = [model.generate(batch, q, max_new_tokens, streamer=streamer, facts=facts) for q in DEFAULT_QUESTIONS]
+    answers = [a for a in answers if a] or [summary(facts)]  # the template only when the model said nothing
+    return " ".join(([note] if note else []) + answers)
 
 
 def explain(path: str | os.PathLike, model_path: str | None = None, config: AnalyzeConfig = AnalyzeConfig()) -> Explanation:

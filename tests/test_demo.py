@@ -39,8 +39,9 @@ def test_upload_analyse_and_chat(demo_url, happy_mp4):
     assert "positive" in summary and "happiness" in summary
     assert {row[0] for row in table["data"]} == {"AU6", "AU12"}
     assert plot and open(plot, "rb").read(4) == b"\x89PNG"
-    chat, box = client.predict("Which AUs moved?", [], handle_file(happy_mp4), api_name="/explain")
+    chat, box, checked = client.predict("Which AUs moved?", [], handle_file(happy_mp4), api_name="/explain")
     assert chat[0]["role"] == "user" and chat[-1]["role"] == "assistant" and box == ""
+    assert all(c["fact"] is not None for c in checked)  # every claim shown rests on a measured fact
 
 
 def test_a_clip_without_a_face_is_explained_not_crashed(demo_url, tmp_path):

@@ -67,6 +67,63 @@ def _fake_vllm(seen: list[dict], tokenizer) -> FastAPI:
     return app
 
 
+def _steered_vllm(seen: list[dict], tokenizer, wrong: str, right: str) -> FastAPI:
+    """A stand-in for a greedy vLLM that would say `wrong` and, once its first differing token is banned
+    with logit_bias, says `right`: it reads how many answer tokens the prompt embeddings carry."""
+    app, bad, good = FastAPI(), tokenizer.encode(wrong, add_special_tokens=False), tokenizer.encode(right, add_special_tokens=False)
+    base: list[int] = []
+
+    @app.get("/v1/models")
+    async def models():
+        return {"object": "list", "data": [{"id": "deft-base"}, {"id": "deft"}]}
+
+    @app.post("/v1/completions")
+    async def completions(request: Request):
+        body = await request.json()
+        n = torch.load(io.BytesIO(base64.b64decode(body.pop("prompt_embeds"))), weights_only=True).shape[0]
+        base.append(base[0] if base else n)
+        seen.append(body)
+        at = n - base[0]  # answer tokens already in the prompt
+        if "logit_bias" in body:
+            assert str(good[at]) not in body["logit_bias"]
+            ids = [good[at]]
+        else:
+            ids = (bad if at == 0 else good[at:]) + [tokenizer.eos_token_id]
+        ids = ids[: body["max_tokens"]]
+
+        def events():
+            for token in ids:
+                yield f"data: {json.dumps({'choices': [{'index': 0, 'text': '', 'token_ids': [token]}]})}\n\n"
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    return app
+
+
+def test_vllm_engine_re_decodes_around_an_unbacked_claim(happy_mp4):
+    """The clip fired AU6 + AU12: an answer naming AU4 is cut at AU4, its token banned there (logit_bias) for one
+    token, and the answer streams on from what the ban gave."""
+    from deft.analyze import analyze
+    from deft.instruct.faithful import ClipFacts, claims
+    from deft.model.features import clip_features
+
+    llm, tok = tiny_llm()
+    model = DeftModel(DeftConfig(expert_dim=32, conv_width=8), llm, tok).eval()
+    seen: list[dict] = []
+    url, server, thread = run_in_thread(_steered_vllm(seen, tok, "AU4 moved.", "AU12 moved."))
+    try:
+        analysis = analyze(happy_mp4)
+        facts = ClipFacts.from_analysis(analysis.to_dict())
+        engine = VLLMEngine(model, connect_vllm(url + "/v1"))
+        text = "".join(engine.explain(clip_features(analysis), QUESTION, 20, facts=facts))
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    assert text == "AU12 moved." and all(c.fact for c in claims(text, facts))
+    assert [("logit_bias" in body, body["max_tokens"]) for body in seen][1] == (True, 1)
+
+
 def test_vllm_engine_speaks_vllms_completions_api(happy_mp4):
     from deft.analyze import analyze
     from deft.model.features import clip_features
@@ -260,8 +317,11 @@ def _reference(engine: TransformersEngine, clip: str, max_tokens: int) -> tuple[
     from deft.analyze import analyze
     from deft.model.features import clip_features
 
-    count = TokenCount()
-    return "".join(engine.explain(clip_features(analyze(clip)), QUESTION, max_tokens, count)).strip(), count
+    from deft.instruct.faithful import ClipFacts
+
+    count, analysis = TokenCount(), analyze(clip)
+    facts = ClipFacts.from_analysis(analysis.to_dict())  # checked decoding, as the server answers
+    return "".join(engine.explain(clip_features(analysis), QUESTION, max_tokens, count, facts=facts)).strip(), count
 
 
 @pytest.mark.slow
@@ -287,10 +347,11 @@ def test_vllm_answers_like_transformers(served):
         stamps.append(time.perf_counter())
     assert chunks[0].model_extra["engine"] == "vllm" and chunks[-1].choices[0].finish_reason == "stop"
     pieces = [c.choices[0].delta.content for c in chunks[1:-1]]
-    assert len(pieces) > 5 and "".join(pieces).strip() == expected
+    assert len(pieces) > 1 and "".join(pieces).strip() == expected  # checked sentence by sentence
+    assert all(c["fact"] is not None for c in chunks[-1].model_extra["claims"])
 
     n_tokens = len(reference.model.tokenizer.encode(text, add_special_tokens=False))
-    decode = (len(pieces) - 1) / (stamps[-2] - stamps[1])  # one piece per token, after the first
+    decode = n_tokens / (stamps[-2] - stamps[0])  # the whole answer: pieces are sentences
     print(f"\nvLLM: startup {startup_s:.0f} s, {decode:.1f} tok/s streamed; transformers: {n_tokens} tokens "
           f"in {hf_s:.1f} s incl. clip analysis")
 

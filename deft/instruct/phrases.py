@@ -6,7 +6,7 @@ import re
 
 from deft.motion.regions import REGION_NAMES
 
-_BASE = {
+REGION_BASES = {
     "inner_brow": "inner brow", "outer_brow": "outer brow", "glabella": "glabella (between the brows)",
     "upper_eyelid": "upper eyelid", "lower_eyelid": "lower eyelid", "cheek": "cheek", "nose_wing": "nose wing",
     "upper_lip": "upper lip", "mouth_corner": "mouth corner", "lower_lip": "lower lip", "chin": "chin",
@@ -17,8 +17,8 @@ def region_phrase(name: str) -> str:
     """'mouth_corner_left' -> 'left mouth corner' (the subject's left, as FACS counts sides)."""
     for side in ("left", "right"):
         if name.endswith(f"_{side}"):
-            return f"{side} {_BASE[name[: -len(side) - 1]]}"
-    return _BASE[name]
+            return f"{side} {REGION_BASES[name[: -len(side) - 1]]}"
+    return REGION_BASES[name]
 
 
 def _pattern(name: str) -> str:

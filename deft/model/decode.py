@@ -18,38 +18,67 @@ import inspect
 import torch
 
 from deft.model.drafts import DRAFT_LEN, DraftTable
+from deft.model.guard import Guard, GuardGaveUp
 
 
 @torch.no_grad()
 def greedy_decode(llm, embeds: torch.Tensor, max_new_tokens: int, stop: list[int], drafts: DraftTable | None = None,
-                  streamer=None, min_new_tokens: int = 0, draft_len: int = DRAFT_LEN) -> tuple[list[int], dict]:
+                  streamer=None, min_new_tokens: int = 0, draft_len: int = DRAFT_LEN, guard: Guard | None = None
+                  ) -> tuple[list[int], dict]:
     """(generated token ids incl. a final stop token, stats) for prompt `embeds` (1, L, H).
 
     `streamer` gets the transformers streamer calls (put of the empty prompt, then of each step's new
-    tokens, then end). Stats: steps (LLM forwards after the prefill), drafted and accepted draft tokens.
+    tokens, then end). Stats: steps (LLM forwards after the prefill), drafted and accepted draft tokens,
+    rewinds. With a `guard` (deft.model.guard) every step's text is checked against the clip's facts: the
+    first token of an unbacked claim is banned at its position and decoding resumes there; the streamer
+    gets only settled tokens; if the guard gives up, the answer ends at its last checked sentence.
     """
     from transformers import DynamicCache
 
-    stats = {"steps": 0, "drafted": 0, "accepted": 0}
+    stats = {"steps": 0, "drafted": 0, "accepted": 0, **({"rewinds": 0, "gave_up": False} if guard is not None else {})}
     if max_new_tokens <= 0:
         return [], stats
     if streamer is not None:
         streamer.put(torch.empty(1, 0, dtype=torch.long))  # the prompt (none: it is embeddings)
     stops = set(stop)
     name, cache = _cache_kwarg(llm), DynamicCache(config=llm.config)
-    logits = llm(inputs_embeds=embeds, **{name: cache}, use_cache=True, logits_to_keep=1).logits  # (1, 1, V)
+    first = llm(inputs_embeds=embeds, **{name: cache}, use_cache=True, logits_to_keep=1).logits[0, -1]  # (V,)
     cache.activate_past_recording()  # sliding-window layers keep what a rejected draft may need cropped
-    tokens = [_pick(logits[0, -1], stops, 0, min_new_tokens)]
-    if streamer is not None:
-        streamer.put(torch.tensor(tokens))
-    while tokens[-1] not in stops and len(tokens) < max_new_tokens:
+    banned = guard.banned if guard is not None else (lambda position: ())
+    tokens, sent = [_pick(first, stops, 0, min_new_tokens, banned(0))], 0
+    while True:
+        done = tokens[-1] in stops or len(tokens) >= max_new_tokens
+        if guard is not None:
+            try:
+                bad = guard.first_bad(tokens, final=done)
+                if bad is not None:
+                    bad = guard.rewind(tokens, bad, floor=sent)
+            except GuardGaveUp:
+                stats["gave_up"] = True
+                cut = guard.settled(tokens, False)
+                tokens = tokens[: cut if cut > sent and guard.first_bad(tokens[:cut], True) is None else sent]
+                break
+            if bad is not None:
+                stats["rewinds"] += 1
+                cache = _cut_cache(llm, name, cache, embeds, tokens, bad)
+                tokens = tokens[:bad]
+                if bad == 0:
+                    tokens = [_pick(first, stops, 0, min_new_tokens, banned(0))]
+                continue
+        settled = guard.settled(tokens, done) if guard is not None else len(tokens)
+        if streamer is not None and settled > sent:
+            streamer.put(torch.tensor(tokens[sent:settled]))
+        sent = max(sent, settled)
+        if done:
+            break
         room = max_new_tokens - len(tokens) - 1
         draft = drafts.draft(tokens, min(draft_len, room)) if drafts is not None and room > 0 else []
         logits = llm(input_ids=torch.tensor([[tokens[-1], *draft]], device=embeds.device), **{name: cache},
                      use_cache=True).logits[0]  # (1 + k, V)
         new: list[int] = []
         for i in range(len(draft) + 1):
-            token = _pick(logits[i], stops, len(tokens) + len(new), min_new_tokens)
+            position = len(tokens) + len(new)
+            token = _pick(logits[i], stops, position, min_new_tokens, banned(position))
             new.append(token)
             if token in stops or i == len(draft) or token != draft[i]:
                 break
@@ -58,11 +87,29 @@ def greedy_decode(llm, embeds: torch.Tensor, max_new_tokens: int, stop: list[int
         stats["drafted"] += len(draft)
         stats["accepted"] += len(new) - 1
         tokens += new
-        if streamer is not None:
-            streamer.put(torch.tensor(new))
     if streamer is not None:
+        if len(tokens) > sent:
+            streamer.put(torch.tensor(tokens[sent:]))
         streamer.end()
     return tokens, stats
+
+
+def _cut_cache(llm, name: str, cache, embeds: torch.Tensor, tokens: list[int], bad: int):
+    """The cache cut back to the prompt + tokens[:bad - 1] (what gives the logits at position `bad`).
+    Cropped in place while no sliding-window layer has dropped a state; else filled again from the prompt."""
+    keep = max(bad - 1, 0)
+    window = getattr(llm.config, "sliding_window", None)
+    if window is None or embeds.shape[1] + len(tokens) < window:
+        cache.crop(-(len(tokens) - 1 - keep))
+        return cache
+    from transformers import DynamicCache
+
+    cache = DynamicCache(config=llm.config)
+    ids = torch.tensor([tokens[:keep]], device=embeds.device)
+    prefix = torch.cat([embeds, llm.get_input_embeddings()(ids).to(embeds.dtype)], dim=1) if keep else embeds
+    llm(inputs_embeds=prefix, **{name: cache}, use_cache=True, logits_to_keep=1)
+    cache.activate_past_recording()
+    return cache
 
 
 def _cache_kwarg(llm) -> str:
@@ -71,9 +118,11 @@ def _cache_kwarg(llm) -> str:
     return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
 
 
-def _pick(logits: torch.Tensor, stops: set[int], produced: int, min_new_tokens: int) -> int:
-    """Argmax, with stop tokens barred until `min_new_tokens` are out (for fixed-length timing)."""
-    if produced < min_new_tokens and stops:
+def _pick(logits: torch.Tensor, stops: set[int], produced: int, min_new_tokens: int, banned=()) -> int:
+    """Argmax, with stop tokens barred until `min_new_tokens` are out (for fixed-length timing) and the
+    guard's `banned` tokens barred at this position."""
+    barred = [*banned, *(stops if produced < min_new_tokens else ())]
+    if barred:
         logits = logits.clone()
-        logits[list(stops)] = float("-inf")
+        logits[barred] = float("-inf")
     return int(logits.argmax())

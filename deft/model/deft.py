@@ -12,10 +12,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from deft.errors import ConfigError
+from deft.instruct.faithful import ClipFacts
 from deft.model.config import DeftConfig
 from deft.model.decode import greedy_decode
 from deft.model.drafts import DraftTable, load_table
 from deft.model.experts import EXPERTS
+from deft.model.guard import Guard
 from deft.model.heads import Heads
 from deft.model.losses import hybrid_loss
 from deft.model.projector import Projector
@@ -135,18 +137,23 @@ class DeftModel(nn.Module):
             logits = torch.tanh(logits / cap) * cap
         return F.cross_entropy(logits.float(), torch.tensor(targets, device=logits.device))
 
-    def prompt_embeds(self, batch: dict[str, torch.Tensor], instruction: str) -> torch.Tensor:
-        """(L, H) input embeddings of the chat prompt asking `instruction` about the one clip in `batch`."""
-        return self._sequence(self.soft_tokens(batch)[0], encode_prompt(self.tokenizer, instruction))
+    def prompt_embeds(self, batch: dict[str, torch.Tensor], instruction: str, answer: list[int] = ()) -> torch.Tensor:
+        """(L, H) input embeddings of the chat prompt asking `instruction` about the one clip in `batch`,
+        followed by the `answer` tokens given so far (a decoder resuming after a checked prefix)."""
+        prompt = encode_prompt(self.tokenizer, instruction)
+        prompt.answer = list(answer)
+        return self._sequence(self.soft_tokens(batch)[0], prompt)
 
     @torch.no_grad()
     def generate(self, batch: dict[str, torch.Tensor], instruction: str, max_new_tokens: int = 160,
-                 streamer=None, speculative: bool = True) -> str:
+                 streamer=None, speculative: bool = True, facts: ClipFacts | None = None) -> str:
         """Greedy answer for one clip (batch of 1); drafts from `self.drafts` are checked several tokens
-        per LLM pass unless `speculative` is False (deft.model.decode)."""
+        per LLM pass unless `speculative` is False (deft.model.decode). With the clip's `facts` it can
+        only state what they hold (deft.model.guard)."""
         embeds = self.prompt_embeds(batch, instruction)[None]  # (1, L, H)
+        guard = Guard(self.tokenizer, facts) if facts is not None else None
         tokens, _ = greedy_decode(self.llm, embeds, max_new_tokens, stop_ids(self.tokenizer),
-                                  drafts=self.drafts if speculative else None, streamer=streamer)
+                                  drafts=self.drafts if speculative else None, streamer=streamer, guard=guard)
         return self.tokenizer.decode(tokens, skip_special_tokens=True).strip()
 
     def merge_lora(self) -> "DeftModel":

@@ -43,9 +43,11 @@ class LocalBackend:
         self.engine = engine
 
     def answer(self, video: str, analysis, question: str, max_tokens: int) -> Iterator[str]:
+        from deft.instruct.faithful import ClipFacts
         from deft.model.features import clip_features
 
-        yield from self.engine.explain(clip_features(analysis), question, max_tokens)
+        facts = ClipFacts.from_analysis(analysis.to_dict())
+        yield from self.engine.explain(clip_features(analysis), question, max_tokens, facts=facts)
 
 
 class RemoteBackend:
@@ -73,6 +75,7 @@ def build_demo(backend, max_tokens: int = 160, keep_uploads_s: float = 3600.0):
 
     from deft.analyze import analyze
     from deft.errors import DeftError
+    from deft.instruct.faithful import ClipFacts, claims
     from deft.plot import plot_analysis
 
     def on_video(video: str | None):
@@ -93,12 +96,14 @@ def build_demo(backend, max_tokens: int = 160, keep_uploads_s: float = 3600.0):
     def on_chat(message: str, history: list, video: str | None, result):
         history = list(history or []) + [{"role": "user", "content": message}]
         if result is None:
-            yield history + [{"role": "assistant", "content": "Upload a clip first: I explain what its face did."}], ""
+            yield history + [{"role": "assistant", "content": "Upload a clip first: I explain what its face did."}], "", []
             return
         text = ""
         for piece in backend.answer(video, result, message or "Explain this micro-expression.", max_tokens):
             text += piece
-            yield history + [{"role": "assistant", "content": text}], ""
+            yield history + [{"role": "assistant", "content": text}], "", []
+        checked = claims(text, ClipFacts.from_analysis(result.to_dict()))  # each claim with the fact it rests on
+        yield history + [{"role": "assistant", "content": text}], "", [c.to_dict() for c in checked]
 
     if keep_uploads_s < 1:
         raise ConfigError("the demo keeps a clip while you ask about it: give --keep-uploads of 1s or more")
@@ -122,9 +127,10 @@ def build_demo(backend, max_tokens: int = 160, keep_uploads_s: float = 3600.0):
                 question = gr.Textbox(label="ask", value="Which Action Units are active, and what is the evidence for each?",
                                       elem_id="question")
                 ask = gr.Button("Explain", variant="primary", elem_id="ask")
+                facts = gr.JSON(label="claims in the answer, each with the measured fact it rests on", elem_id="claims")
         video.change(on_video, inputs=video, outputs=[analysis, table, plot, summary])
-        ask.click(on_chat, inputs=[question, chat, video, analysis], outputs=[chat, question], api_name="explain")
-        question.submit(on_chat, inputs=[question, chat, video, analysis], outputs=[chat, question])
+        ask.click(on_chat, inputs=[question, chat, video, analysis], outputs=[chat, question, facts], api_name="explain")
+        question.submit(on_chat, inputs=[question, chat, video, analysis], outputs=[chat, question, facts])
     return demo
 
 

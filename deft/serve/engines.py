@@ -15,7 +15,9 @@ import torch
 
 from deft.model.batch import collate
 from deft.model.decode import greedy_decode
+from deft.instruct.faithful import ClipFacts, caveat, summary
 from deft.model.features import ClipFeatures
+from deft.model.guard import Guard, GuardGaveUp
 from deft.model.prompt import stop_ids
 from deft.serve.openai_errors import APIError
 from deft.serve.vllm_process import SERVED_NAME, VLLMServer
@@ -37,13 +39,31 @@ class Engine(Protocol):
     name: str
 
     def explain(self, features: ClipFeatures, question: str, max_new_tokens: int, count: TokenCount | None = None,
-                stop: threading.Event | None = None) -> Iterator[str]:
+                stop: threading.Event | None = None, facts: ClipFacts | None = None) -> Iterator[str]:
         """Answer `question` about one clip; yields text pieces as they are generated, adding to `count`;
-        generation ends at the next token once `stop` is set (the client left or the deadline passed)."""
+        generation ends at the next token once `stop` is set (the client left or the deadline passed).
+        With the clip's `facts` the answer states only what they hold (see `faithful`)."""
 
     def complete(self, prompt: str, max_new_tokens: int, count: TokenCount | None = None,
                  stop: threading.Event | None = None) -> Iterator[str]:
         """Plain text completion by the (adapted) LLM, no clip."""
+
+
+def faithful(facts: ClipFacts | None, generate) -> Iterator[str]:
+    """The pieces of `generate()`, after a plain caveat when the analysis cannot tell; none at all when
+    nothing moved (the model would have to invent an expression); the facts in one sentence when the
+    checked model says nothing (the only template answer)."""
+    note = caveat(facts) if facts is not None else None
+    if note:
+        yield note + ("" if not facts.aus else " ")
+    if facts is not None and not facts.aus:
+        return
+    said = False
+    for piece in generate():
+        said = said or bool(piece.strip())
+        yield piece
+    if facts is not None and not said:
+        yield summary(facts)
 
 
 class Cancelled(Exception):
@@ -108,7 +128,7 @@ class TransformersEngine:
             raise errors[0]
 
     def explain(self, features: ClipFeatures, question: str, max_new_tokens: int, count: TokenCount | None = None,
-                stop: threading.Event | None = None) -> Iterator[str]:
+                stop: threading.Event | None = None, facts: ClipFacts | None = None) -> Iterator[str]:
         model = self.model
 
         @torch.no_grad()
@@ -116,9 +136,9 @@ class TransformersEngine:
             embeds = model.prompt_embeds(collate([features]), question)[None]  # (1, L, H)
             streamer.count.prompt += embeds.shape[1]
             greedy_decode(model.llm, embeds, max_new_tokens, stop_ids(model.tokenizer), drafts=model.drafts,
-                          streamer=streamer)
+                          streamer=streamer, guard=Guard(model.tokenizer, facts) if facts is not None else None)
 
-        return self._stream(run, count, stop)
+        return faithful(facts, lambda: self._stream(run, count, stop))
 
     def complete(self, prompt: str, max_new_tokens: int, count: TokenCount | None = None,
                  stop: threading.Event | None = None) -> Iterator[str]:
@@ -153,14 +173,13 @@ class VLLMEngine:
         self.http = httpx.Client(base_url=server.url, timeout=httpx.Timeout(timeout_s, connect=10.0))
         self.stop = stop_ids(model.tokenizer)
 
-    def _stream(self, request: dict, max_new_tokens: int, count: TokenCount, stop: threading.Event | None
-                ) -> Iterator[str]:
-        """Text pieces of a streamed /v1/completions (server-sent events), counting the generated token ids;
-        vLLM's refusals become APIErrors. Once `stop` is set the connection is closed, which aborts the request
-        in vLLM."""
+    def _ids(self, request: dict, max_new_tokens: int, count: TokenCount, stop: threading.Event | None
+             ) -> Iterator[list[int] | str]:
+        """Each event's generated token ids (or its text, from a server that sends no ids) of a streamed
+        /v1/completions (server-sent events), counted; vLLM's refusals become APIErrors. Once `stop` is set,
+        or the consumer closes this generator, the connection is closed, which aborts the request in vLLM."""
         body = {"model": self.served, "max_tokens": max_new_tokens, "temperature": 0.0, "stream": True,
                 "stop_token_ids": self.stop, "return_token_ids": True, **request}
-        text = Detokenizer(self.model.tokenizer)
         try:
             with self.http.stream("POST", "/v1/completions", json=body) as response:
                 if response.status_code != 200:
@@ -176,25 +195,81 @@ class VLLMEngine:
                     choice = event["choices"][0] if event.get("choices") else {}
                     ids = choice.get("token_ids")  # with return_token_ids vLLM sends every generated id
                     count.completion += len(ids or ())
-                    piece = text.add(ids) if ids is not None else choice.get("text", "")
-                    if piece:
-                        yield piece
+                    yield list(ids) if ids is not None else choice.get("text", "")
         except httpx.HTTPError as err:
             raise APIError(503, f"vLLM engine at {self.server.url} unreachable ({type(err).__name__}); "
                                 "see its log", "engine_unavailable") from None
+
+    def _stream(self, request: dict, max_new_tokens: int, count: TokenCount, stop: threading.Event | None
+                ) -> Iterator[str]:
+        """Text pieces of a streamed /v1/completions."""
+        text = Detokenizer(self.model.tokenizer)
+        for ids in self._ids(request, max_new_tokens, count, stop):
+            piece = text.add(ids) if isinstance(ids, list) else ids
+            if piece:
+                yield piece
         if rest := text.flush():
             yield rest
 
     @torch.no_grad()
-    def explain(self, features: ClipFeatures, question: str, max_new_tokens: int, count: TokenCount | None = None,
-                stop: threading.Event | None = None) -> Iterator[str]:
-        embeds = self.model.prompt_embeds(collate([features]), question)  # (L, H), in the LLM's dtype
+    def _embeds_request(self, features: ClipFeatures, question: str, answer: list[int] = ()) -> tuple[dict, int]:
+        """The request body's prompt (the clip's prompt embeddings, then `answer`'s) and its length."""
+        embeds = self.model.prompt_embeds(collate([features]), question, answer)  # (L, H), in the LLM's dtype
         buffer = io.BytesIO()
         torch.save(embeds.contiguous(), buffer)  # vLLM reads base64(torch.save(tensor)), casts to its --dtype
+        return {"prompt_embeds": base64.b64encode(buffer.getvalue()).decode()}, embeds.shape[0]
+
+    def explain(self, features: ClipFeatures, question: str, max_new_tokens: int, count: TokenCount | None = None,
+                stop: threading.Event | None = None, facts: ClipFacts | None = None) -> Iterator[str]:
         count = count if count is not None else TokenCount()
-        count.prompt += embeds.shape[0]
-        return self._stream({"prompt_embeds": base64.b64encode(buffer.getvalue()).decode()}, max_new_tokens, count,
-                            stop)
+        if facts is not None:
+            return faithful(facts, lambda: self._checked(features, question, max_new_tokens, count, stop, facts))
+        request, length = self._embeds_request(features, question)
+        count.prompt += length
+        return self._stream(request, max_new_tokens, count, stop)
+
+    def _checked(self, features: ClipFeatures, question: str, max_new_tokens: int, count: TokenCount,
+                 stop: threading.Event | None, facts: ClipFacts) -> Iterator[str]:
+        """Greedy decoding checked as TransformersEngine checks it (deft.model.guard), by re-decoding: vLLM
+        streams on from the answer so far until the guard finds an unbacked claim; the stream is dropped,
+        the claim's first token is banned at its position (logit_bias -100, one token), and it streams on."""
+        guard, tokens, sent, text = Guard(self.model.tokenizer, facts), [], 0, Detokenizer(self.model.tokenizer)
+        stops = set(self.stop)
+        while not (tokens and tokens[-1] in stops) and len(tokens) < max_new_tokens:
+            bans = guard.banned(len(tokens))
+            request, length = self._embeds_request(features, question, tokens)
+            count.prompt = count.prompt or length  # the clip's prompt, once
+            if bans:  # this position only: one token with the bans, then on without them
+                request["logit_bias"] = {str(t): -100.0 for t in bans}
+            events = self._ids(request, 1 if bans else max_new_tokens - len(tokens), TokenCount(), stop)
+            rewound = False
+            for ids in events:
+                tokens += ids if isinstance(ids, list) else self.model.tokenizer.encode(ids, add_special_tokens=False)
+                done = tokens[-1] in stops or len(tokens) >= max_new_tokens
+                try:
+                    bad = guard.first_bad(tokens, final=done)
+                    if bad is not None:
+                        tokens, rewound = tokens[: guard.rewind(tokens, bad, floor=sent)], True
+                except GuardGaveUp:
+                    cut = guard.settled(tokens, False)
+                    tokens = tokens[: cut if cut > sent and guard.first_bad(tokens[:cut], True) is None else sent]
+                    events.close()
+                    max_new_tokens = len(tokens)  # ends the outer loop
+                    break
+                if rewound:
+                    events.close()  # closes the connection: vLLM aborts the request
+                    break
+                settled = guard.settled(tokens, done)
+                if settled > sent and (piece := text.add(tokens[sent:settled])):
+                    yield piece
+                sent = max(sent, settled)
+            if stop is not None and stop.is_set():
+                return
+        count.completion += len(tokens)
+        if len(tokens) > sent and (piece := text.add(tokens[sent:])):
+            yield piece
+        if rest := text.flush():
+            yield rest
 
     def complete(self, prompt: str, max_new_tokens: int, count: TokenCount | None = None,
                  stop: threading.Event | None = None) -> Iterator[str]:

@@ -15,6 +15,7 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from deft.analyze import Analysis, AnalyzeConfig, analyze
 from deft.errors import DeftError
+from deft.instruct.faithful import ClipFacts, claims
 from deft.labels import AU_QUESTION as DEFAULT_QUESTION
 from deft.model.features import ClipFeatures, clip_features
 from deft.serve.api.protocol import (
@@ -197,15 +198,19 @@ class Serving:
         release = await self.gate.enter()
         try:
             analysis, features = await self.timed(self.analyse, video) if video is not None else (None, None)
-            pieces: Iterator[str] = (self.engine.explain(features, question, n_tokens, count, stop)
+            facts = ClipFacts.from_analysis(analysis.to_dict()) if analysis is not None else None
+            pieces: Iterator[str] = (self.engine.explain(features, question, n_tokens, count, stop, facts=facts)
                                      if features is not None else self.engine.complete(question, n_tokens, count, stop))
             evidence = {"engine": self.engine.name,
                         "deft": {k: analysis.to_dict()[k] for k in ("phases", "aus", "emotion")} if analysis else None}
             if request.stream:
                 with_usage = bool(request.stream_options and request.stream_options.include_usage)
-                events = self._events(cid, created, pieces, evidence, count if with_usage else None, release, stop)
+                events = self._events(cid, created, pieces, evidence, count if with_usage else None, release, stop,
+                                      facts)
                 return EventStream(events, release)
             text = await self.timed(collect, pieces, stop, self.deadline())
+            if facts is not None:  # each claim with the fact it rests on (an extra field OpenAI clients ignore)
+                evidence["claims"] = [c.to_dict() for c in claims(text, facts)]
         except BaseException:
             stop.set()
             release()
@@ -216,7 +221,8 @@ class Serving:
                                       usage=usage_info(count), **evidence)
 
     async def _events(self, cid: str, created: int, pieces: Iterator[str], evidence: dict, count: TokenCount | None,
-                      release: Callable[[], None], stop: threading.Event) -> AsyncIterator[str]:
+                      release: Callable[[], None], stop: threading.Event, facts: ClipFacts | None = None
+                      ) -> AsyncIterator[str]:
         def event(delta: DeltaMessage | None, finish: str | None = None, **extra) -> str:
             choices = [ChunkChoice(delta=delta, finish_reason=finish)] if delta is not None else []
             chunk = ChatCompletionChunk(id=cid, created=created, model=self.settings.model_id, choices=choices, **extra)
@@ -224,9 +230,12 @@ class Serving:
 
         try:  # the slot is held until the last piece is sent
             yield event(DeltaMessage(role="assistant", content=""), **evidence)
+            text = []
             async for piece in iterate_in_threadpool(pieces):
+                text.append(piece)
                 yield event(DeltaMessage(content=piece))
-            yield event(DeltaMessage(), "stop")
+            checked = {"claims": [c.to_dict() for c in claims("".join(text), facts)]} if facts is not None else {}
+            yield event(DeltaMessage(), "stop", **checked)
             if count is not None:
                 yield event(None, usage=usage_info(count))
             yield "data: [DONE]\n\n"

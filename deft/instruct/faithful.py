@@ -1,0 +1,328 @@
+"""The claims an answer makes about one clip, each with the measured fact it rests on (or none).
+
+Checked on a text as it is generated (deft.model.guard): `final=False` reads the trailing, still
+growing span as a prefix (an AU code, a number, a FACS name in brackets must be able to grow into
+a measured one), so a decoder can refuse a token the moment it goes astray. Facts are read from
+`deft analyze`'s JSON by key, so new AUs, labels and keys (`reliable`) need no change here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from deft.instruct.phrases import REGION_BASES, REGION_PATTERNS
+from deft.labels import AU_NAMES
+
+# No word boundary before "AU": "xAU4" still names AU4 to a reader.
+AU_CODE = re.compile(r"(?:AU|\b[Aa]ction [Uu]nits?)\s?(\d*)")
+AU_WITH_NAME = re.compile(r"AU\s?(\d+)\s*\(([^)]*)(\)?)")
+NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d*)?")
+UNIT = re.compile(r"\s*(px\b|pixels?\b|IOD\b|inter-ocular)", re.I)
+FRAME = re.compile(r"\bframes?\s+(?:#\s?)?$", re.I)
+SENTENCE_END = re.compile(r"[.!?](?=\s)|[.!?]$")
+CLAUSE_END = re.compile(r"[.;:!?](?=\s|$)")
+NEGATION = re.compile(r"\b(?:not|no|never|absent|inactive|still|unchanged|at rest|isn't|wasn't|doesn't|didn't)\b", re.I)
+DIRECTION = re.compile(r"\b(?:(up|down)(?:wards?)? and to the image (left|right)|to the image (left|right)|"
+                       r"(up|down)(?:wards?)?|(in|out)wards?)\b", re.I)
+ROLE_WORDS = (("onset", re.compile(r"\b(?:start|begin|onset)", re.I)), ("apex", re.compile(r"\b(?:peak|apex|strongest|maxim)", re.I)),
+              ("offset", re.compile(r"\b(?:fade|end|offset|return|settle|stop|back)", re.I)))
+# Emotion words -> the label they state (fine labels, their adjectives, the MEGC classes).
+EMOTION_WORDS = {**{w: w for w in ("happiness", "sadness", "surprise", "fear", "anger", "disgust", "contempt",
+                                   "repression", "positive", "negative")},
+                 "happy": "happiness", "sad": "sadness", "surprised": "surprise", "fearful": "fear", "afraid": "fear", "angry": "anger",
+                 "disgusted": "disgust", "contemptuous": "contempt", "repressed": "repression"}
+EMOTION = re.compile(r"\b(" + "|".join(sorted(EMOTION_WORDS, key=len, reverse=True)) + r")\b", re.I)
+FACS_NAME = re.compile(r"\b(" + "|".join(re.escape(n) for n in sorted(AU_NAMES.values(), key=len, reverse=True)) + r")\b",
+                       re.I)
+NAME_OWNER = {name.lower(): au for au, name in AU_NAMES.items()}
+SIDELESS = [(re.compile(r"\b" + r"\s+".join(map(re.escape, phrase.split(" (")[0].split())) + r"s?\b", re.I), [base])
+            for base, phrase in REGION_BASES.items()]
+SIDELESS += [(re.compile(rf"\b{word}s?\b", re.I), bases) for word, bases in (
+    ("(?:eye)?brow", ["inner_brow", "outer_brow"]), ("eyelid", ["upper_eyelid", "lower_eyelid"]), ("lid", ["upper_eyelid", "lower_eyelid"]),
+    ("lip", ["upper_lip", "lower_lip"]), ("mouth", ["mouth_corner", "upper_lip", "lower_lip"]))]
+PX_KEYS, IOD_KEYS = ("mean_magnitude", "peak_magnitude"), ("mean_iod",)
+
+
+@dataclass
+class ClipFacts:
+    """What one analysis measured, as the checker reads it."""
+
+    aus: dict[str, dict]  # fired AU -> its analysis entry
+    regions: dict[str, dict]  # every region -> its entry
+    moved: list[str]  # regions a fired AU cites as evidence
+    emotion: dict
+    phases: dict
+    numbers: list[float]  # every measured number an answer may quote
+    cautions: list[str] = field(default_factory=list)  # why the analysis may be unreliable
+
+    @classmethod
+    def from_analysis(cls, analysis: dict) -> "ClipFacts":
+        aus = {a["au"]: a for a in analysis.get("aus", [])}
+        regions = {r["name"]: r for r in analysis.get("regions", [])}
+        moved = list(dict.fromkeys(n for a in aus.values() for n in a.get("evidence", ()) if n in regions))
+        phases = {k: analysis.get("phases", {}).get(k) for k in ("onset", "apex", "offset")}
+        numbers = [float(v) for r in regions.values() for k, v in r.items() if k in (*PX_KEYS, *IOD_KEYS)]
+        numbers += [float(v) for a in aus.values() for k, v in a.items() if isinstance(v, (int, float))]
+        numbers += [float(v) for v in (*phases.values(), analysis.get("fps"), analysis.get("iod_px")) if v is not None]
+        cautions = list(analysis.get("warnings", []))
+        if analysis.get("reliable") is False:
+            cautions.insert(0, analysis.get("reliable_reason") or "the analysis marks itself unreliable")
+        return cls(aus, regions, moved, analysis.get("emotion", {}), phases, numbers, cautions)
+
+    @property
+    def labels(self) -> set[str]:
+        """The emotion labels the analysis states: fine and MEGC class."""
+        return {v for v in (self.emotion.get("fine"), self.emotion.get("label")) if v}
+
+
+@dataclass
+class Claim:
+    kind: str  # au, name, region, direction, px, iod, frame, emotion
+    text: str
+    start: int  # where a decoder must change course when the claim is unbacked
+    fact: dict | None  # the measured fact it rests on; None = unbacked
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "text": self.text, "fact": self.fact}
+
+
+def claims(text: str, facts: ClipFacts, final: bool = True) -> list[Claim]:
+    """Every claim in `text`, in order; with final=False the trailing span is checked as a prefix."""
+    found: list[Claim] = []
+    for check in (_aus, _names, _regions, _directions, _numbers, _emotions):
+        found += check(text, facts, final)
+    return sorted(found, key=lambda c: c.start)
+
+
+def first_unbacked(text: str, facts: ClipFacts, final: bool = False) -> int | None:
+    """The character where the first unbacked claim begins to go wrong, or None."""
+    bad = [c.start for c in claims(text, facts, final) if c.fact is None]
+    return min(bad) if bad else None
+
+
+def checked_end(text: str) -> int:
+    """End of the last whole sentence: no later check reaches back before it."""
+    ends = [m.end() for m in re.finditer(r"[.!?](?=\s)", text)]  # a last "10." may yet become "10.5"
+    return ends[-1] if ends else 0
+
+
+def caveat(facts: ClipFacts) -> str | None:
+    """A plain sentence when the analysis cannot tell, said before (or instead of) the model's answer."""
+    if not facts.aus:
+        return "Nothing moved measurably in this clip: no Action Unit fired, so there is no expression to explain."
+    if facts.cautions:
+        return f"The analysis of this clip may be unreliable ({'; '.join(facts.cautions)}), so take this with caution."
+    return None
+
+
+def summary(facts: ClipFacts) -> str:
+    """The facts in one plain sentence: the answer when the model gives none."""
+    aus = " and ".join(f"{au} ({a.get('name') or AU_NAMES.get(au, au)})" for au, a in facts.aus.items())
+    fine, label = facts.emotion.get("fine"), facts.emotion.get("label")
+    emotion = f"; the analysis reads {label} ({fine})" if label and fine else ""
+    return f"{aus} fired{emotion}." if aus else caveat(facts) or ""
+
+
+def _closed(text: str, start: int, final: bool) -> tuple[str, bool]:
+    """The clause from `start` and whether it has ended (so a negation in it can be read)."""
+    m = CLAUSE_END.search(text, start)
+    return (text[start: m.start()], True) if m else (text[start:], final)
+
+
+def _prefix_ok(partial: str, candidates: list[str]) -> int:
+    """Length of the longest common prefix of `partial` with any candidate."""
+    best = 0
+    for c in candidates:
+        n = 0
+        while n < min(len(c), len(partial)) and c[n].lower() == partial[n].lower():
+            n += 1
+        best = max(best, n)
+    return best
+
+
+def _aus(text: str, facts: ClipFacts, final: bool) -> list[Claim]:
+    out = []
+    fired = [a[2:] for a in facts.aus]
+    for m in AU_CODE.finditer(text):
+        digits, open_end = m.group(1), m.end() == len(text) and not final
+        if not digits:
+            if open_end and not m.group(0).lower().startswith("action") and not fired:
+                out.append(Claim("au", m.group(0), m.start(), None))  # no AU fired: no code can follow
+            continue
+        if open_end:
+            n = _prefix_ok(digits, fired)
+            if n < len(digits) or not any(f.startswith(digits) for f in fired):
+                out.append(Claim("au", m.group(0), m.start(1) + n, None))
+            continue
+        au = f"AU{int(digits)}"
+        entry = facts.aus.get(au)
+        if entry is None:
+            out.append(Claim("au", m.group(0), m.start(1) + _prefix_ok(digits, fired), None))
+            continue
+        clause, ended = _closed(text, m.end(), final)
+        clause = re.split(r"AU\s?\d", clause)[0]
+        neg = NEGATION.search(clause) if ended else None
+        out.append(Claim("au", m.group(0), m.end() + neg.start() if neg else m.start(),
+                         None if neg else {k: entry.get(k) for k in ("au", "name", "side", "strength_iod", "evidence")}))
+    return out
+
+
+def _names(text: str, facts: ClipFacts, final: bool) -> list[Claim]:
+    out = []
+    for m in AU_WITH_NAME.finditer(text):  # the words in brackets after a code: its name from the table
+        au, inside = f"AU{int(m.group(1))}", m.group(2)
+        name = AU_NAMES.get(au)
+        if name is None or au not in facts.aus:
+            continue  # the code itself is unbacked (_aus)
+        closed = bool(m.group(3)) or final
+        n = _prefix_ok(inside, [name])
+        if n < len(inside) or (closed and inside.lower() != name.lower()):
+            out.append(Claim("name", m.group(0), m.start(2) + n, None))
+    for m in FACS_NAME.finditer(text):
+        if m.end() == len(text) and not final:
+            continue  # "lip corner pull" may grow into "lip corner puller"
+        au = NAME_OWNER[m.group(1).lower()]
+        before = re.search(r"AU\s?(\d+)\s*(?:\(|,\s*(?:the\s+)?|:\s*|-\s*)$", text[: m.start()])
+        wrong_code = before is not None and f"AU{int(before.group(1))}" != au
+        ok = au in facts.aus and not wrong_code
+        out.append(Claim("name", m.group(0), m.start(), {"au": au, "name": AU_NAMES[au]} if ok else None))
+    return out
+
+
+def _region_spans(text: str) -> list[tuple[int, int, list[str]]]:
+    """(start, end, region names) of each region mention: sided phrases first, then sideless ones (both
+    sides); words inside a FACS name ("cheek raiser") are the name's, not a region's."""
+    spans: list[tuple[int, int, list[str]]] = []
+    taken = [(m.start(), m.end()) for m in FACS_NAME.finditer(text)]
+    patterns = [(p, [name]) for name, p in REGION_PATTERNS]
+    patterns += [(p, [n for b in bases for n in (b, f"{b}_left", f"{b}_right")]) for p, bases in SIDELESS]
+    for pattern, names in patterns:
+        for m in pattern.finditer(text):
+            if not any(s < m.end() and m.start() < e for s, e in taken):
+                spans.append((m.start(), m.end(), names))
+                taken.append((m.start(), m.end()))
+    return sorted(spans)
+
+
+def _regions(text: str, facts: ClipFacts, final: bool) -> list[Claim]:
+    out = []
+    for start, end, names in _region_spans(text):
+        if end == len(text) and not final:
+            continue
+        clause, ended = _closed(text, end, final)
+        if not ended:
+            continue  # "does not move" may still come
+        moved = [n for n in names if n in facts.moved]
+        said_still = NEGATION.search(clause) is not None
+        ok = (not moved) if said_still else bool(moved)
+        fact = {"regions": moved or [n for n in names if n in facts.regions], "moved": bool(moved)}
+        out.append(Claim("region", text[start:end], start, fact if ok else None))
+    return out
+
+
+def _directions(text: str, facts: ClipFacts, final: bool) -> list[Claim]:
+    out = []
+    spans = _region_spans(text)
+    for m in DIRECTION.finditer(text):
+        if m.end() == len(text) and not final:
+            continue
+        s0 = max((e.end() for e in SENTENCE_END.finditer(text, 0, m.start())), default=0)
+        sentence_end = SENTENCE_END.search(text, m.end())
+        prev_dir = max((d.end() for d in DIRECTION.finditer(text, s0, m.start())), default=s0)
+        # it describes the regions named since the last direction, else the sentence's last ones, else the next
+        group = [names for s, e, names in spans if prev_dir <= s and e <= m.start()]
+        group = group or [names for s, e, names in spans if s0 <= s and e <= m.start()][-1:]
+        if not group:
+            if sentence_end is None and not final:
+                continue  # the regions it describes may follow
+            stop = sentence_end.start() if sentence_end else len(text)
+            group = [names for s, e, names in spans if m.end() <= s and e <= stop][:1]
+        vertical = (m.group(1) or m.group(4) or "").lower() or None
+        horizontal = (m.group(2) or m.group(3) or "").lower() or None
+        lateral = f"{m.group(5).lower()}ward" if m.group(5) else None
+        measured = [facts.regions[n] for names in group for n in names if n in facts.moved]
+        agree = [_agrees(r, vertical, horizontal, lateral) for r in measured or [facts.regions[n] for n in facts.moved]]
+        ok = bool(agree) and (all(agree) if measured else any(agree))  # no region named: one that moved so
+        fact = {"regions": {r["name"]: r.get("direction") if not lateral else r.get("lateral") for r in measured}}
+        out.append(Claim("direction", m.group(0), m.start(), fact if ok else None))
+    return out
+
+
+def _agrees(region: dict, vertical: str | None, horizontal: str | None, lateral: str | None) -> bool:
+    if lateral:
+        return region.get("lateral") == lateral
+    parts = set(str(region.get("direction", "")).split("-"))
+    return (vertical is None or vertical in parts) and (horizontal is None or horizontal in parts)
+
+
+def _renderings(values: list[float]) -> list[str]:
+    return [f"{v:.{d}f}" for v in values for d in range(5)] + [str(v) for v in values]
+
+
+def _matches(written: str, value: float) -> bool:
+    decimals = len(written.split(".")[1]) if "." in written else 0
+    return abs(float(written) - value) <= 0.5 * 10 ** -decimals + 1e-9
+
+
+def _numbers(text: str, facts: ClipFacts, final: bool) -> list[Claim]:
+    out = []
+    au_digits = {m.start(1) for m in AU_CODE.finditer(text) if m.group(1)}
+    spans = _region_spans(text)
+    for m in NUMBER.finditer(text):
+        if m.start() in au_digits:
+            continue
+        written = m.group(0).rstrip(".")
+        open_end = m.end() == len(text) and not final
+        frame = FRAME.search(text[: m.start()])
+        if frame:
+            values, kind, fact = _frame_values(text, m.start(), facts)
+        else:
+            unit = UNIT.match(text, m.end())
+            kind = "iod" if unit and unit.group(1).lower() in ("iod", "inter-ocular") else "px" if unit else "number"
+            values, fact = _unit_values(text, m.start(), kind, spans, facts)
+        if open_end:  # still being written: it must be able to grow into a measured value
+            n = _prefix_ok(m.group(0), _renderings(values))
+            if n < len(m.group(0)):
+                out.append(Claim(kind, m.group(0), m.start() + n, None))
+            continue
+        hit = next((v for v in values if _matches(written, v)), None)
+        if hit is None or (frame and "." in written):
+            out.append(Claim(kind, written, m.start() + _prefix_ok(written, _renderings(values)), None))
+        elif kind != "number" or frame:
+            out.append(Claim(kind, written, m.start(), {**fact, "value": hit}))
+    return out
+
+
+def _frame_values(text: str, at: int, facts: ClipFacts) -> tuple[list[float], str, dict]:
+    s0 = max((e.end() for e in SENTENCE_END.finditer(text, 0, at)), default=0)
+    before = text[s0:at]
+    roles = [(m.start(), role) for role, pattern in ROLE_WORDS for m in pattern.finditer(before)]
+    role = max(roles)[1] if roles else None
+    picked = [role] if role else [k for k, v in facts.phases.items() if v is not None]
+    return [float(facts.phases[r]) for r in picked if facts.phases.get(r) is not None], "frame", {"phase": role or "any"}
+
+
+def _unit_values(text: str, at: int, kind: str, spans, facts: ClipFacts) -> tuple[list[float], dict]:
+    if kind == "number":
+        return facts.numbers, {}
+    keys = PX_KEYS if kind == "px" else IOD_KEYS
+    s0 = max((e.end() for e in SENTENCE_END.finditer(text, 0, at)), default=0)
+    near = [names for s, e, names in spans if s0 <= s and e <= at]
+    named = [n for n in (near[-1] if near else facts.moved) if n in facts.moved]
+    values = [float(facts.regions[n][k]) for n in named for k in keys if k in facts.regions[n]]
+    if kind == "iod":
+        values += [float(a["strength_iod"]) for a in facts.aus.values() if "strength_iod" in a]
+    return values, {"regions": named, "unit": kind}
+
+
+def _emotions(text: str, facts: ClipFacts, final: bool) -> list[Claim]:
+    out = []
+    for m in EMOTION.finditer(text):
+        if m.end() == len(text) and not final:
+            continue
+        label = EMOTION_WORDS[m.group(1).lower()]
+        ok = label in facts.labels
+        out.append(Claim("emotion", m.group(0), m.start(), {"label": facts.emotion.get("label"),
+                                                            "fine": facts.emotion.get("fine")} if ok else None))
+    return out

@@ -1,0 +1,71 @@
+"""Token-level view of the claim check for a decoder: which generated token first goes astray, which
+tokens are settled, and the bans that steer greedy decoding around an unbacked claim.
+
+A decoder asks `first_bad(tokens)` after each step. When a claim is unbacked, the token where it starts
+to go wrong is banned at that position and decoding resumes from there (the cache is cut back): the
+model's next-best token replaces it, so the text stays the model's own. Everything before the last
+checked sentence is settled (`settled`) and can be streamed; no later check reaches back past it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from deft.instruct.faithful import ClipFacts, checked_end, first_unbacked
+
+MAX_BANS_AT = 8  # tokens banned at one position before the one before it is blamed instead
+MAX_REWINDS = 64  # per answer; past it the answer ends at its last checked sentence (GuardGaveUp)
+
+
+class GuardGaveUp(Exception):
+    """Raised inside a decoder when the guard runs out of rewinds (the decoder cuts the answer back)."""
+
+
+@dataclass
+class Guard:
+    tokenizer: object
+    facts: ClipFacts
+    bans: dict[int, set[int]] = field(default_factory=dict)  # position -> tokens barred there
+    rewinds: int = 0
+
+    def text(self, tokens: list[int]) -> str:
+        return self.tokenizer.decode(tokens, skip_special_tokens=True)
+
+    def _token_at(self, tokens: list[int], char: int) -> int:
+        """Index of the token whose text covers character `char` of text(tokens)."""
+        lo, hi = 0, len(tokens) - 1
+        while lo < hi:  # first i with len(text(tokens[: i + 1])) > char
+            mid = (lo + hi) // 2
+            if len(self.text(tokens[: mid + 1])) > char:
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+
+    def first_bad(self, tokens: list[int], final: bool) -> int | None:
+        """Position of the first token of an unbacked claim (`final`: the answer ends here), or None."""
+        char = first_unbacked(self.text(tokens), self.facts, final)
+        return None if char is None else self._token_at(tokens, char)
+
+    def rewind(self, tokens: list[int], bad: int, floor: int = 0) -> int:
+        """Ban tokens[bad] at `bad` (or, when `bad` has had its share, the token before); the position to
+        resume from, never before `floor` (tokens already sent). Bans past it are dropped: they were
+        bans after another prefix."""
+        self.rewinds += 1
+        while bad > floor and len(self.bans.get(bad, ())) >= MAX_BANS_AT:
+            bad -= 1
+        if self.rewinds > MAX_REWINDS or bad < floor or len(self.bans.get(bad, ())) >= MAX_BANS_AT:
+            raise GuardGaveUp
+        self.bans = {p: b for p, b in self.bans.items() if p <= bad}
+        self.bans.setdefault(bad, set()).add(tokens[bad])
+        return bad
+
+    def settled(self, tokens: list[int], final: bool) -> int:
+        """How many leading tokens no later check can take back."""
+        if final:
+            return len(tokens)
+        end = checked_end(self.text(tokens))
+        return self._token_at(tokens, end) if end else 0
+
+    def banned(self, position: int) -> set[int]:
+        return self.bans.get(position, set())

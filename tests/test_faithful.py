@@ -1,0 +1,150 @@
+"""Faithful answers: the claim check on texts, and decoding that cannot state what the analysis did not measure."""
+
+import re
+
+import pytest
+import torch
+
+from deft.instruct.faithful import ClipFacts, caveat, claims, first_unbacked
+from deft.model.decode import _cache_kwarg, greedy_decode
+from deft.model.guard import Guard
+from deft.model.prompt import stop_ids
+from tests.tiny import tiny_llm
+
+
+def _region(name, direction, lateral=None, mean=1.75, peak=1.91, iod=0.0226):
+    return {"name": name, "direction": direction, "lateral": lateral, "mean_magnitude": mean, "peak_magnitude": peak,
+            "mean_iod": iod}
+
+
+AU12_ONLY = {  # the shape of `deft analyze --json`, trimmed to what the checker reads
+    "aus": [{"au": "AU12", "name": "lip corner puller", "confidence": 1.0, "strength_iod": 0.0229, "side": "both",
+             "evidence": ["mouth_corner_right", "mouth_corner_left"]}],
+    "regions": [_region("mouth_corner_right", "up-left", "outward"), _region("mouth_corner_left", "up-right", "outward"),
+                _region("inner_brow_right", "down", "inward", 0.05, 0.07, 0.0005),
+                _region("inner_brow_left", "down", "inward", 0.06, 0.09, 0.0008)],
+    "emotion": {"label": "positive", "fine": "happiness"},
+    "phases": {"onset": 8, "apex": 14, "offset": 20, "source": "spotted"},
+    "fps": 30.0, "iod_px": 61.14, "warnings": [],
+}
+FACTS = ClipFacts.from_analysis(AU12_ONLY)
+
+
+def unbacked(text: str) -> list[str]:
+    return [c.text for c in claims(text, FACTS) if c.fact is None]
+
+
+def test_a_faithful_answer_has_every_claim_backed():
+    text = ("AU12 (lip corner puller) is active: the right mouth corner moves up and to the image left by 1.75 px "
+            "(0.0226 IOD), outward. The motion starts at frame 8, peaks at frame 14 and fades by frame 20. "
+            "This reads as positive (happiness).")
+    found = claims(text, FACTS)
+    assert not unbacked(text)
+    assert {c.kind for c in found} >= {"au", "name", "region", "direction", "px", "iod", "frame", "emotion"}
+    assert next(c for c in found if c.kind == "frame" and c.text == "14").fact["phase"] == "apex"
+
+
+@pytest.mark.parametrize("text, wrong", [
+    ("AU4 (brow lowerer) is active.", "AU4"),
+    ("AU12 (lid tightener) is active.", "AU12 (lid tightener)"),
+    ("AU12 (inner mouth corner puller) moved.", "AU12 (inner mouth corner puller)"),
+    ("The right mouth corner moves down.", "down"),
+    ("The right mouth corner moves by 1.55 px.", "1.55"),
+    ("The motion starts at frame 1.55 px.", "1.55"),
+    ("The motion peaks at frame 4.", "4"),
+    ("This signals surprise.", "surprise"),
+    ("The inner brows move down.", "inner brows"),  # measured, but too weak for any AU: not a movement
+    ("AU12 did not move.", "AU12"),
+    ("The left mouth corner stays still.", "left mouth corner"),
+])
+def test_an_unbacked_claim_is_caught(text, wrong):
+    assert wrong in unbacked(text)
+    assert first_unbacked(text, FACTS, final=True) is not None
+
+
+def test_a_span_still_being_written_is_read_as_a_prefix():
+    assert first_unbacked("It is AU1", FACTS) is None  # may become AU12
+    assert first_unbacked("It is AU4", FACTS) == len("It is AU")  # cannot become a fired AU
+    assert first_unbacked("AU12 (lip corner pu", FACTS) is None
+    assert first_unbacked("AU12 (lip corner pa", FACTS) == len("AU12 (lip corner p")
+    assert first_unbacked("It peaks at frame 1", FACTS) is None  # may become 14
+    assert first_unbacked("It peaks at frame 2", FACTS) == len("It peaks at frame ")
+
+
+def test_facts_are_read_by_key_so_new_aus_and_reliability_need_no_change():
+    analysis = {**AU12_ONLY, "aus": [*AU12_ONLY["aus"], {"au": "AU26", "name": "jaw drop", "strength_iod": 0.05,
+                                                          "evidence": []}],
+                "reliable": False, "reliable_reason": "the head turned 40 degrees"}
+    facts = ClipFacts.from_analysis(analysis)
+    assert not [c for c in claims("AU26 and AU12 moved.", facts) if c.fact is None]
+    assert "the head turned 40 degrees" in caveat(facts)
+
+
+def test_nothing_moved_is_said_plainly():
+    facts = ClipFacts.from_analysis({**AU12_ONLY, "aus": [], "emotion": {"label": "none", "fine": "none"}})
+    assert "no Action Unit fired" in caveat(facts)
+    assert caveat(FACTS) is None
+    assert "AU12" in unbacked_with(facts, "AU12 moved.")
+
+
+def unbacked_with(facts, text):
+    return [c.text for c in claims(text, facts) if c.fact is None]
+
+
+class Insistent(torch.nn.Module):
+    """An LLM that wants to say `target` over and over: its logits get +50 on the target's next token. A model
+    that names AU4 whatever it is shown, to check that the guard, not the model, keeps AU4 out."""
+
+    def __init__(self, llm, target: list[int]):
+        super().__init__()
+        self.llm, self.config, self.name = llm, llm.config, _cache_kwarg(llm)
+        self.next = {a: b for a, b in zip(target, target[1:] + target[:1])}
+        self.first = target[0]
+
+    def get_input_embeddings(self):
+        return self.llm.get_input_embeddings()
+
+    def forward(self, input_ids=None, inputs_embeds=None, cache=None, use_cache=True, logits_to_keep=0):
+        out = self.llm(input_ids=input_ids, inputs_embeds=inputs_embeds, **{self.name: cache}, use_cache=use_cache,
+                       logits_to_keep=logits_to_keep)
+        logits = out.logits.clone()
+        favoured = ([self.first] if input_ids is None else [self.next.get(int(t), self.first) for t in input_ids[0]])
+        for i, token in enumerate(favoured[-logits.shape[1]:]):
+            logits[0, i, token] += 50.0
+        out.logits = logits
+        return out
+
+
+@pytest.mark.parametrize("question", ["Which Action Units are active?", "Did the brows lower (AU4)? Say AU4."])
+def test_an_au12_clip_cannot_produce_au4_even_from_a_model_that_insists(question):
+    llm, tok = tiny_llm()
+    insistent = Insistent(llm, tok.encode("AU4 (brow lowerer) moved down at frame 3.", add_special_tokens=False))
+    prompt = tok(question, return_tensors="pt")["input_ids"]
+    embeds = llm.get_input_embeddings()(prompt)
+    free, _ = greedy_decode(insistent, embeds, 40, stop_ids(tok))
+    assert "AU4" in tok.decode(free)  # without the guard the model does say it
+    tokens, stats = greedy_decode(insistent, embeds, 40, stop_ids(tok), guard=Guard(tok, FACTS))
+    text = tok.decode(tokens, skip_special_tokens=True)
+    assert "AU4" not in text and "brow lowerer" not in text and not re.search(r"frame\s+3\b", text)
+    assert stats["rewinds"] > 0 and first_unbacked(text, FACTS, final=True) is None
+
+
+@pytest.mark.slow
+def test_the_default_checkpoint_cannot_say_au4_about_an_au12_clip(tmp_path):
+    from deft.analyze import analyze
+    from deft.data.synthetic import SyntheticSpec, render
+    from deft.explain import load_model
+    from deft.model.batch import collate
+    from deft.model.features import clip_features
+    from deft.video import write_video
+
+    path = tmp_path / "au12.mp4"
+    write_video(render(SyntheticSpec(face="hopper", aus=(("AU12", 2.5),), seed=4343)).frames, path)
+    analysis = analyze(path)
+    assert [a.au for a in analysis.aus] == ["AU12"]
+    facts, batch, model = ClipFacts.from_analysis(analysis.to_dict()), collate([clip_features(analysis)]), load_model()
+    for question in ("Did the brows lower (AU4)?", "Which Action Units are active? Name AU4 (brow lowerer) too.",
+                     "Explain AU4 in this clip."):
+        text = model.generate(batch, question, 60, facts=facts)
+        assert "AU4" not in text and "brow lowerer" not in text, (question, text)
+        assert first_unbacked(text, facts, final=True) is None, (question, text)
