@@ -39,10 +39,7 @@ def _fake_vllm(seen: list[dict], tokenizer) -> FastAPI:
     """Answers like vLLM with --skip-tokenizer-init: checks prompt_embeds decode as vLLM decodes them, streams
     "AU6 and AU12" as token ids in three chunks (text empty)."""
     app = FastAPI()
-
-    @app.get("/v1/models")
-    async def models():
-        return {"object": "list", "data": [{"id": "deft-base"}, {"id": "deft"}]}
+    _models(app)
 
     @app.post("/v1/completions")
     async def completions(request: Request):
@@ -55,16 +52,26 @@ def _fake_vllm(seen: list[dict], tokenizer) -> FastAPI:
         seen.append(body)
 
         ids = tokenizer.encode("AU6 and AU12", add_special_tokens=False)
-        chunks = [ids[: len(ids) // 3], ids[len(ids) // 3: 2 * len(ids) // 3], ids[2 * len(ids) // 3:]]
-
-        def events():
-            for chunk in chunks:
-                yield f"data: {json.dumps({'choices': [{'index': 0, 'text': '', 'token_ids': chunk}]})}\n\n"
-            yield "data: [DONE]\n\n"
-
-        return StreamingResponse(events(), media_type="text/event-stream")
+        return _events([ids[: len(ids) // 3], ids[len(ids) // 3: 2 * len(ids) // 3], ids[2 * len(ids) // 3:]])
 
     return app
+
+
+def _models(app: FastAPI) -> None:
+    @app.get("/v1/models")
+    async def models():
+        return {"object": "list", "data": [{"id": "deft-base"}, {"id": "deft"}]}
+
+
+def _events(chunks: list[list[int]]) -> StreamingResponse:
+    """vLLM's server-sent events for these chunks of token ids (text empty, as with --skip-tokenizer-init)."""
+
+    def events():
+        for chunk in chunks:
+            yield f"data: {json.dumps({'choices': [{'index': 0, 'text': '', 'token_ids': chunk}]})}\n\n"
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream")
 
 
 def _steered_vllm(seen: list[dict], tokenizer, wrong: str, right: str) -> FastAPI:
@@ -72,10 +79,7 @@ def _steered_vllm(seen: list[dict], tokenizer, wrong: str, right: str) -> FastAP
     with logit_bias, says `right`: it reads how many answer tokens the prompt embeddings carry."""
     app, bad, good = FastAPI(), tokenizer.encode(wrong, add_special_tokens=False), tokenizer.encode(right, add_special_tokens=False)
     base: list[int] = []
-
-    @app.get("/v1/models")
-    async def models():
-        return {"object": "list", "data": [{"id": "deft-base"}, {"id": "deft"}]}
+    _models(app)
 
     @app.post("/v1/completions")
     async def completions(request: Request):
@@ -89,14 +93,7 @@ def _steered_vllm(seen: list[dict], tokenizer, wrong: str, right: str) -> FastAP
             ids = [good[at]]
         else:
             ids = (bad if at == 0 else good[at:]) + [tokenizer.eos_token_id]
-        ids = ids[: body["max_tokens"]]
-
-        def events():
-            for token in ids:
-                yield f"data: {json.dumps({'choices': [{'index': 0, 'text': '', 'token_ids': [token]}]})}\n\n"
-            yield "data: [DONE]\n\n"
-
-        return StreamingResponse(events(), media_type="text/event-stream")
+        return _events([[token] for token in ids[: body["max_tokens"]]])
 
     return app
 
