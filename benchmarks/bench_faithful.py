@@ -82,7 +82,7 @@ class Tally:
             named = {c.fact["au"] for c in claims(text, facts) if c.kind == "au" and c.fact}
             self.fired += len(facts.aus)
             self.covered += len(named & set(facts.aus))
-        if question == EMOTION_QUESTION and facts.aus:
+        if question == EMOTION_QUESTION and facts.expressive:
             self.emotion_asked += 1
             said = {c.text.lower() for c in claims(text, facts) if c.kind == "emotion" and c.fact}
             self.emotion_said += bool(said)
@@ -106,10 +106,9 @@ def speed(answers: list[Answer]) -> str:
 
 
 def clips(sets: list[str], n: int):
-    per_set = -(-n // len(sets))
-    specs = [dataclasses.replace(s, seed=HELD_APART_SEED + 1000 * k + i)
-             for k, name in enumerate(sets) for i, s in enumerate(world_set(name, per_set))]
-    for spec in specs[:n]:
+    by_set = {name: world_set(name, n) for name in sets}  # clip j from set j mod len(sets): sets and identities mix
+    specs = [dataclasses.replace(by_set[sets[j % len(sets)]][j], seed=HELD_APART_SEED + j) for j in range(n)]
+    for spec in specs:
         clip = render_clip(spec)
         yield spec, Video(clip.frames, spec.camera.fps, f"world-{spec.seed}", "synthetic", clip.frames.shape[2:0:-1])
 
@@ -132,33 +131,36 @@ def main() -> None:
     checked, free, chat = Tally(), Tally(), Tally()
     timing = {"checked": [], "today": []}
     asked, identities, done, refused, still = 0, set(), 0, 0, 0
-    for i, (spec, video) in enumerate(clips(args.sets.split(","), args.clips)):
-        try:
-            analysis = analyze_frames(video)
-        except DeftError:
-            refused += 1
-            continue
-        identities.add(spec.identity)
-        facts = ClipFacts.from_analysis(analysis.to_dict())
-        batch = collate([clip_features(analysis)])
-        done += 1
-        if not facts.aus:
-            still += 1  # deft explain says so plainly (caveat) and asks the model nothing
-            checked.add(caveat(facts) or "", facts, "", cover=False)
-            continue
-        for q in DEFAULT_QUESTIONS:
-            a = ask(model, batch, q, facts)
-            checked.add(a.text, facts, q, cover=True)
-            timing["checked"].append(a)
-            if i < args.compare:
-                b = ask(model, batch, q, None)
-                free.add(b.text, facts, q, cover=True)
-                timing["today"].append(b)
-        if asked < args.chat:  # one free-form question per clip, cycling through CHAT
-            q, asked = CHAT[asked % len(CHAT)], asked + 1
-            chat.add(ask(model, batch, q, facts).text, facts, q, cover=False)
-        print(f"  clip {i + 1}: {spec.identity}, {len(facts.aus)} AUs fired", flush=True)
-    print(f"{done} clips analysed ({refused} refused, {still} with nothing fired), {len(identities)} identities, "
+    try:  # Ctrl-C (or timeout -s INT) ends the run early: what was measured is still reported
+        for i, (spec, video) in enumerate(clips(args.sets.split(","), args.clips)):
+            try:
+                analysis = analyze_frames(video)
+            except DeftError:
+                refused += 1
+                continue
+            identities.add(spec.identity)
+            facts = ClipFacts.from_analysis(analysis.to_dict())
+            batch = collate([clip_features(analysis)])
+            done += 1
+            if not facts.expressive:
+                still += 1  # deft explain says so plainly (caveat) and asks the model nothing
+                checked.add(caveat(facts) or "", facts, "", cover=False)
+                continue
+            for q in DEFAULT_QUESTIONS:
+                a = ask(model, batch, q, facts)
+                checked.add(a.text, facts, q, cover=True)
+                timing["checked"].append(a)
+                if i < args.compare:
+                    b = ask(model, batch, q, None)
+                    free.add(b.text, facts, q, cover=True)
+                    timing["today"].append(b)
+            if asked < args.chat:  # one free-form question per clip, cycling through CHAT
+                q, asked = CHAT[asked % len(CHAT)], asked + 1
+                chat.add(ask(model, batch, q, facts).text, facts, q, cover=False)
+            print(f"  clip {i + 1}: {spec.identity}, {len(facts.aus)} AUs fired", flush=True)
+    except KeyboardInterrupt:
+        print("stopped early")
+    print(f"{done} clips analysed ({refused} refused, {still} with no expression AU), {len(identities)} identities, "
           f"sets {args.sets}, seeds from {HELD_APART_SEED}")
     checked.report("checked decoding (deft explain)")
     if timing["today"]:

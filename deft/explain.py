@@ -49,7 +49,7 @@ def explain_analysis(analysis: Analysis, model_path: str | None = None, max_new_
 
     facts = ClipFacts.from_analysis(analysis.to_dict())
     note = caveat(facts)
-    if not facts.aus:
+    if not facts.expressive:
         return note or ""
     model = load_model(model_path)
     batch = collate([clip_features(analysis)])

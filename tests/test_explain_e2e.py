@@ -22,11 +22,10 @@ def test_default_checkpoint_explains_a_clip(tmp_path):
     measured = {a.au for a in result.analysis.aus}
     named = named_aus(result.text)
     assert result.text and named, result.text
-    # rule-free faithfulness: most AUs the text names were measured, and the measured ones are named
-    # (the held-apart text precision is 0.89 on 20 clips; the small model sometimes adds a typical AU)
-    precision = len(named & measured) / len(named)
+    # faithful by construction: every AU the text names was measured (checked decoding); most measured ones are named
     recall = len(named & measured) / len(measured)
-    assert precision >= 0.6 and recall >= 0.5, (result.text, measured)
+    assert named <= measured and recall >= 0.5, (result.text, measured)
+    assert all(c["fact"] is not None for c in result.to_dict()["claims"]), result.text
     assert set(named) <= set(DETECTED_AUS)
     from deft.explain import load_model
 

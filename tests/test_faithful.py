@@ -87,6 +87,13 @@ def test_nothing_moved_is_said_plainly():
     assert "AU12" in unbacked_with(facts, "AU12 moved.")
 
 
+def test_ordinary_motion_alone_is_named_but_not_explained_as_an_expression():
+    blink = {"events": [], "aus": [{"au": "AU45", "name": "blink", "kind": "blink", "sides": ["both"], "frames": [[3, 9]]}]}
+    facts = ClipFacts.from_analysis({**AU12_ONLY, "aus": [], "ordinary": blink, "emotion": {"label": "none"}})
+    assert not facts.expressive and "AU45 (blink)" in caveat(facts)
+    assert not unbacked_with(facts, "AU45 (blink) happened.") and "AU12" in unbacked_with(facts, "AU12 moved.")
+
+
 def unbacked_with(facts, text):
     return [c.text for c in claims(text, facts) if c.fact is None]
 

@@ -55,10 +55,13 @@ class ClipFacts:
     phases: dict
     numbers: list[float]  # every measured number an answer may quote
     cautions: list[str] = field(default_factory=list)  # why the analysis may be unreliable
+    expressive: bool = True  # an expression AU fired (not only ordinary motion: blinks, speech)
 
     @classmethod
     def from_analysis(cls, analysis: dict) -> "ClipFacts":
-        aus = {a["au"]: a for a in analysis.get("aus", [])}
+        expression = {a["au"]: a for a in analysis.get("aus", [])}
+        ordinary = {a["au"]: a for a in (analysis.get("ordinary") or {}).get("aus", [])}  # blinks, speech: named, too
+        aus = {**ordinary, **expression}
         regions = {r["name"]: r for r in analysis.get("regions", [])}
         moved = list(dict.fromkeys(n for a in aus.values() for n in a.get("evidence", ()) if n in regions))
         phases = {k: analysis.get("phases", {}).get(k) for k in ("onset", "apex", "offset")}
@@ -68,7 +71,7 @@ class ClipFacts:
         cautions = list(analysis.get("warnings", []))
         if analysis.get("reliable") is False:
             cautions.insert(0, analysis.get("reliable_reason") or "the analysis marks itself unreliable")
-        return cls(aus, regions, moved, analysis.get("emotion", {}), phases, numbers, cautions)
+        return cls(aus, regions, moved, analysis.get("emotion", {}), phases, numbers, cautions, bool(expression))
 
     @property
     def labels(self) -> set[str]:
@@ -111,6 +114,9 @@ def caveat(facts: ClipFacts) -> str | None:
     """A plain sentence when the analysis cannot tell, said before (or instead of) the model's answer."""
     if not facts.aus:
         return "Nothing moved measurably in this clip: no Action Unit fired, so there is no expression to explain."
+    if not facts.expressive:
+        seen = " and ".join(f"{au} ({a.get('name') or AU_NAMES.get(au, au)})" for au, a in facts.aus.items())
+        return f"Only ordinary face motion was measured ({seen}): no expression AU fired, so there is none to explain."
     if facts.cautions:
         return f"The analysis of this clip may be unreliable ({'; '.join(facts.cautions)}), so take this with caution."
     return None

@@ -55,8 +55,8 @@ def faithful(facts: ClipFacts | None, generate) -> Iterator[str]:
     checked model says nothing (the only template answer)."""
     note = caveat(facts) if facts is not None else None
     if note:
-        yield note + ("" if not facts.aus else " ")
-    if facts is not None and not facts.aus:
+        yield note + (" " if facts.expressive else "")
+    if facts is not None and not facts.expressive:
         return
     said = False
     for piece in generate():
