@@ -538,6 +538,8 @@ INPUTS_OUTPUTS = {
     "expression": ("fit: a folder of labelled face images; predict: a model file and images",
                    "fit: a model .npz file; predict: labels on stdout (JSON with --json)"),
     "context": ("an utterance, optionally a clip (--video)", "fused emotion on stdout (JSON with --json)"),
+    "pointcloud": ("a clip with one face, --model and/or --clouds", "JSON on stdout; --clouds an .npz of 3D clouds"),
+    "quantum": ("options (clips, qubits, seed)", "one JSON line per encoding on stdout"),
 }
 
 
@@ -563,9 +565,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     from deft.tools.commands import add_commands as add_tool_commands
     from deft.tools.expression_commands import add_commands as add_expression_commands
+    from deft.tools.seed_commands import add_commands as add_seed_commands
 
     for add in (_add_analyze, _add_synth, _add_build_instructions, _add_train, _add_eval, _add_explain, _add_serve,
-                _add_demo, _add_agent, add_tool_commands, add_expression_commands):
+                _add_demo, _add_agent, add_tool_commands, add_expression_commands, add_seed_commands):
         add(sub)
     _describe_inputs_outputs(parser, sub)
     return parser

@@ -80,5 +80,18 @@ def dynamic_expression(model_folder: str, video_path: str) -> str:
     return _answer(lambda: predict_clip(model_folder, video_path))
 
 
+@tool
+def point_cloud_expression(model_folder: str, video_path: str) -> str:
+    """Expression of a clip read from its per-frame 3D facial point clouds (landmarks lifted with the head pose).
+
+    Args: model_folder: a point-cloud model folder (benchmarks/bench_seeds.py --save); video_path: the clip.
+    Returns JSON: fine emotion, composite class, present AUs, their probabilities, frames and frames lost.
+    """
+    from deft.pointcloud.predict import predict_video
+
+    return _answer(lambda: predict_video(model_folder, video_path))
+
+
 def recognizer_tools() -> list[BaseTool]:
-    return [identify_face, manipulation_check, text_context, static_expression, dynamic_expression]
+    return [identify_face, manipulation_check, text_context, static_expression, dynamic_expression,
+            point_cloud_expression]
