@@ -163,3 +163,23 @@ def test_world_clip_becomes_labelled_clouds():
     assert clip.emotion == spec.emotion and set(clip.aus) and 0 <= clip.domain < N_DOMAINS
     assert domain_of(spec) % 2 == 1  # the pose set turns the head
     assert np.median(np.linalg.norm(clip.clouds[:, :68] - mean_face(), axis=-1)) < 0.15
+
+
+@pytest.mark.slow
+def test_cli_writes_the_clouds_of_a_clip(tmp_path, capsys):
+    import json
+
+    from deft.cli import main
+
+    clip = str(tmp_path / "clip.mp4")
+    assert main(["synth", clip, "--seed", "2"]) == 0
+    capsys.readouterr()
+    assert main(["pointcloud", clip, "--clouds", str(tmp_path / "c.npz")]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    clouds = np.load(tmp_path / "c.npz")["clouds"]
+    assert list(clouds.shape) == shown["shape"] and clouds.shape[1:] == (68 + len(dense_triangles()), 3)
+    assert np.isfinite(clouds).all()
+    # a still frontal face: its lifted clouds stay near the mean face, frame after frame
+    assert np.median(np.linalg.norm(clouds[:, :68] - mean_face(), axis=-1)) < 0.15
+    assert main(["pointcloud", clip, "--model", str(tmp_path / "none")]) == 1
+    assert "not a point-cloud model folder" in capsys.readouterr().err
