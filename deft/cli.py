@@ -69,18 +69,9 @@ def _wants_long(args: argparse.Namespace) -> bool:
 
 def _is_long(clip: str, args: argparse.Namespace, limits: VideoLimits) -> bool:
     """Whether `clip` goes through the long-video path: asked for, or more frames than the short-clip cap."""
-    from deft.errors import VideoError
-    from deft.long.stream import probe
+    from deft.long.stream import longer_than_clip
 
-    if _wants_long(args):
-        return True
-    if Path(clip).is_dir():
-        return False
-    try:
-        info = probe(clip, limits)
-    except VideoError:  # the short path names what is wrong with it
-        return False
-    return -(-info.n_frames // max(1, args.step)) > limits.max_frames
+    return _wants_long(args) or longer_than_clip(clip, limits, args.step)
 
 
 def _analyze_long(clip: str, args: argparse.Namespace, limits: VideoLimits):
@@ -152,23 +143,25 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return _batch(clips, "analysed", one)
 
 
-def _batch(clips: list[str], done: str, run: Callable[[str], dict]) -> int:
-    """One JSON line per clip (`run`'s dict); failures become {"source", "error"} lines and the run goes on."""
+def _batch(clips: list[str], done: str, run: Callable[[str], dict | list[dict]]) -> int:
+    """JSON lines: `run`'s dict per clip, or each of its dicts (a long video: one per interval); failures
+    become {"source", "error"} lines and the run goes on."""
     from tqdm import tqdm
 
     failed = 0
     for clip in tqdm(clips, desc=f"deft ({done})", unit="clip", file=sys.stderr, disable=None):
         try:
-            line = run(clip)
+            lines = run(clip)
         except DeftError as err:
             failed += 1
-            line = {"source": clip, "error": str(err), "error_type": type(err).__name__}
+            lines = {"source": clip, "error": str(err), "error_type": type(err).__name__}
         except Exception as err:  # noqa: BLE001 - one bad clip must not stop a batch
             failed += 1
-            line = {"source": clip, "error": f"{type(err).__name__}: {err}", "error_type": "internal"}
-        print(json.dumps(line), flush=True)
-        if "error" in line:
-            print(f"deft: {clip}: {line['error']}", file=sys.stderr)
+            lines = {"source": clip, "error": f"{type(err).__name__}: {err}", "error_type": "internal"}
+        for line in lines if isinstance(lines, list) else [lines]:
+            print(json.dumps(line), flush=True)
+        if isinstance(lines, dict) and "error" in lines:
+            print(f"deft: {clip}: {lines['error']}", file=sys.stderr)
     print(f"deft: {len(clips) - failed} of {len(clips)} clips {done}, {failed} failed", file=sys.stderr)
     return 1 if failed else 0
 
@@ -301,16 +294,24 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from deft.analyze import AnalyzeConfig
-    from deft.explain import explain
+    from deft.explain import explain, explain_long
+    from deft.long.analyze import LongAnalyzeConfig
+    from deft.long.stream import longer_than_clip
     from deft.report import format_table
 
     config = AnalyzeConfig(flow=args.flow)
+
+    def one(clip: str) -> dict | list[dict]:
+        if longer_than_clip(clip, config.limits):  # one line per spotted interval
+            return explain_long(clip, args.model, LongAnalyzeConfig(clip=config))
+        return explain(clip, args.model, config).to_dict()
+
     clips = _clips(args.videos)
-    if len(clips) == 1:
+    if len(clips) == 1 and not longer_than_clip(clips[0], config.limits):
         result = explain(clips[0], args.model, config)
         print(json.dumps(result.to_dict()) if args.json else format_table(result.analysis) + "\n\nexplanation: " + result.text)
         return 0
-    return _batch(clips, "explained", lambda clip: explain(clip, args.model, config).to_dict())  # model loaded once
+    return _batch(clips, "explained", one)  # model loaded once
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -464,7 +465,8 @@ def _add_explain(sub: argparse._SubParsersAction) -> None:
     from deft.analyze import AnalyzeConfig
 
     p = sub.add_parser("explain", help="deft analyze plus the model's explanation in words")
-    p.add_argument("videos", nargs="+", help="video files or folders of videos; several: one JSON line per clip")
+    p.add_argument("videos", nargs="+", help="video files or folders of videos; several: one JSON line per clip; "
+                   "a long video (more frames than a clip may have): one JSON line per spotted interval")
     p.add_argument("--json", action="store_true")
     p.add_argument("--model", default=None, help="model folder (default: the embedded checkpoint)")
     p.add_argument("--flow", choices=FLOW_METHODS, default=AnalyzeConfig.flow)
@@ -528,7 +530,8 @@ INPUTS_OUTPUTS = {
     "train": ("a folder from build-instructions --features", "a model folder (--out) with README.md and curves.png"),
     "eval": ("a model folder and a data folder", "scores as JSON on stdout"),
     "explain": ("video files or folders of videos",
-                "the analyze table plus an explanation in words (or JSON with --json; always for several clips)"),
+                "the analyze table plus an explanation in words (or JSON with --json; always for several clips; "
+                "a long video: one JSON line per spotted interval)"),
     "serve": ("a model folder (default: the embedded one)", "an HTTP API (OpenAI-compatible) on --host:--port"),
     "demo": ("a model folder or a running deft serve", "a Gradio web page on --host:--port"),
     "agent": ("a question, optionally --video/--image/--text", "the answer on stdout (JSON with --json)"),

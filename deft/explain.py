@@ -61,3 +61,18 @@ def explain_analysis(analysis: Analysis, model_path: str | None = None, max_new_
 def explain(path: str | os.PathLike, model_path: str | None = None, config: AnalyzeConfig = AnalyzeConfig()) -> Explanation:
     analysis = analyze(path, config)
     return Explanation(analysis, explain_analysis(analysis, model_path), str(model_path or DEFAULT_MODEL))
+
+
+def explain_long(path: str | os.PathLike, model_path: str | None = None, config=None) -> list[dict]:
+    """A long video (deft.long): one dict per spotted interval (source, face_id, the interval's analysis and
+    the model's explanation of it), the model loaded once; one dict naming the faces when none was spotted.
+    `config`: a deft.long.analyze.LongAnalyzeConfig."""
+    from deft.long.analyze import LongAnalyzeConfig, analyze_long
+
+    model = str(model_path or DEFAULT_MODEL)
+    result = analyze_long(path, config or LongAnalyzeConfig(),
+                          extra=lambda analysis: {"explanation": explain_analysis(analysis, model_path), "model": model})
+    lines = [{"source": result.source, "face_id": fid, **interval}
+             for fid, intervals in result.intervals.items() for interval in intervals]
+    return lines or [{"source": result.source, "faces": [f.face_id for f in result.faces], "intervals": [],
+                      "warnings": result.warnings}]

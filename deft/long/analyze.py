@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from deft.analyze import AnalyzeConfig
+from deft.analyze import Analysis, AnalyzeConfig
 from deft.errors import ConfigError, FaceError
 from deft.long.intervals import analyse_intervals
 from deft.long.series import LongAnalysis
@@ -41,9 +42,11 @@ def select_faces(analysis: LongAnalysis, face: str) -> LongAnalysis:
                                                     for f in keep})
 
 
-def analyze_long(path: str | os.PathLike, config: LongAnalyzeConfig = LongAnalyzeConfig()) -> LongAnalysis:
+def analyze_long(path: str | os.PathLike, config: LongAnalyzeConfig = LongAnalyzeConfig(),
+                 extra: Callable[[Analysis], dict] | None = None) -> LongAnalysis:
     """Faces, their per-frame series and their analysed intervals: one streamed pass to track, and one more
-    over the frames around spotted intervals (at source resolution) to analyse them."""
+    over the frames around spotted intervals (at source resolution) to analyse them; `extra(analysis)`
+    adds keys to each analysed interval (deft explain: the model's explanation)."""
     analysis = track_video(path, config.tracks)
     if not analysis.faces:
         raise FaceError(f"{analysis.source}: no face found in {analysis.n_frames} frames (looked every "
@@ -53,7 +56,8 @@ def analyze_long(path: str | os.PathLike, config: LongAnalyzeConfig = LongAnalyz
     if any(spotted.values()):
         frames = iter_frames(analysis.source, config.tracks.step, config.tracks.limits, source_size=True)
         analysis.intervals = analyse_intervals(frames, analysis.faces, spotted, analysis.fps, analysis.n_frames,
-                                               (analysis.width, analysis.height), analysis.source, config.clip)
+                                               (analysis.width, analysis.height), analysis.source, config.clip,
+                                               extra)
     else:
         analysis.intervals = {f.face_id: [] for f in analysis.faces}
     return analysis

@@ -97,3 +97,15 @@ def iter_frames(path: str | os.PathLike, step: int = 1, limits: VideoLimits = Vi
     """(source index, RGB frame) one at a time; each frame is valid until the next is drawn."""
     for chunk in stream_frames(path, 8, step, limits, source_size):
         yield from zip(chunk.indices.tolist(), chunk.frames)
+
+
+def longer_than_clip(path: str | os.PathLike, limits: VideoLimits = VideoLimits(), step: int = 1) -> bool:
+    """Whether a video file holds more frames (after `step`) than a short clip may: the long-video path's.
+    Folders and files the probe cannot read are not long (the short path names what is wrong)."""
+    if Path(path).is_dir():
+        return False
+    try:
+        info = probe(path, limits)
+    except VideoError:
+        return False
+    return -(-info.n_frames // max(1, step)) > limits.max_frames

@@ -7,6 +7,7 @@ import os
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
@@ -130,12 +131,12 @@ class Serving:
     def max_tokens(self, asked: int | None) -> int:
         return min(asked or self.settings.max_new_tokens, self.settings.max_new_tokens)
 
-    def analyse(self, video: bytes | str) -> tuple[Analysis, ClipFeatures]:
-        """Analysis + expert features of a clip (bytes are written to a private temp file, then removed)."""
+    @contextmanager
+    def video_file(self, video: bytes | str) -> Iterator[str]:
+        """A path to the video (bytes go to a private temp file, removed after); deft's errors become 422."""
         path = video if isinstance(video, str) else write_temp(video, self.files.dir)
         try:
-            result = analyze(path, self.config)
-            return result, clip_features(result)
+            yield path
         except DeftError as err:
             raise APIError(422, str(err).replace(path, "uploaded video"), "unprocessable_video") from None
         finally:
@@ -143,6 +144,25 @@ class Serving:
                 self.files.used(path)  # deleted now unless --keep-uploads
             else:
                 os.unlink(path)
+
+    def analyse(self, video: bytes | str) -> tuple[Analysis, ClipFeatures]:
+        """Analysis + expert features of a clip."""
+        with self.video_file(video) as path:
+            result = analyze(path, self.config)
+            return result, clip_features(result)
+
+    def analyse_json(self, video: bytes | str) -> dict:
+        """/v1/deft/analyze's answer: a clip's analysis, or for a video longer than a clip may be (the same
+        byte cap) its faces and their spotted, analysed intervals (deft.long)."""
+        from deft.long.analyze import LongAnalyzeConfig, analyze_long
+        from deft.long.stream import longer_than_clip
+        from deft.long.tracks import LongConfig
+
+        with self.video_file(video) as path:
+            if longer_than_clip(path, self.config.limits):
+                config = LongAnalyzeConfig(tracks=LongConfig(limits=self.config.limits), clip=self.config)
+                return analyze_long(path, config).to_dict()
+            return analyze(path, self.config).to_dict()
 
     async def timed(self, fn, *args):
         try:
@@ -168,8 +188,8 @@ class Serving:
         else:
             raise APIError(400, "give video_url (base64 data URL) or file_id", "missing_video")
         async with self.gate:
-            result, _ = await self.timed(self.analyse, video)
-        return {**result.to_dict(), "source": "uploaded video"}
+            result = await self.timed(self.analyse_json, video)
+        return {**result, "source": "uploaded video"}
 
     def check_prompt(self, text: str, param: str) -> None:
         check_tokens(self.engine.model.tokenizer, text, self.settings.max_prompt_tokens, "the prompt", param)
