@@ -1,8 +1,6 @@
-"""MEGC spotting scores and identity switches."""
+"""MEGC spotting scores."""
 
-import numpy as np
-
-from deft.eval.spotting_eval import identity_switches, iou, match, spotting_counts
+from deft.eval.spotting_eval import iou, match, spotting_counts
 
 
 def test_iou_inclusive_frames():
@@ -25,12 +23,3 @@ def test_counts_per_kind_and_overall():
     assert (c["micro"].tp, c["micro"].fp, c["micro"].fn) == (1, 1, 0)
     assert (c["macro"].tp, c["macro"].fp, c["macro"].fn) == (0, 0, 1)  # a wrong kind is no hit
     assert c["overall"].to_dict()["f1"] == round(2 / 4, 4)
-
-
-def test_identity_switches():
-    boxes = np.tile([0, 0, 100, 100], (6, 1))
-    inside, outside = np.array([50.0, 50.0]), np.array([500.0, 50.0])
-    a = np.array([inside, inside, [np.nan, np.nan], outside, outside, outside])
-    b = np.array([outside, outside, outside, inside, inside, inside])
-    assert identity_switches(boxes, [0, 1], [a, b]) == 1
-    assert identity_switches(boxes, [0], [a]) == 0

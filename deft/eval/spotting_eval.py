@@ -1,13 +1,11 @@
 """Spotting scored the MEGC way: a spotted interval is a hit when its IoU with a truth interval of the same
-kind is >= 0.5 (one-to-one); F1 per kind (micro, macro) and overall from the summed counts. Also face-track
-identity switches against per-frame truth boxes."""
+kind is >= 0.5 (one-to-one); F1 per kind (micro, macro) and overall from the summed counts. (Face-track
+identity switches: benchmarks/bench_long.py's tracks part.)"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-
-import numpy as np
 
 MEGC_IOU = 0.5
 Span = tuple[int, int]  # (onset, offset) frames, offset inclusive
@@ -67,23 +65,3 @@ def spotting_counts(truth: Iterable[dict], pred: Iterable[dict], kinds: Sequence
         out[kind] = c
         out["overall"].add(c)
     return out
-
-
-def identity_switches(truth_boxes: np.ndarray, track_ids: Sequence[int], track_points: Sequence[np.ndarray]) -> int:
-    """Times the track following one truth face changes id.
-
-    truth_boxes: (T, 4) x0, y0, x1, y1 per frame of the truth face; track_points[k]: (T, 2) centre of
-    track `track_ids[k]` per frame (NaN where that track has no face). A frame's id is the track whose
-    centre lies in the truth box; frames with none are skipped.
-    """
-    last, switches = None, 0
-    for t, (x0, y0, x1, y1) in enumerate(np.asarray(truth_boxes, np.float64)):
-        here = [i for i, pts in zip(track_ids, track_points)
-                if np.isfinite(pts[t]).all() and x0 <= pts[t][0] <= x1 and y0 <= pts[t][1] <= y1]
-        if not here:
-            continue
-        if last is not None and last not in here:
-            switches += 1
-        if last not in here:
-            last = here[0]
-    return switches

@@ -113,7 +113,8 @@ def landmark_speech(series: FaceSeries, rows_per_s: float) -> list[tuple[int, in
 
 def _ordinary_tails(found: list[tuple[Interval, bool]], phrases: list[tuple[int, int]], fps: float,
                     config: KindConfig) -> list[Interval]:
-    """Expression intervals that belong to ordinary motion beside them: mouth-led ones within
+    """Expression intervals that belong to motion beside them: those overlapping a stronger expression are
+    dropped (its shoulder); mouth-led ones within
     `speech_near_s` of speech (a phrase's soft first and last syllables, the mouth closing against a rest
     the open mouth lifted), and weaker ones within `tail_s` of any other ordinary interval (a blink's
     settling lids)."""
@@ -122,6 +123,9 @@ def _ordinary_tails(found: list[tuple[Interval, bool]], phrases: list[tuple[int,
     ordinary = [iv for iv, _ in found if iv.kind not in EXPRESSION_KINDS]
     out = []
     for iv, mouth in found:
+        if iv.kind in EXPRESSION_KINDS and any(o.score > iv.score and o.kind in EXPRESSION_KINDS
+                                               and o.onset <= iv.offset and iv.onset <= o.offset for o, _ in found):
+            continue  # the shoulder of a stronger expression it overlaps
         kind = iv.kind
         if kind in EXPRESSION_KINDS:
             if mouth and any(a - near <= iv.offset and iv.onset <= b + near for a, b in spans):
