@@ -55,3 +55,23 @@ def mean_au_f1(truth: Sequence[set[str]], pred: Sequence[set[str]], aus: Iterabl
     present = [au for au in aus if any(au in t for t in truth)]
     scores = au_f1(truth, pred, present)
     return sum(scores.values()) / len(scores) if scores else 1.0
+
+
+def reliability_bins(confidence: Sequence[float], outcome: Sequence[bool], n_bins: int = 10) -> list[dict]:
+    """Equal-width confidence bins over [0, 1] (the last one closed): count, mean confidence, observed rate."""
+    rows = []
+    for b in range(n_bins):
+        lo, hi = b / n_bins, (b + 1) / n_bins
+        inside = [(c, o) for c, o in zip(confidence, outcome) if lo <= c < hi or (b == n_bins - 1 and c == hi)]
+        n = len(inside)
+        rows.append({"lo": lo, "hi": hi, "n": n, "confidence": sum(c for c, _ in inside) / n if n else float("nan"),
+                     "observed": sum(bool(o) for _, o in inside) / n if n else float("nan")})
+    return rows
+
+
+def expected_calibration_error(confidence: Sequence[float], outcome: Sequence[bool], n_bins: int = 10) -> float:
+    """ECE: sum over bins of (share of predictions in the bin) x |mean confidence - observed rate|."""
+    total = len(confidence)
+    if not total:
+        return float("nan")
+    return sum(r["n"] / total * abs(r["confidence"] - r["observed"]) for r in reliability_bins(confidence, outcome, n_bins) if r["n"])
