@@ -10,13 +10,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from deft.aus import AUEvidence, detect_aus
+from deft.confidence import calibrate, clip_covariates
 from deft.emotion import Emotion, classify_emotion
 from deft.face import AlignedFace, FaceConfig, align_face
 from deft.motion.flow import compute_flow, optical_strain, remove_head_motion, to_gray
 from deft.motion.phases import Phases, find_phases
 from deft.motion.regions import RegionMotion, describe_regions
 from deft.ordinary import Ordinary, detect_ordinary, set_aside, supporting_aus
-from deft.tracking import HeadPose, Tracked, TrackQuality, head_pose, track_face, track_quality, track_warnings
+from deft.reliability import judge
+from deft.tracking import (HeadPose, Tracked, TrackQuality, clip_quality, head_pose, track_face, track_quality,
+                           track_warnings)
 from deft.video import Video, VideoLimits, read_video
 
 
@@ -29,6 +32,7 @@ class AnalyzeConfig:
 
     flow: str = "dis"  # "dis" | "tvl1"
     step: int = 1  # keep every step-th frame
+    calibrated: bool = True  # AU confidences from deft/au_calibration.json (False: the rules' own, for refitting it)
     face: FaceConfig = FaceConfig()
     limits: VideoLimits = VideoLimits()
 
@@ -59,6 +63,8 @@ class Analysis:
     pose: HeadPose | None = field(default=None, repr=False)
     quality: TrackQuality | None = field(default=None, repr=False)
     ordinary: Ordinary | None = field(default=None, repr=False)  # blinks, winks, speech, ...: never an emotion
+    reliable: bool = True  # False when the clip's quality says the AU reading cannot be trusted
+    reliable_reason: str = ""  # why not, in plain words
 
     def source_frames(self) -> dict:
         """`--step` mapping: frame indices above count kept frames; these keys give the source video's."""
@@ -82,6 +88,8 @@ class Analysis:
             "flow": self.flow_method,
             "reader": self.reader,
             "warnings": self.warnings,
+            "reliable": self.reliable,
+            "reliable_reason": self.reliable_reason,
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
             **self.source_frames(),
             **self._tracking_dict(),
@@ -127,14 +135,19 @@ def analyze_frames(
         strain = optical_strain(flow)
     with _timed(timings, "aus"):
         regions = describe_regions(flow, strain, face.landmarks, face.iod)
+        quality = clip_quality(quality, gray, face.landmarks, (ph.onset, ph.apex, ph.offset), fps)
+        covariates = clip_covariates(quality, pose, ph, regions)
+        reliable, reason = judge(quality, covariates)
         all_aus = detect_aus(regions, face.iod)
+        if config.calibrated:
+            all_aus = calibrate(all_aus, reliable)
         expression_aus = set_aside(ordinary, all_aus, (ph.onset, ph.apex, ph.offset))  # speech/blinks explain the rest
         fired = sorted((a for a in expression_aus if a.confidence >= 0.5), key=lambda a: -a.strength_iod)
         emotion = classify_emotion(expression_aus, supporting_aus(ordinary, ph.onset, ph.offset))
     return Analysis(
         video.source, video.n_frames, video.fps, ph, regions, fired, emotion, face.iod, config.flow, video.reader,
         list(face.warnings) + track_warnings(quality, tracked) + ordinary.warnings(), timings, face, flow, strain,
-        all_aus, list(video.frame_indices), tracked, pose, quality, ordinary,
+        all_aus, list(video.frame_indices), tracked, pose, quality, ordinary, reliable=reliable, reliable_reason=reason,
     )
 
 

@@ -30,6 +30,12 @@ class AUEvidence:
     evidence: list[str]  # regions whose motion supports the AU (empty when it did not fire)
     regions: list[str] = field(default_factory=list)  # regions the rule read, fired or not
     pull_iod: float = 0.0  # motion along the muscle's pull in those regions, before telling neighbours apart
+    rule_confidence: float | None = None  # the rule's own logistic, kept when deft.confidence calibrated `confidence`
+
+    @property
+    def rule_score(self) -> float:
+        """The rule's own (uncalibrated) confidence: what the trained experts were fitted on."""
+        return self.confidence if self.rule_confidence is None else self.rule_confidence
 
     def to_dict(self) -> dict:
         return {

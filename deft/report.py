@@ -12,6 +12,7 @@ def format_table(result: Analysis) -> str:
         f"phases ({ph.source}): onset {ph.onset}, apex {ph.apex}, offset {ph.offset}",
         f"emotion: {result.emotion.describe()}"
         + (f" from {' + '.join(result.emotion.matched)}" if result.emotion.matched else ""),
+        "reliable: yes" if result.reliable else f"reliable: no ({result.reliable_reason})",
         "",
     ]
     if result.aus:
@@ -19,7 +20,7 @@ def format_table(result: Analysis) -> str:
         for a in result.aus:
             lines.append(f"{a.au:<6}{a.name:<22}{a.confidence:>6.2f}{a.strength_iod:>10.4f}  {a.side:<7} {', '.join(a.evidence)}")
     else:
-        lines.append("no Action Unit: no facial region moved beyond the noise threshold")
+        lines.append("no Action Unit: no facial region moved beyond the noise threshold (or none with confidence >= 0.5)")
     lines += ["", f"{'region':<20}{'mean px':>8}{'peak px':>8}{'IOD':>8}  direction"]
     for r in sorted(result.regions, key=lambda r: -r.mean_iod):
         lateral = f", {r.lateral}" if r.lateral else ""

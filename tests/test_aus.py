@@ -1,18 +1,25 @@
-"""Each AU alone on a real face warped with known motion; rules must find it and nothing else."""
+"""Each AU alone on a real face warped with known motion; rules must find it and nothing else.
+
+The rules are tested on their own (AnalyzeConfig(calibrated=False)); tests/test_confidence.py tests what the
+calibration makes of them.
+"""
 
 import pytest
 
-from deft.analyze import analyze_frames
+from deft.analyze import AnalyzeConfig, analyze_frames
 from deft.data.synthetic import SyntheticSpec, render
 from deft.labels import DETECTED_AUS
 from tests.conftest import as_video
+
+
+RULES = AnalyzeConfig(calibrated=False)
 
 
 @pytest.mark.parametrize("au", DETECTED_AUS)
 def test_single_au_is_recovered(au):
     face = "astronaut" if int(au[2:]) % 2 else "hopper"
     clip = render(SyntheticSpec(face=face, aus=((au, 2.0),), seed=int(au[2:])))
-    result = analyze_frames(as_video(clip.frames))
+    result = analyze_frames(as_video(clip.frames), RULES)
     fired = [a.au for a in result.aus]
     assert fired == [au], f"{au}: fired {fired}"
     top = result.aus[0]

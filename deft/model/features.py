@@ -64,7 +64,7 @@ def clip_features(analysis: Analysis, with_identity: bool = True) -> ClipFeature
     regions = np.array([[r.dx / iod, r.dy / iod, r.mean_magnitude / iod, r.peak_magnitude / iod, r.strain, r.mean_iod]
                         for r in analysis.regions], np.float32) / FLOW_SCALE
     rules = {a.au: a for a in analysis.all_aus}
-    aus = np.array([[rules[au].confidence, rules[au].pull_iod / FLOW_SCALE] for au in DETECTED_AUS], np.float32)
+    aus = np.array([[rules[au].rule_score, rules[au].pull_iod / FLOW_SCALE] for au in DETECTED_AUS], np.float32)
     return ClipFeatures(
         onset[None].astype(np.float32), _grey(face.crops[ph.apex])[None].astype(np.float32), np.concatenate([landmarks, descriptor]).astype(np.float32),
         np.clip(texture, -1, 1).astype(np.float32), maps.astype(np.float32),

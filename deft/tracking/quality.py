@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+import cv2
 import numpy as np
 
 from deft.face3d import mean_face
@@ -19,6 +20,10 @@ MAX_OUT_OF_PLANE_DEG = float(np.degrees(np.arcsin(MICRO_MOTION_IOD / mean_face()
 # The yaw/pitch range a still head shows from landmark noise alone (benchmarks/bench_pose.py, clean set): a
 # measured range warns only past the 2D limit plus this, so a still face is not called turned.
 POSE_NOISE_DEG = 3.0
+# Motion durations (Ekman; Yan et al. 2013, CASME II): a micro-expression lasts <= 0.5 s, a macro-expression
+# 0.5-4 s; longer motion is something else (a held pose, talking, a slow head move).
+MICRO_MAX_S = 0.5
+MACRO_MAX_S = 4.0
 
 
 @dataclass
@@ -30,12 +35,21 @@ class TrackQuality:
     lost_frames: int
     detections: int  # frames where HOG (re)found the face
     frame_quality: list[float]  # per frame, 0..1 (0 = lost)
+    # Filled by clip_quality once the face crops and phases exist:
+    sharpness: float = float("nan")  # median variance of the Laplacian over the aligned face (eyes 76.8 px apart)
+    motion_s: float = float("nan")  # onset -> offset, seconds
+    motion_kind: str = ""  # "micro" (<= MICRO_MAX_S) | "macro" (<= MACRO_MAX_S) | "longer"
+    registration_error_iod: float | None = None  # max residual of stable landmarks after registration, when known
 
     def to_dict(self) -> dict:
         return {"iod_px": round(self.iod_px, 2), "pose_range": {k: round(v, 2) for k, v in self.pose_range.items()},
                 "landmark_jitter_iod": round(self.jitter_iod, 4), "tracked_frames": self.tracked_frames,
                 "lost_frames": self.lost_frames, "detections": self.detections,
-                "frame_quality": [round(q, 3) for q in self.frame_quality]}
+                "frame_quality": [round(q, 3) for q in self.frame_quality],
+                "sharpness": round(self.sharpness, 1), "motion_s": round(self.motion_s, 3),
+                "motion_kind": self.motion_kind,
+                "max_registration_error_iod": None if self.registration_error_iod is None
+                else round(self.registration_error_iod, 4)}
 
 
 def track_quality(tracked: Tracked, pose: HeadPose) -> TrackQuality:
@@ -50,6 +64,31 @@ def track_quality(tracked: Tracked, pose: HeadPose) -> TrackQuality:
         jitter = 0.0
     return TrackQuality(iod_px, pose.range(), jitter, int(ok.sum()), int((~ok).sum()), int(tracked.detected.sum()),
                         [float(q) for q in tracked.quality])
+
+
+def face_sharpness(gray: np.ndarray, landmarks: np.ndarray, frames: list[int]) -> float:
+    """Median over `frames` of the variance of the Laplacian inside the landmarks' hull of aligned grey crops.
+
+    The crops put every face at the same scale, so a small face (upsampled) and a blurred or heavily
+    compressed one both read low: detail the motion measurement cannot see.
+    """
+    mask = np.zeros(gray.shape[1:], np.uint8)
+    cv2.fillConvexPoly(mask, cv2.convexHull(landmarks.astype(np.int32)), 1)
+    inside = mask.astype(bool)
+    return float(np.median([cv2.Laplacian(gray[t], cv2.CV_32F)[inside].var() for t in frames]))
+
+
+def motion_kind(seconds: float) -> str:
+    return "micro" if seconds <= MICRO_MAX_S else "macro" if seconds <= MACRO_MAX_S else "longer"
+
+
+def clip_quality(quality: TrackQuality, gray: np.ndarray, landmarks: np.ndarray, phases: tuple[int, int, int],
+                 fps: float, registration_error_iod: float | None = None) -> TrackQuality:
+    """The tracking quality plus what the crops and phases tell: sharpness, motion duration, registration error."""
+    onset, apex, offset = phases
+    seconds = (offset - onset) / fps
+    return replace(quality, sharpness=face_sharpness(gray, landmarks, sorted({onset, apex})), motion_s=seconds,
+                   motion_kind=motion_kind(seconds), registration_error_iod=registration_error_iod)
 
 
 def track_warnings(quality: TrackQuality, tracked: Tracked) -> list[str]:

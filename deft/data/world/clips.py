@@ -169,13 +169,18 @@ _SET_DISTRACTORS = {
 }
 
 
-def world_set(name: str, n_clips: int = 40, identities: tuple[str, ...] | None = None) -> list[WorldClipSpec]:
-    """Specs of a named set: identities and emotions cycled, every 4th clip distractor-only, fixed seeds."""
+def world_set(name: str, n_clips: int = 40, identities: tuple[str, ...] | None = None,
+              seed: int | None = None) -> list[WorldClipSpec]:
+    """Specs of a named set: identities and emotions cycled, every 4th clip distractor-only, fixed seeds.
+
+    `seed` replaces the set's own (SET_SEEDS) to draw other clips of the same kind, e.g. a calibration set.
+    """
     if name not in SET_NAMES:
         raise ConfigError(f"unknown clip set {name!r}; choose one of {', '.join(SET_NAMES)}")
     if identities is None:
         from deft.data.world.identity import IDENTITIES as identities
-    rng = np.random.default_rng(SET_SEEDS[name])
+    base = SET_SEEDS[name] if seed is None else seed
+    rng = np.random.default_rng(base)
     specs, shown = [], 0
     for i in range(n_clips):
         camera = _set_camera(name, rng)
@@ -184,6 +189,6 @@ def world_set(name: str, n_clips: int = 40, identities: tuple[str, ...] | None =
             emotion, shown = EMOTIONS[shown % len(EMOTIONS)], shown + 1
         specs.append(WorldClipSpec(
             identity=identities[i % len(identities)], n_frames=int(round(CLIP_SECONDS * camera.fps)),
-            camera=camera, distractors=_SET_DISTRACTORS[name], emotion=emotion, seed=SET_SEEDS[name] * 1000 + i))
+            camera=camera, distractors=_SET_DISTRACTORS[name], emotion=emotion, seed=base * 1000 + i))
     return specs
 

@@ -1,0 +1,127 @@
+"""Refit the AU confidence calibration (deft/au_calibration.json) on a world calibration set.
+
+The calibration set is every named world set kind (clean, pose, speech, blinks, lowres, compression,
+all) drawn with its own seeds (CALIBRATION_SEEDS, never bench_realism's SET_SEEDS), rendered to mp4
+files as a user has them and analysed by today's `deft analyze` with the rules' own confidences
+(AnalyzeConfig(calibrated=False)). Each (clip, AU rule) is one row: strength, pull, clip covariates,
+truth = the AU moved in some event of the clip. The model (deft.confidence.Calibration) is fitted on
+all rows and written; before that, identity-held-out folds give out-of-fold ECE, and a table of rule
+errors per covariate bin shows where the rules fail (deft.reliability's thresholds).
+Refit after any change to the AU rules, registration or flow:
+    python benchmarks/calibrate_aus.py --out /tmp/deft_calib     # renders once, reuses after (--clips 16)
+Run: python benchmarks/calibrate_aus.py [--clips N] [--sets a,b] [--out DIR] [--rows rows.pkl] [--dry-run]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench_realism import load_note, write_world_set
+from deft.analyze import AnalyzeConfig, analyze
+from deft.confidence import CALIBRATION_FILE, COVARIATES
+from deft.data.world.clips import SET_NAMES
+from deft.errors import DeftError
+from deft.eval.calibration import AURow, apply, au_rows, fit_calibration, moved_aus, reliability_text
+from deft.eval.metrics import expected_calibration_error
+
+CALIBRATION_SEEDS = {name: 2900 + i for i, name in enumerate(SET_NAMES)}  # bench_realism uses 1900 + i
+FOLDS = 5  # identity folds (identities cycle through the clips)
+
+
+def collect(names: list[str], n_clips: int, folder: Path) -> list[AURow]:
+    """Render (or reuse) and analyse the calibration clips; one row per (clip, AU rule)."""
+    import json
+
+    rows: list[AURow] = []
+    config = AnalyzeConfig(calibrated=False)
+    for name in names:
+        cases, render_s = write_world_set(name, n_clips, folder / name, seed=CALIBRATION_SEEDS[name], reuse=True)
+        start, refused = time.perf_counter(), 0
+        for case in cases:
+            truth = json.loads(Path(case.path).with_suffix(".json").read_text())
+            try:
+                rows += au_rows(analyze(case.path, config), moved_aus(truth["events"]), truth["identity"])
+            except DeftError:
+                refused += 1
+        print(f"{name}: {len(cases)} clips (rendered in {render_s:.0f} s, analysed in {time.perf_counter() - start:.0f} s, "
+              f"{refused} refused); {load_note()}", flush=True)
+    return rows
+
+
+def out_of_fold(rows: list[AURow]) -> list[float]:
+    """Each identity fold's confidences from a calibration fitted without it."""
+    groups = sorted({r.group for r in rows})
+    fold_of = {g: i % FOLDS for i, g in enumerate(groups)}
+    conf = np.zeros(len(rows))
+    for f in range(FOLDS):
+        train = [r for r in rows if fold_of[r.group] != f]
+        held = [i for i, r in enumerate(rows) if fold_of[r.group] == f]
+        if train and held:
+            conf[held] = apply(fit_calibration(train), [rows[i] for i in held])
+    return conf.tolist()
+
+
+# Covariates in plain units, from Covariates.vector()'s transforms, and the bins the table shows them in.
+PLAIN = {
+    "background / motion threshold": (lambda q: np.expm1(q[3]), [0, 0.5, 1, 1.5, 2, 3, 5, np.inf]),
+    "yaw/pitch change onset->apex, deg": (lambda q: 10 * q[1], [0, 1, 2, 3, 4, 6, 8, 12, np.inf]),
+    "eyes apart, px": (lambda q: 40 * 2 ** q[0], [0, 22, 26, 30, 40, 60, 80, np.inf]),
+    "sharpness": (lambda q: 10 ** (q[2] + 2), [0, 10, 20, 40, 80, 160, np.inf]),
+    "landmark jitter, IOD": (lambda q: 0.01 * q[4], [0, 0.004, 0.006, 0.008, 0.01, 0.015, np.inf]),
+    "registration error, IOD": (lambda q: 0.05 * q[5], [0, 0.005, 0.01, 0.02, 0.04, np.inf]),
+}
+
+
+def covariate_table(rows: list[AURow]) -> str:
+    """Per covariate bin: rules fired and their precision (share whose AU moved): where the rules fail."""
+    fired = [r for r in rows if r.fired]
+    lines = [f"{'covariate':<36} {'bin':>15} {'fired':>6} {'precision':>9}"]
+    for name, (plain, edges) in PLAIN.items():
+        values = np.array([plain(r.q) for r in fired])
+        for lo, hi in zip(edges[:-1], edges[1:]):
+            m = (values >= lo) & (values < hi)
+            if m.any():
+                precision = np.mean([r.moved for r, keep in zip(fired, m) if keep])
+                lines.append(f"{name:<36} {lo:>6.3g} .. {hi:<6.3g} {m.sum():>6} {precision:>9.2f}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sets", default=",".join(SET_NAMES), help="comma-separated world set kinds")
+    parser.add_argument("--clips", type=int, default=16, help="clips per set kind")
+    parser.add_argument("--out", default=None, help="keep the rendered clips here and reuse them (default: temporary)")
+    parser.add_argument("--rows", default=None, help="pickle of the analysed rows: read if it exists, else written")
+    parser.add_argument("--dry-run", action="store_true", help=f"report only; do not write {CALIBRATION_FILE.name}")
+    args = parser.parse_args()
+    print(f"== start: {load_note()}")
+    if args.rows and os.path.exists(args.rows):
+        rows = pickle.load(open(args.rows, "rb"))
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            rows = collect([n for n in args.sets.split(",") if n], args.clips, Path(args.out or tmp))
+        if args.rows:
+            pickle.dump(rows, open(args.rows, "wb"))
+    outcome = [r.moved for r in rows]
+    n_clips = len({r.clip for r in rows})
+    print(covariate_table(rows), "\n")
+    print(reliability_text([r.rule_confidence for r in rows], outcome, "the rules' own confidence"), "\n")
+    print(reliability_text(out_of_fold(rows), outcome, f"calibrated, out of fold ({FOLDS} identity folds)"), "\n")
+    calibration = fit_calibration(rows, f"{n_clips} world clips ({args.sets}; seeds {CALIBRATION_SEEDS}), "
+                                        f"{len(rows)} (clip, AU) pairs, {int(sum(outcome))} moved")
+    print(reliability_text(apply(calibration, rows), outcome, "calibrated, in sample"))
+    print(f"ECE in sample {expected_calibration_error(apply(calibration, rows), outcome):.4f}")
+    if not args.dry_run:
+        calibration.save(CALIBRATION_FILE)
+        print(f"wrote {CALIBRATION_FILE}")
+
+
+if __name__ == "__main__":
+    main()

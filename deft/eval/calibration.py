@@ -1,0 +1,135 @@
+"""AU confidence calibration against clips of known truth: rows, the fit, ECE tables and reliability diagrams.
+
+Truth of an AU on a clip: it moved in some event of the clip (the expression's AUs, and the ordinary ones:
+speech parts the lips, AU25), since a confidence says how likely the muscle moved, not what it meant.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from deft.analyze import Analysis
+from deft.confidence import AUModel, Calibration, clip_covariates, strength_terms
+from deft.eval.metrics import expected_calibration_error, reliability_bins
+
+# Ridge (inputs near unit scale), none on the per-AU intercepts; the strength slopes are shrunk harder than
+# the rule-passed terms (each AU fires a few dozen times). Chosen by out-of-fold ECE on the calibration set.
+L2_PASSED = 1.0
+L2_SLOPE = 10.0
+NEWTON_STEPS = 40
+
+
+@dataclass
+class AURow:
+    """One rule on one clip: what it measured, the clip's covariates, the confidence given, the truth."""
+
+    au: str
+    s: float  # strength term (deft.confidence.strength_terms)
+    p: float  # pull term
+    q: np.ndarray  # Covariates.vector(): for the tables of where the rules fail
+    confidence: float  # as analysed (calibrated or not)
+    rule_confidence: float  # the rule's own
+    moved: bool
+    fired: bool  # the rule's own test passed (it names evidence regions)
+    group: str = ""  # identity, for folds that hold one out
+    clip: str = ""
+    reliable: bool = True  # the clip's verdict (deft.reliability): which of the two models reads the row
+
+
+def moved_aus(events: list[dict]) -> set[str]:
+    """AUs any event of a clip moves (truth JSON `events`: expression and ordinary motion)."""
+    return {au for e in events for au in e.get("aus", ())}
+
+
+def au_rows(analysis: Analysis, moved: set[str], group: str = "") -> list[AURow]:
+    """One row per rule of an analysed clip (`group`: its identity)."""
+    q = clip_covariates(analysis.quality, analysis.pose, analysis.phases, analysis.regions).vector()
+    return [AURow(a.au, *strength_terms(a), q, a.confidence, a.rule_score, a.au in moved,
+                  bool(a.evidence), group, analysis.source, analysis.reliable) for a in analysis.all_aus]
+
+
+def _design(rows: list[AURow], aus: list[str]) -> np.ndarray:
+    """Columns: per AU an intercept, a rule-passed term and a strength slope; then the shared pull."""
+    k = len(aus)
+    x = np.zeros((len(rows), 3 * k + 1))
+    for i, r in enumerate(rows):
+        j = aus.index(r.au)
+        x[i, j], x[i, k + j], x[i, 2 * k + j], x[i, 3 * k] = 1.0, float(r.fired), r.s, r.p
+    return x
+
+
+def _newton(x: np.ndarray, y: np.ndarray, ridge: np.ndarray, free: np.ndarray) -> np.ndarray:
+    """L2-regularised logistic regression weights over the `free` columns (the others held at 0)."""
+    w = np.zeros(x.shape[1])
+    xf = x[:, free]
+    for _ in range(NEWTON_STEPS):
+        p = 1.0 / (1.0 + np.exp(-np.clip(xf @ w[free], -60, 60)))
+        grad = xf.T @ (p - y) + ridge[free] * w[free]
+        hess = (xf * (p * (1 - p))[:, None]).T @ xf + np.diag(ridge[free] + 1e-9)
+        w[free] -= np.linalg.solve(hess, grad)
+    return w
+
+
+def fit_model(rows: list[AURow]) -> AUModel:
+    """Logistic regression with the strength slopes and pull held >= 0: a column fitted negative is fixed at 0
+    and the rest refitted, until none is (a few thousand rows, at most 37 weights)."""
+    aus = sorted({r.au for r in rows})
+    k = len(aus)
+    x, y = _design(rows, aus), np.array([float(r.moved) for r in rows])
+    ridge = np.concatenate([np.zeros(k), np.full(k, L2_PASSED), np.full(k, L2_SLOPE), [L2_SLOPE]])
+    free = np.ones(x.shape[1], bool)
+    while True:
+        w = _newton(x, y, ridge, free)
+        negative = free & (np.arange(len(w)) >= 2 * k) & (w < 0)
+        if not negative.any():
+            break
+        free &= ~negative
+    r4 = lambda v: round(float(v), 4)
+    return AUModel(*({au: r4(w[part * k + j]) for j, au in enumerate(aus)} for part in range(3)), r4(w[3 * k]))
+
+
+def fit_calibration(rows: list[AURow], fitted_on: str = "") -> Calibration:
+    """One model on the rows of reliable clips, one on the rest (each falls back to all rows when it has none)."""
+    steady = [r for r in rows if r.reliable] or rows
+    unsteady = [r for r in rows if not r.reliable] or rows
+    return Calibration(fit_model(steady), fit_model(unsteady), fitted_on)
+
+
+def apply(calibration: Calibration, rows: list[AURow]) -> list[float]:
+    """The confidences deft analyze would report for rows under `calibration`."""
+    return [calibration.confidence(r.au, r.s, r.p, r.fired, r.reliable) for r in rows]
+
+
+def reliability_text(confidence: list[float], outcome: list[bool], title: str) -> str:
+    """The 10-bin reliability table and ECE as plain text."""
+    lines = [f"{title}: ECE {expected_calibration_error(confidence, outcome):.4f} over {len(confidence)} (clip, AU) pairs",
+             f"{'bin':>11} {'n':>6} {'mean conf':>9} {'observed':>8}"]
+    for b in reliability_bins(confidence, outcome):
+        lines.append(f"{b['lo']:.1f}-{b['hi']:.1f}   {b['n']:>6} {b['confidence']:>9.3f} {b['observed']:>8.3f}")
+    return "\n".join(lines)
+
+
+def reliability_diagram(curves: dict[str, tuple[list[float], list[bool]]], path: str | os.PathLike) -> None:
+    """PNG: observed rate against mean confidence per bin, one line per named set, the diagonal for reference."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    ax.plot([0, 1], [0, 1], color="#8e8e93", ls="--", lw=1, label="perfect")
+    for name, (conf, outcome) in curves.items():
+        bins = [b for b in reliability_bins(conf, outcome) if b["n"]]
+        ece = expected_calibration_error(conf, outcome)
+        ax.plot([b["confidence"] for b in bins], [b["observed"] for b in bins], marker="o", label=f"{name} (ECE {ece:.3f})")
+    ax.set_xlabel("AU confidence (mean in bin)")
+    ax.set_ylabel("share of (clip, AU) pairs where the AU moved")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(os.fspath(path), dpi=100)
+    plt.close(fig)
