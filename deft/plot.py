@@ -1,4 +1,4 @@
-"""Draw what deft measured: apex frame, flow field, AU regions, and the motion curve with phases."""
+"""Draw what deft measured: apex frame, region motion where it was measured, and the motion curve with phases."""
 
 from __future__ import annotations
 
@@ -7,37 +7,60 @@ import os
 import numpy as np
 
 from deft.analyze import Analysis
+from deft.face import eye_centres
+from deft.motion.phases import smooth_curve
+from deft.motion.regions import REGIONS, region_geometry
 
 
-ARROW_STEP = 12  # crop pixels between flow arrows
+def regions_on_crop(result: Analysis, frame: int) -> list[tuple[np.ndarray, float]]:
+    """(centre, radius) of every region where the face is on `frame` of the clip's crops.
+
+    The regions are placed by that frame's own tracked landmarks (carried into the crop by the clip's
+    alignment), so a face that moved since frame 0 gets its discs on it; where the face was lost on that
+    frame, the discs stay where the motion was measured.
+    """
+    lm = result.tracked.landmarks[frame] if result.tracked is not None else None
+    if lm is None or np.isnan(lm).any():
+        return [(np.asarray(r.centre), r.radius) for r in result.regions]
+    t = result.face.transform
+    crop_lm = lm @ t[:2, :2].T + t[:, 2]
+    iod = float(np.linalg.norm(np.subtract(*eye_centres(crop_lm))))
+    return [region_geometry(spec, crop_lm, iod) for spec in REGIONS]
 
 
 def plot_analysis(result: Analysis, path: str | os.PathLike) -> None:
-    """Save a PNG: left, the apex crop with flow arrows and AU regions; right, motion over time."""
+    """Save a PNG: left, the apex crop with each region's motion where it was measured; right, motion over time."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    face, flow, ph = result.face, result.flow, result.phases
+    ph = result.phases
     fig, (ax, ax_curve) = plt.subplots(1, 2, figsize=(11, 5.2), gridspec_kw={"width_ratios": [1, 1.1]})
-    ax.imshow(face.crops[ph.apex])
+    ax.imshow(result.face.crops[ph.apex])
     fired_regions = {r for a in result.aus for r in a.evidence}
-    for region in result.regions:
-        colour = "#ff3b30" if region.name in fired_regions else "#ffffff"
-        ax.add_patch(plt.Circle(region.centre, region.radius, fill=False, color=colour, lw=1.2 if colour == "#ffffff" else 2))
-    s = flow.shape[0]
-    ys, xs = np.mgrid[ARROW_STEP // 2 : s : ARROW_STEP, ARROW_STEP // 2 : s : ARROW_STEP]
-    u, v = flow[ys, xs, 0], flow[ys, xs, 1]
-    scale = max(float(np.percentile(np.hypot(u, v), 99)), 0.2) / ARROW_STEP  # longest arrows span a grid cell
-    ax.quiver(xs, ys, u, v, color="#ffd60a", angles="xy", scale_units="xy", scale=scale, width=0.004)
-    labels = ", ".join(a.au for a in result.aus) or "no AU"
-    ax.set_title(f"apex frame {ph.apex}: {labels}\nflow onset->apex drawn x{1 / scale:.1f}, red = AU evidence")
-    ax.axis("off")
-    curve = np.asarray(ph.curve)
-    ax_curve.plot(curve, color="#0a84ff", lw=2)
+    placed = regions_on_crop(result, ph.apex)
+    longest = max([np.hypot(r.dx, r.dy) for r in result.regions] + [0.2])
+    scale = min(radius for _, radius in placed) / longest  # the strongest region's arrow spans a small disc's radius
+    for region, (centre, radius) in zip(result.regions, placed):
+        red = region.name in fired_regions
+        colour = "#ff3b30" if red else "#ffffff"
+        ax.add_patch(plt.Circle(centre, radius, fill=False, color=colour, lw=2 if red else 1.2))
+        ax.arrow(centre[0], centre[1], region.dx * scale, region.dy * scale, color="#ffd60a", width=0.6,
+                 head_width=3, length_includes_head=True)
+    labels = ", ".join(f"{a.au} {a.confidence:.2f}" for a in result.aus) or "no AU"
+    trust = "reliable" if result.reliable else f"NOT reliable: {result.reliable_reason}"
+    ax.set_title(f"apex frame {ph.apex}: {labels}\nregion motion onset->apex x{scale:.1f}, red = AU evidence",
+                 fontsize=9)
+    ax.set_xlabel(trust if len(trust) < 90 else trust[:87] + "...", fontsize=8, color="#1c1c1e" if result.reliable else "#ff3b30")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    curve = smooth_curve(np.asarray(ph.curve))
+    ax_curve.plot(ph.curve, color="#0a84ff", lw=1, alpha=0.4, label="measured")
+    ax_curve.plot(curve, color="#0a84ff", lw=2, label="smoothed (spotted on)")
     for name, idx, colour in (("onset", ph.onset, "#34c759"), ("apex", ph.apex, "#ff3b30"), ("offset", ph.offset, "#8e8e93")):
         ax_curve.axvline(idx, color=colour, ls="--", label=f"{name} {idx}")
+    ax_curve.plot([ph.apex], [curve[ph.apex]], "o", color="#ff3b30", ms=8)  # spotted: the smoothed curve's peak
     ax_curve.set_xlabel("frame")
     ax_curve.set_ylabel("facial motion vs frame 0 (IOD)")
     ax_curve.set_title(f"emotion: {result.emotion.describe()}")
@@ -45,6 +68,3 @@ def plot_analysis(result: Analysis, path: str | os.PathLike) -> None:
     fig.tight_layout()
     fig.savefig(os.fspath(path), dpi=110)
     plt.close(fig)
-
-
-

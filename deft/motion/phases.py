@@ -71,9 +71,15 @@ def motion_curve(gray: np.ndarray, landmarks: np.ndarray, iod: float) -> np.ndar
     return np.interp(np.arange(len(small)), known, [measured[t] for t in known])
 
 
+def smooth_curve(curve: np.ndarray) -> np.ndarray:
+    """The motion curve as spotting reads it: a 3-frame moving mean (one-frame flow glitches do not make an apex)."""
+    curve = np.asarray(curve, float)
+    return np.convolve(np.pad(curve, 1, mode="edge"), np.ones(3) / 3, mode="valid") if len(curve) >= 3 else curve
+
+
 def spot_phases(curve: np.ndarray) -> tuple[int, int, int]:
     """Apex = peak of the (lightly smoothed) curve; onset/offset where it falls under ONSET_SHARE of it."""
-    smooth = np.convolve(np.pad(curve, 1, mode="edge"), np.ones(3) / 3, mode="valid") if len(curve) >= 3 else curve
+    smooth = smooth_curve(curve)
     apex = int(np.argmax(smooth))
     floor = float(np.percentile(smooth[1:], 10)) if len(smooth) > 1 else 0.0  # noise level
     level = floor + ONSET_SHARE * (float(smooth[apex]) - floor)
