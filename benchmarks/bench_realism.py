@@ -9,10 +9,12 @@ UAR (over positive/negative/surprise/none), apex error (median |frames| over ana
 share within +-2 with refused clips as misses), false-positive rates on distractor-only clips (any AU
 fired; emotion not "none"; FP: either), analyzer clips/s, clips refused; then ordinary motion: the F1 of its
 AUs (AU5, AU25, AU26, AU45, AU46) against the world's own truth, and per kind (surprise, blink, wink, speech,
-widen) the share of clips that come out as what they are, and the share of clips without it where it was found.
+widen) the share of clips that come out as what they are, and the share of clips without it where it was found;
+then per world set and pooled: ECE (10 bins) of every AU rule's confidence against whether that AU moved in
+some event of the clip (expression or ordinary motion), the reliability table and diagram (--diagram PNG).
 --reuse analyses the clips already written in --out (same set and clip count) instead of rendering them again.
 --long times the speed target instead: a 60 s 640x480 long video (1 and 2 people) in <= 60 s.
-Run: python benchmarks/bench_realism.py [--sets clean,pose] [--clips N] [--out DIR [--reuse]] [--long]
+Run: python benchmarks/bench_realism.py [--sets clean,pose] [--clips N] [--out DIR [--reuse]] [--diagram PNG] [--long]
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 
 from deft.data.synthetic import render, synthetic_set
 from deft.data.world.clips import SET_NAMES, render_clip, world_set, write_clip
+from deft.eval.calibration import moved_aus, reliability_diagram, reliability_text
 from deft.eval.world_eval import PER_KIND, Case, SetScore, analyze_cases, case_of, score
 from deft.labels import NONE
 from deft.video import write_video
@@ -38,18 +41,24 @@ def load_note() -> str:
     return f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
 
 
-def write_world_set(name: str, n_clips: int, folder: Path) -> tuple[list[Case], float]:
-    """Render a named set to folder/NAME/clipNNN.mp4 (+ .json truth); returns its cases and render seconds."""
+def write_world_set(name: str, n_clips: int, folder: Path, seed: int | None = None,
+                    reuse: bool = False) -> tuple[list[Case], float]:
+    """Render a named set to folder/clipNNN.mp4 (+ .json truth); returns its cases and render seconds.
+
+    `seed` draws other clips of the set's kind (world_set); `reuse` keeps a clip already written from the same spec seed.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     cases, start = [], time.perf_counter()
-    for i, spec in enumerate(world_set(name, n_clips)):
-        clip = render_clip(spec)
+    for i, spec in enumerate(world_set(name, n_clips, seed=seed)):
         path = folder / f"clip{i:03d}.mp4"
-        write_clip(clip, str(path))
-        truth = clip.truth.to_dict()
-        path.with_suffix(".json").write_text(json.dumps({"identity": spec.identity, "fps": spec.camera.fps,
-                                                         "iod_px": spec.camera.iod_px, "crf": spec.camera.crf, **truth}))
-        cases.append(case_of(str(path), truth))
+        known = json.loads(path.with_suffix(".json").read_text()) if reuse and path.with_suffix(".json").exists() else {}
+        if not (path.exists() and known.get("seed") == spec.seed):
+            clip = render_clip(spec)
+            write_clip(clip, str(path))
+            known = {"identity": spec.identity, "seed": spec.seed, "fps": spec.camera.fps, "iod_px": spec.camera.iod_px,
+                     "crf": spec.camera.crf, **clip.truth.to_dict()}
+            path.with_suffix(".json").write_text(json.dumps(known))
+        cases.append(case_of(str(path), known))
     return cases, time.perf_counter() - start
 
 
@@ -91,8 +100,15 @@ def print_table(scores: list[SetScore]) -> None:
         print(f"{s.name:<12} {s.fp:>5.2f} {s.ordinary_au_f1:>6.3f} {shares}   {false}")
 
 
-def bench_sets(names: list[str], n_clips: int, folder: Path, reuse: bool = False) -> None:
-    scores = []
+def confidence_pairs(rows: list[dict]) -> tuple[list[float], list[bool]]:
+    """(confidence, moved) per (clip, AU rule) of analysed clips: did the AU move in some event of the clip."""
+    pairs = [(c, au in moved_aus(r["case"])) for r in rows for au, c in r["confidence"].items()]
+    return [c for c, _ in pairs], [m for _, m in pairs]
+
+
+def bench_sets(names: list[str], n_clips: int, folder: Path, reuse: bool = False,
+               diagram: str = "reliability.png") -> None:
+    scores, curves = [], {}
     for name in names:
         if name == OLD_CLEAN:
             cases, render_s = write_old_clean(n_clips, folder / name)
@@ -108,8 +124,17 @@ def bench_sets(names: list[str], n_clips: int, folder: Path, reuse: bool = False
         for row in rows:
             if row["error"]:
                 print(f"  refused {Path(row['case'].path).name}: {row['error'][:120]}")
+        if name != OLD_CLEAN:
+            curves[name] = confidence_pairs(rows)
     print()
     print_table(scores)
+    if curves:
+        pooled = ([c for conf, _ in curves.values() for c in conf], [m for _, moved in curves.values() for m in moved])
+        print()
+        for name, (conf, moved) in {**curves, "pooled": pooled}.items():
+            print(reliability_text(conf, moved, f"AU confidence, {name}"), "\n")
+        reliability_diagram({**curves, "pooled": pooled}, diagram)
+        print(f"reliability diagram: {diagram}")
 
 
 def bench_long(folder: Path) -> None:
@@ -134,6 +159,7 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=40, help="clips per set (the sets are defined at 40)")
     parser.add_argument("--out", default=None, help="keep the written clips here (default: a temporary folder)")
     parser.add_argument("--reuse", action="store_true", help="analyse the world clips already in --out")
+    parser.add_argument("--diagram", default="reliability.png", help="where to write the reliability diagram (PNG)")
     parser.add_argument("--long", action="store_true", help="time 60 s 640x480 long videos instead")
     args = parser.parse_args()
     names = [n for n in args.sets.split(",") if n]
@@ -147,7 +173,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(args.out or tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        bench_long(folder) if args.long else bench_sets(names, args.clips, folder, args.reuse)
+        bench_long(folder) if args.long else bench_sets(names, args.clips, folder, args.reuse, args.diagram)
     print(f"total {time.perf_counter() - start:.0f} s; at the end {load_note()}")
 
 

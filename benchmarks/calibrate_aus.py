@@ -47,7 +47,7 @@ def collect(names: list[str], n_clips: int, folder: Path) -> list[AURow]:
         for case in cases:
             truth = json.loads(Path(case.path).with_suffix(".json").read_text())
             try:
-                rows += au_rows(analyze(case.path, config), moved_aus(truth["events"]), truth["identity"])
+                rows += au_rows(analyze(case.path, config), moved_aus(case), truth["identity"])
             except DeftError:
                 refused += 1
         print(f"{name}: {len(cases)} clips (rendered in {render_s:.0f} s, analysed in {time.perf_counter() - start:.0f} s, "

@@ -14,6 +14,7 @@ import numpy as np
 from deft.analyze import Analysis
 from deft.confidence import AUModel, Calibration, clip_covariates, strength_terms
 from deft.eval.metrics import expected_calibration_error, reliability_bins
+from deft.eval.world_eval import Case
 
 # Ridge (inputs near unit scale), none on the per-AU intercepts; the strength slopes are shrunk harder than
 # the rule-passed terms (each AU fires a few dozen times). Chosen by out-of-fold ECE on the calibration set.
@@ -39,9 +40,9 @@ class AURow:
     reliable: bool = True  # the clip's verdict (deft.reliability): which of the two models reads the row
 
 
-def moved_aus(events: list[dict]) -> set[str]:
-    """AUs any event of a clip moves (truth JSON `events`: expression and ordinary motion)."""
-    return {au for e in events for au in e.get("aus", ())}
+def moved_aus(case: Case) -> frozenset[str]:
+    """AUs some event of a clip moves: its expression's and its ordinary motion's."""
+    return case.aus | case.ordinary_aus
 
 
 def au_rows(analysis: Analysis, moved: set[str], group: str = "") -> list[AURow]:

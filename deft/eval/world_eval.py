@@ -80,12 +80,14 @@ def analyze_cases(cases: list[Case], config: AnalyzeConfig = AnalyzeConfig()) ->
             result = analyze(case.path, config)
             pred_aus, pred, apex, error = {a.au for a in result.aus}, result.emotion.label, result.phases.apex, ""
             kinds, ordinary_aus = (result.ordinary.kinds(), result.ordinary.aus()) if result.ordinary else (set(), set())
+            confidence = {a.au: a.confidence for a in result.all_aus}
         except DeftError as err:
             pred_aus, pred, apex, error = set(), NONE, None, f"{type(err).__name__}: {err}"
-            kinds, ordinary_aus = set(), set()
+            kinds, ordinary_aus, confidence = set(), set(), {}
         seconds += time.perf_counter() - start
         rows.append({"case": case, "pred_aus": pred_aus, "pred": pred, "pred_apex": apex, "error": error,
-                     "pred_ordinary": kinds, "pred_ordinary_aus": ordinary_aus})
+                     "pred_ordinary": kinds, "pred_ordinary_aus": ordinary_aus,
+                     "confidence": confidence})  # every rule's confidence, fired or not (ECE)
     return rows, seconds
 
 
