@@ -26,6 +26,9 @@ from deft.tracking import HeadPose, TrackQuality
 CALIBRATION_FILE = Path(__file__).with_name("au_calibration.json")
 # A rule whose own test failed (no evidence regions) is never reported as fired, whatever the model says.
 UNFIRED_CAP = 0.49
+# Head motion left over moves every region; an expression (even surprise with a dropped jaw) leaves some
+# still: the 10th percentile of the 18 regions' motion reads the former and not the latter.
+BACKGROUND_PERCENTILE = 10
 # What a calibration file was fitted on; a file of another model is refused, not misread.
 MODEL = "per AU: sigmoid(a + e*passed + b*log1p(strength/T) + c*log1p(pull/T)); reliable / unreliable"
 
@@ -37,7 +40,7 @@ class Covariates:
     iod_px: float  # face size in the source frames
     pose_change_deg: float  # largest |yaw| or |pitch| change between onset and apex
     sharpness: float  # TrackQuality.sharpness
-    background_iod: float  # median |mean flow| over the 18 regions: what moves everywhere is not one muscle
+    background_iod: float  # low quantile of |mean flow| over the 18 regions: what moves everywhere is not one muscle
     jitter_iod: float  # TrackQuality.jitter_iod
     registration_error_iod: float = 0.0  # max stable-landmark residual after registration (0: not measured)
 
@@ -138,6 +141,6 @@ def clip_covariates(quality: TrackQuality, pose: HeadPose, phases: Phases, regio
     change = [abs(float(v[phases.apex] - v[phases.onset])) for v in (pose.yaw, pose.pitch)]
     change = [c for c in change if np.isfinite(c)]
     pose_change = max(change) if change else max(quality.pose_range.get("yaw", 0.0), quality.pose_range.get("pitch", 0.0))
-    background = float(np.median([r.mean_iod for r in regions]))
+    background = float(np.percentile([r.mean_iod for r in regions], BACKGROUND_PERCENTILE))
     return Covariates(quality.iod_px, pose_change, quality.sharpness, background, quality.jitter_iod,
                       quality.registration_error_iod or 0.0)

@@ -17,7 +17,7 @@ from deft.tracking.quality import MACRO_MAX_S, MAX_OUT_OF_PLANE_DEG, POSE_NOISE_
 # faces), so a head turn alone is called unreliable only past what a 2D alignment cannot undo
 # (deft.tracking.quality: ~5° of parallax plus 3° of pose noise). Face size (eyes 20-100 px apart) and sharpness
 # showed no step in the calibrated range, so their limits sit at its edge: below it nothing was measured.
-MAX_BACKGROUND_IOD = 2 * MOTION_THRESHOLD_IOD  # median |mean flow| over the 18 regions
+MAX_BACKGROUND_IOD = MOTION_THRESHOLD_IOD  # 10th percentile of the regions' |mean flow| (deft.confidence)
 MAX_POSE_CHANGE_DEG = MAX_OUT_OF_PLANE_DEG + POSE_NOISE_DEG  # yaw or pitch change between onset and apex
 MIN_IOD_PX = 20.0  # eyes this far apart in the source frames: the smallest faces calibrated
 MIN_SHARPNESS = 10.0  # variance of the Laplacian of the aligned face (eyes 76.8 px apart): the blurriest calibrated
@@ -41,7 +41,7 @@ def judge(quality: TrackQuality, covariates: Covariates) -> tuple[bool, str]:
     if quality.sharpness < MIN_SHARPNESS:
         problems.append(f"face blurred or heavily compressed (sharpness {quality.sharpness:.0f}, need {MIN_SHARPNESS:.0f})")
     if covariates.background_iod >= MAX_BACKGROUND_IOD:
-        problems.append(f"the whole face moves ({covariates.background_iod:.3f} IOD median over regions): "
+        problems.append(f"the whole face moves ({covariates.background_iod:.3f} IOD even in its stillest regions): "
                         "head motion left over, not one muscle")
     if quality.motion_kind == "longer":
         problems.append(f"motion lasts {quality.motion_s:.1f} s, longer than a macro-expression ({MACRO_MAX_S:.0f} s)")

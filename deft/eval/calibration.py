@@ -12,9 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from deft.analyze import Analysis
-from deft.confidence import AUModel, Calibration, clip_covariates, strength_terms
+from deft.confidence import AUModel, Calibration, Covariates, clip_covariates, strength_terms
 from deft.eval.metrics import expected_calibration_error, reliability_bins
 from deft.eval.world_eval import Case
+from deft.tracking import TrackQuality
 
 # Ridge (inputs near unit scale), none on the per-AU intercepts; the strength slopes are shrunk harder than
 # the rule-passed terms (each AU fires a few dozen times). Chosen by out-of-fold ECE on the calibration set.
@@ -38,6 +39,8 @@ class AURow:
     group: str = ""  # identity, for folds that hold one out
     clip: str = ""
     reliable: bool = True  # the clip's verdict (deft.reliability): which of the two models reads the row
+    quality: TrackQuality | None = None  # the clip's, to judge it again under other limits without re-analysing
+    covariates: Covariates | None = None
 
 
 def moved_aus(case: Case) -> frozenset[str]:
@@ -47,9 +50,10 @@ def moved_aus(case: Case) -> frozenset[str]:
 
 def au_rows(analysis: Analysis, moved: set[str], group: str = "") -> list[AURow]:
     """One row per rule of an analysed clip (`group`: its identity)."""
-    q = clip_covariates(analysis.quality, analysis.pose, analysis.phases, analysis.regions).vector()
+    cov = clip_covariates(analysis.quality, analysis.pose, analysis.phases, analysis.regions)
+    q = cov.vector()
     return [AURow(a.au, *strength_terms(a), q, a.confidence, a.rule_score, a.au in moved,
-                  bool(a.evidence), group, analysis.source, analysis.reliable) for a in analysis.all_aus]
+                  bool(a.evidence), group, analysis.source, analysis.reliable, analysis.quality, cov) for a in analysis.all_aus]
 
 
 def _design(rows: list[AURow], aus: list[str]) -> np.ndarray:
