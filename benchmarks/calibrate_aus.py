@@ -77,6 +77,7 @@ PLAIN = {
     "sharpness": (lambda q: 10 ** (q[2] + 2), [0, 10, 20, 40, 80, 160, np.inf]),
     "landmark jitter, IOD": (lambda q: 0.01 * q[4], [0, 0.004, 0.006, 0.008, 0.01, 0.015, np.inf]),
     "registration error, IOD": (lambda q: 0.05 * q[5], [0, 0.005, 0.01, 0.02, 0.04, np.inf]),
+    "head residual onset->apex, IOD": (lambda q: 0.01 * q[6], [0, 0.002, 0.004, 0.006, 0.008, 0.01, 0.015, 0.02, 0.03, np.inf]),
 }
 
 

@@ -135,7 +135,7 @@ def analyze_frames(
         strain = optical_strain(flow)
     with _timed(timings, "aus"):
         regions = describe_regions(flow, strain, face.landmarks, face.iod)
-        quality = clip_quality(quality, gray, face.landmarks, (ph.onset, ph.apex, ph.offset), fps)
+        quality = clip_quality(quality, gray, face.landmarks, tracked, (ph.onset, ph.apex, ph.offset), fps)
         covariates = clip_covariates(quality, pose, ph, regions)
         reliable, reason = judge(quality, covariates)
         all_aus = detect_aus(regions, face.iod)

@@ -43,17 +43,19 @@ class Covariates:
     background_iod: float  # low quantile of |mean flow| over the 18 regions: what moves everywhere is not one muscle
     jitter_iod: float  # TrackQuality.jitter_iod
     registration_error_iod: float = 0.0  # max stable-landmark residual after registration (0: not measured)
+    head_residual_iod: float = 0.0  # TrackQuality.head_residual_iod (0 where the face was lost)
 
     def vector(self) -> np.ndarray:
         """Fixed transforms to roughly unit scale (calibrate_aus.py tabulates the rules' precision over them)."""
         return np.array([
             log2(max(self.iod_px, 1.0) / 40.0), self.pose_change_deg / 10.0, log10(max(self.sharpness, 1.0)) - 2.0,
             log1p(self.background_iod / MOTION_THRESHOLD_IOD), self.jitter_iod / 0.01, self.registration_error_iod / 0.05,
+            self.head_residual_iod / 0.01,
         ])
 
 
 COVARIATES = ("log2_iod_px_over_40", "pose_change_per_10deg", "log10_sharpness_minus_2", "log1p_background_per_threshold",
-              "jitter_per_0.01iod", "registration_error_per_0.05iod")
+              "jitter_per_0.01iod", "registration_error_per_0.05iod", "head_residual_per_0.01iod")
 
 
 def strength_terms(a: AUEvidence) -> tuple[float, float]:
@@ -142,5 +144,6 @@ def clip_covariates(quality: TrackQuality, pose: HeadPose, phases: Phases, regio
     change = [c for c in change if np.isfinite(c)]
     pose_change = max(change) if change else max(quality.pose_range.get("yaw", 0.0), quality.pose_range.get("pitch", 0.0))
     background = float(np.percentile([r.mean_iod for r in regions], BACKGROUND_PERCENTILE))
+    residual = quality.head_residual_iod if np.isfinite(quality.head_residual_iod) else 0.0
     return Covariates(quality.iod_px, pose_change, quality.sharpness, background, quality.jitter_iod,
-                      quality.registration_error_iod or 0.0)
+                      quality.registration_error_iod or 0.0, residual)

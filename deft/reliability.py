@@ -1,7 +1,7 @@
 """Whether one clip's AU reading can be trusted: `reliable` and a plain reason when it cannot.
 
-Each threshold is where the AU rules measurably fail on the world calibration set
-(`python benchmarks/calibrate_aus.py` prints AU F1 per covariate bin; the numbers are in benchmarks/README.md).
+Each threshold is where the AU rules measurably fail on the world calibration set (below); the AU
+calibration (deft.confidence) fits one model for clips judged reliable and one for the rest.
 """
 
 from __future__ import annotations
@@ -10,17 +10,23 @@ from deft.aus import MOTION_THRESHOLD_IOD
 from deft.confidence import Covariates
 from deft.tracking.quality import MACRO_MAX_S, MAX_OUT_OF_PLANE_DEG, POSE_NOISE_DEG, TrackQuality
 
-# Measured on the world calibration set (168 clips, rules fired 393 times; precision = share of fired rules
-# whose AU really moved): precision 0.65-0.73 while the median region motion stays under 2 motion thresholds
-# (0.01 IOD), 0.17-0.27 above, whatever the head pose did. Under that limit a yaw/pitch change between onset
-# and apex still left precision at 0.5-0.74 (pose from dlib landmarks is itself noisy by a few degrees on some
-# faces), so a head turn alone is called unreliable only past what a 2D alignment cannot undo
-# (deft.tracking.quality: ~5° of parallax plus 3° of pose noise). Face size (eyes 20-100 px apart) and sharpness
-# showed no step in the calibrated range, so their limits sit at its edge: below it nothing was measured.
-MAX_BACKGROUND_IOD = MOTION_THRESHOLD_IOD  # 10th percentile of the regions' |mean flow| (deft.confidence)
+# Measured on the world calibration set (168 clips, 7 kinds x 24, the rules fired 403 times; precision = share
+# of fired rules whose AU really moved; `python benchmarks/calibrate_aus.py` prints the table):
+# - head residual (stable landmarks onset -> apex after the best similarity): precision 0.70-0.83 under
+#   0.01 IOD, 0.38 at 0.01-0.015, 0.17-0.26 above 0.015;
+# - background (10th percentile of the regions' motion): 0.73 under 0.5 motion thresholds, 0.20-0.33 at
+#   0.5-2, 0.06-0.21 above 2. The limit sits at 2 because a surprise with a dropped jaw reaches ~1.4 by
+#   itself; the calibrated confidences carry the lower precision below it;
+# - yaw/pitch change between onset and apex: 0.71-0.73 under 2°, 0.15-0.38 past it, but dlib's pose is noisy by
+#   a few degrees on some faces, so a turn alone counts only past what a 2D alignment cannot undo
+#   (deft.tracking.quality: ~5° of parallax plus 3° of pose noise);
+# - face size (eyes 19-100 px apart) and sharpness (7-600) showed no step: their limits sit at the edge of
+#   what was calibrated, below which nothing was measured.
+MAX_HEAD_RESIDUAL_IOD = 0.015  # TrackQuality.head_residual_iod
+MAX_BACKGROUND_IOD = 2 * MOTION_THRESHOLD_IOD  # 10th percentile of the regions' |mean flow| (deft.confidence)
 MAX_POSE_CHANGE_DEG = MAX_OUT_OF_PLANE_DEG + POSE_NOISE_DEG  # yaw or pitch change between onset and apex
-MIN_IOD_PX = 20.0  # eyes this far apart in the source frames: the smallest faces calibrated
-MIN_SHARPNESS = 10.0  # variance of the Laplacian of the aligned face (eyes 76.8 px apart): the blurriest calibrated
+MIN_IOD_PX = 19.0  # eyes this far apart in the source frames
+MIN_SHARPNESS = 7.0  # variance of the Laplacian of the aligned face (eyes 76.8 px apart)
 # Registration residual of stable landmarks (IOD) past which the registered face is not the onset face.
 MAX_REGISTRATION_ERROR_IOD = 0.02
 
@@ -35,6 +41,9 @@ def judge(quality: TrackQuality, covariates: Covariates) -> tuple[bool, str]:
     if covariates.pose_change_deg > MAX_POSE_CHANGE_DEG:
         problems.append(f"head turned {covariates.pose_change_deg:.0f}° in depth between onset and apex (more than "
                         f"~{MAX_POSE_CHANGE_DEG:.0f}°: a 2D alignment cannot undo it)")
+    if covariates.head_residual_iod > MAX_HEAD_RESIDUAL_IOD:
+        problems.append(f"the head moved in a way a 2D alignment cannot undo (nose against eye corners "
+                        f"{covariates.head_residual_iod:.3f} IOD between onset and apex, over {MAX_HEAD_RESIDUAL_IOD})")
     if (covariates.registration_error_iod or 0.0) > MAX_REGISTRATION_ERROR_IOD:
         problems.append(f"registration error {covariates.registration_error_iod:.3f} IOD, over "
                         f"{MAX_REGISTRATION_ERROR_IOD} IOD")

@@ -24,6 +24,9 @@ POSE_NOISE_DEG = 3.0
 # 0.5-4 s; longer motion is something else (a held pose, talking, a slow head move).
 MICRO_MAX_S = 0.5
 MACRO_MAX_S = 4.0
+# Landmarks no expression moves much but a turn in depth moves against each other: nose ridge and base, eye
+# corners (the face outline is left out: on a turned head dlib follows the silhouette).
+STABLE_POINTS = (27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 39, 42, 45)
 
 
 @dataclass
@@ -40,6 +43,7 @@ class TrackQuality:
     motion_s: float = float("nan")  # onset -> offset, seconds
     motion_kind: str = ""  # "micro" (<= MICRO_MAX_S) | "macro" (<= MACRO_MAX_S) | "longer"
     registration_error_iod: float | None = None  # max residual of stable landmarks after registration, when known
+    head_residual_iod: float = float("nan")  # stable landmarks, onset -> apex, after the best 2D similarity (RMS)
 
     def to_dict(self) -> dict:
         return {"iod_px": round(self.iod_px, 2), "pose_range": {k: round(v, 2) for k, v in self.pose_range.items()},
@@ -47,7 +51,7 @@ class TrackQuality:
                 "lost_frames": self.lost_frames, "detections": self.detections,
                 "frame_quality": [round(q, 3) for q in self.frame_quality],
                 "sharpness": round(self.sharpness, 1), "motion_s": round(self.motion_s, 3),
-                "motion_kind": self.motion_kind,
+                "motion_kind": self.motion_kind, "head_residual_iod": round(self.head_residual_iod, 4),
                 "max_registration_error_iod": None if self.registration_error_iod is None
                 else round(self.registration_error_iod, 4)}
 
@@ -82,13 +86,31 @@ def motion_kind(seconds: float) -> str:
     return "micro" if seconds <= MICRO_MAX_S else "macro" if seconds <= MACRO_MAX_S else "longer"
 
 
-def clip_quality(quality: TrackQuality, gray: np.ndarray, landmarks: np.ndarray, phases: tuple[int, int, int],
-                 fps: float, registration_error_iod: float | None = None) -> TrackQuality:
-    """The tracking quality plus what the crops and phases tell: sharpness, motion duration, registration error."""
+def head_residual(onset_lm: np.ndarray, apex_lm: np.ndarray) -> float:
+    """RMS distance (IOD) of the stable landmarks of apex from onset's after the best similarity: the head
+    motion a 2D alignment leaves (a turn in depth); NaN where the face was lost on either frame."""
+    a, b = onset_lm[list(STABLE_POINTS)].astype(np.float64), apex_lm[list(STABLE_POINTS)].astype(np.float64)
+    if np.isnan(a).any() or np.isnan(b).any():
+        return float("nan")
+    n = len(a)
+    design = np.zeros((2 * n, 4))
+    design[0::2] = np.stack([a[:, 0], -a[:, 1], np.ones(n), np.zeros(n)], 1)
+    design[1::2] = np.stack([a[:, 1], a[:, 0], np.zeros(n), np.ones(n)], 1)
+    params, *_ = np.linalg.lstsq(design, b.reshape(-1), rcond=None)
+    residual = (design @ params - b.reshape(-1)).reshape(n, 2)
+    iod = float(np.linalg.norm(onset_lm[36:42].mean(axis=0) - onset_lm[42:48].mean(axis=0)))
+    return float(np.sqrt((residual ** 2).sum(axis=1).mean()) / max(iod, 1e-6))
+
+
+def clip_quality(quality: TrackQuality, gray: np.ndarray, landmarks: np.ndarray, tracked: Tracked,
+                 phases: tuple[int, int, int], fps: float, registration_error_iod: float | None = None) -> TrackQuality:
+    """The tracking quality plus what the crops, landmarks and phases tell: sharpness, head motion left by a
+    2D alignment, motion duration, registration error."""
     onset, apex, offset = phases
     seconds = (offset - onset) / fps
     return replace(quality, sharpness=face_sharpness(gray, landmarks, sorted({onset, apex})), motion_s=seconds,
-                   motion_kind=motion_kind(seconds), registration_error_iod=registration_error_iod)
+                   motion_kind=motion_kind(seconds), registration_error_iod=registration_error_iod,
+                   head_residual_iod=head_residual(tracked.landmarks[onset], tracked.landmarks[apex]))
 
 
 def track_warnings(quality: TrackQuality, tracked: Tracked) -> list[str]:
