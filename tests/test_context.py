@@ -2,7 +2,6 @@
 
 import argparse
 import json
-import time
 
 import pytest
 
@@ -79,16 +78,13 @@ def test_labelled_set_is_apart_from_prototypes():
     assert {label for _, label in LABELLED} == set(TEXT_LABELS)
 
 
-def test_text_accuracy_and_speed(encoder_ready):
+def test_text_accuracy_and_single_calls(encoder_ready):
     texts, truth = zip(*LABELLED)
     predictions = classify_texts(list(texts))
     accuracy = sum(p.label == y for p, y in zip(predictions, truth)) / len(truth)
     assert accuracy >= MIN_TEXT_ACCURACY, f"text accuracy {accuracy:.2f} (chance 0.25)"
     assert all(abs(sum(p.scores.values()) - 1) < 1e-5 for p in predictions)
-    start = time.perf_counter()
     singles = [classify_text(t) for t in texts[:5]]
-    per_call = (time.perf_counter() - start) / 5
-    assert per_call < 2.0, f"{per_call * 1000:.0f} ms per call"  # measured ~0.13 s on 2 shared cores
     assert [s.label for s in singles] == [p.label for p in predictions[:5]]
 
 
