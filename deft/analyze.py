@@ -5,17 +5,18 @@ from __future__ import annotations
 import os
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from deft.aus import AUEvidence, detect_aus
+from deft.aus import AUEvidence, detect_aus, distrust
 from deft.confidence import calibrate, clip_covariates
 from deft.emotion import Emotion, classify_emotion
 from deft.face import AlignedFace, FaceConfig, align_face
 from deft.motion.flow import compute_flow, optical_strain, remove_head_motion, to_gray
 from deft.motion.phases import Phases, find_phases
 from deft.motion.regions import RegionMotion, describe_regions
+from deft.motion.register import Registration, register, registration_warnings, trusted, warp_frames
 from deft.ordinary import Ordinary, detect_ordinary, set_aside, supporting_aus
 from deft.reliability import judge
 from deft.tracking import (HeadPose, Tracked, TrackQuality, clip_quality, head_pose, track_face, track_quality,
@@ -34,6 +35,10 @@ class AnalyzeConfig:
     step: int = 1  # keep every step-th frame
     calibrated: bool = True  # AU confidences from deft/au_calibration.json (False: the rules' own, for refitting it)
     face: FaceConfig = FaceConfig()
+    # "none": one clip-wide alignment (default); "similarity" | "affine" | "depth": every frame registered onto
+    # the onset face (deft.motion.register). Not the default yet: a large jaw drop or eye widening moves the
+    # landmarks registration leans on (benchmarks/README).
+    register: str = "none"
     limits: VideoLimits = VideoLimits()
 
 
@@ -65,6 +70,7 @@ class Analysis:
     ordinary: Ordinary | None = field(default=None, repr=False)  # blinks, winks, speech, ...: never an emotion
     reliable: bool = True  # False when the clip's quality says the AU reading cannot be trusted
     reliable_reason: str = ""  # why not, in plain words
+    registration: Registration | None = field(default=None, repr=False)  # every frame onto the onset crop
 
     def source_frames(self) -> dict:
         """`--step` mapping: frame indices above count kept frames; these keys give the source video's."""
@@ -99,7 +105,9 @@ class Analysis:
     def _tracking_dict(self) -> dict:
         if self.pose is None or self.quality is None:
             return {}
-        return {"pose": self.pose.to_dict(), "pose_range": {k: round(v, 2) for k, v in self.pose.range().items()},
+        reg = self.registration
+        return {**({} if reg is None else {"registration": reg.to_dict(self.phases.apex, trusted(reg, self.phases.apex))}),
+                "pose": self.pose.to_dict(), "pose_range": {k: round(v, 2) for k, v in self.pose.range().items()},
                 "quality": self.quality.to_dict()}
 
 
@@ -117,10 +125,9 @@ def analyze_frames(
     """Run the pipeline on decoded frames; `phases` (onset, apex, offset) overrides spotting."""
     timings = {} if timings is None else timings
     with _timed(timings, "face"):
-        face = align_face(video.frames, config.face, video.source)
-        gray = np.stack([to_gray(c) for c in face.crops])
+        face = align_face(video.frames, config.face, video.source, warp=config.register == "none")
     with _timed(timings, "track"):
-        # Per-frame landmarks and pose in the source frames; AUs still use the one clip-wide alignment.
+        # Per-frame landmarks and pose in the source frames (with `register`, every frame is registered on them).
         idx = video.frame_indices
         fps = (video.fps or DEFAULT_FPS) / (idx[1] - idx[0] if len(idx) > 1 else 1)  # of the frames kept
         tracked = track_face(video.frames, fps, (face.reference_frame, face.box), config.face.upsample)
@@ -128,27 +135,58 @@ def analyze_frames(
         quality = track_quality(tracked, pose)
     with _timed(timings, "ordinary"):
         ordinary = detect_ordinary(video.frames, tracked.landmarks, fps)
-    with _timed(timings, "phases"):
-        ph = find_phases(gray, face.landmarks, face.iod, phases, video.source)
-    with _timed(timings, "flow"):
-        flow = remove_head_motion(compute_flow(gray[ph.onset], gray[ph.apex], config.flow), face.landmarks, face.iod)
-        strain = optical_strain(flow)
+    if config.register == "none":
+        with _timed(timings, "phases"):
+            gray = np.stack([to_gray(c) for c in face.crops])
+            ph = find_phases(gray, face.landmarks, face.iod, phases, video.source)
+        with _timed(timings, "flow"):
+            flow = remove_head_motion(compute_flow(gray[ph.onset], gray[ph.apex], config.flow), face.landmarks,
+                                      face.iod)
+            strain = optical_strain(flow)
+        reg = None
+    else:
+        ph, flow, strain, face, reg = _registered_motion(video, tracked, face, config, phases, timings)
+        gray = np.stack([to_gray(c) for c in face.crops])
     with _timed(timings, "aus"):
         regions = describe_regions(flow, strain, face.landmarks, face.iod)
         quality = clip_quality(quality, gray, face.landmarks, tracked, (ph.onset, ph.apex, ph.offset), fps)
         covariates = clip_covariates(quality, pose, ph, regions)
         reliable, reason = judge(quality, covariates)
-        all_aus = detect_aus(regions, face.iod)
+        all_aus = detect_aus(regions, face.iod, 0.0 if reg is None else np.nan_to_num(reg.parallax_iod(ph.apex)))
         if config.calibrated:
             all_aus = calibrate(all_aus, reliable)
+        if reg is not None and not trusted(reg, ph.apex):
+            all_aus = distrust(all_aus)
         expression_aus = set_aside(ordinary, all_aus, (ph.onset, ph.apex, ph.offset))  # speech/blinks explain the rest
         fired = sorted((a for a in expression_aus if a.confidence >= 0.5), key=lambda a: -a.strength_iod)
         emotion = classify_emotion(expression_aus, supporting_aus(ordinary, ph.onset, ph.offset))
     return Analysis(
         video.source, video.n_frames, video.fps, ph, regions, fired, emotion, face.iod, config.flow, video.reader,
-        list(face.warnings) + track_warnings(quality, tracked) + ordinary.warnings(), timings, face, flow, strain,
-        all_aus, list(video.frame_indices), tracked, pose, quality, ordinary, reliable=reliable, reliable_reason=reason,
+        list(face.warnings) + track_warnings(quality, tracked) + ordinary.warnings()
+        + ([] if reg is None else registration_warnings(reg, ph.apex)), timings, face, flow, strain, all_aus,
+        list(video.frame_indices), tracked, pose, quality, ordinary, reliable=reliable, reliable_reason=reason,
+        registration=reg,
     )
+
+
+def _registered_motion(video: Video, tracked: Tracked, face: AlignedFace, config: AnalyzeConfig,
+                       phases: tuple[int, int, int] | None, timings: dict[str, float]):
+    """Phases and onset->apex flow on frames registered onto the onset face (deft.motion.register)."""
+    size = config.face.crop_size
+    with _timed(timings, "phases"):
+        grey = np.stack([to_gray(f) for f in video.frames])
+        first = register(tracked.landmarks, face.reference_frame, size, config.register)
+        depth = first.depth if config.register == "depth" and first.turned() else None
+        ph = find_phases(warp_frames(grey, first), first.landmarks, first.iod, phases, video.source, depth)
+    with _timed(timings, "flow"):
+        reg = register(tracked.landmarks, ph.onset, size, config.register)
+        onset, apex = warp_frames(grey, reg, [ph.onset, ph.apex])
+        depth = reg.depth if config.register == "depth" and first.turned() else None
+        flow = remove_head_motion(compute_flow(onset, apex, config.flow), reg.landmarks, reg.iod, depth)
+        strain = optical_strain(flow)
+        face = replace(face, crops=warp_frames(video.frames, reg), landmarks=reg.landmarks, iod=reg.iod,
+                       reference_frame=reg.reference, transform=reg.to_crop)
+    return ph, flow, strain, face, reg
 
 
 def analyze(

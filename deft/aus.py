@@ -7,7 +7,7 @@ projected on the direction the muscle pulls. Left/right are the subject's sides.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from math import exp
 
 from deft.labels import AU_NAMES
@@ -164,6 +164,28 @@ def au_rules(m: _Motion) -> list[AUEvidence]:
     return out
 
 
-def detect_aus(regions: list[RegionMotion], iod: float) -> list[AUEvidence]:
-    """All AU rules on the regions' onset->apex motion; fired ones have confidence >= 0.5."""
-    return au_rules(_Motion(regions, iod))
+# Where the registration cannot be trusted (deft.motion.register.trusted) no AU is reported as confident: each
+# keeps its measured strength but its confidence stays under the firing line.
+UNTRUSTED_CONFIDENCE = 0.45
+
+
+def distrust(aus: list[AUEvidence]) -> list[AUEvidence]:
+    """The same rules' evidence with confidences capped below firing (and no supporting regions)."""
+    return [replace(a, confidence=min(a.confidence, UNTRUSTED_CONFIDENCE), evidence=[]) for a in aus]
+
+
+# A head turned in depth between onset and apex leaves false motion after registration that grows with the
+# turn's parallax (deft.motion.register): about 0.2 x the parallax past the landmarks' own noise floor on rendered
+# turns (benchmarks/README), so the threshold rises by that much.
+PARALLAX_SHARE, PARALLAX_FLOOR_IOD = 0.2, 0.01
+
+
+def detect_aus(regions: list[RegionMotion], iod: float, parallax_iod: float = 0.0) -> list[AUEvidence]:
+    """All AU rules on the regions' onset->apex motion; fired ones have confidence >= 0.5. `parallax_iod`: what a
+    2D registration would leave of the head's turn between onset and apex, which raises the threshold."""
+    aus = au_rules(_Motion(regions, iod))
+    threshold = MOTION_THRESHOLD_IOD + PARALLAX_SHARE * max(parallax_iod - PARALLAX_FLOOR_IOD, 0.0)
+    if threshold == MOTION_THRESHOLD_IOD:
+        return aus
+    return [replace(a, confidence=_confidence(a.strength_iod, threshold),
+                    evidence=a.evidence if a.strength_iod >= threshold else []) for a in aus]

@@ -137,8 +137,10 @@ def choose_face(boxes: list[tuple[int, int, int, int]], source: str) -> tuple[tu
     return boxes[0], [f"{len(boxes)} faces found; analysed the largest ({area[0]} px² vs {area[1]} px²)"]
 
 
-def align_face(frames: np.ndarray, config: FaceConfig = FaceConfig(), source: str = "clip") -> AlignedFace:
-    """Detect the face on a reference frame and warp all frames onto the same eye-aligned crop.
+def align_face(frames: np.ndarray, config: FaceConfig = FaceConfig(), source: str = "clip", warp: bool = True
+               ) -> AlignedFace:
+    """Detect the face on a reference frame and warp all frames onto the same eye-aligned crop (`warp=False`:
+    find the face only; `crops` is then empty, for a caller that registers frames itself).
 
     One transform for the whole clip keeps head motion as motion (removed later by stabilisation)
     instead of replacing it with landmark jitter.
@@ -157,7 +159,7 @@ def align_face(frames: np.ndarray, config: FaceConfig = FaceConfig(), source: st
     size = (config.crop_size, config.crop_size)
     crops = np.stack(
         [cv2.warpAffine(f, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) for f in frames]
-    )
+    ) if warp else np.zeros((0, *size, 3), np.uint8)
     lm_crop = (lm @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
     left, right = eye_centres(lm_crop)
     if ref != 0:

@@ -15,6 +15,9 @@ FLOW_METHODS = ("dis", "tvl1")
 # motion is local and covers well under half the face, so LMEDS treats it as outliers.
 HEAD_GRID_IOD = 0.08  # grid step of the sample points, in IOD
 FOREHEAD_IOD = 0.45  # the face hull is extended this far above the brows
+# The parallax fit: Tukey's biweight constant (95 % efficiency on Gaussian noise), its iterations, and a
+# floor on the residual scale (px) so near-perfect registration does not make every pixel an outlier.
+TUKEY_C, PARALLAX_ITERATIONS, MIN_RESIDUAL_PX = 4.685, 6, 0.05
 
 
 _per_thread = threading.local()
@@ -76,12 +79,43 @@ def head_motion(flow: np.ndarray, landmarks: np.ndarray, iod: float) -> np.ndarr
     return matrix.astype(np.float32)
 
 
-def remove_head_motion(flow: np.ndarray, landmarks: np.ndarray, iod: float) -> np.ndarray:
-    """Flow minus the fitted rigid head motion, leaving the facial muscle motion."""
+def remove_head_motion(flow: np.ndarray, landmarks: np.ndarray, iod: float, depth: np.ndarray | None = None
+                       ) -> np.ndarray:
+    """Flow minus the fitted rigid head motion, leaving the facial muscle motion; with a `depth` map
+    (H, W) of the face, the parallax of a turn in depth is fitted and removed too."""
     h, w = flow.shape[:2]
     m = head_motion(flow, landmarks, iod)
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     head = np.stack(
         [m[0, 0] * xs + m[0, 1] * ys + m[0, 2] - xs, m[1, 0] * xs + m[1, 1] * ys + m[1, 2] - ys], axis=-1
     )
-    return flow - head
+    rest = flow - head
+    if depth is None:
+        return rest
+    return rest - parallax_motion(rest, landmarks, iod, depth)
+
+
+def parallax_motion(flow: np.ndarray, landmarks: np.ndarray, iod: float, depth: np.ndarray) -> np.ndarray:
+    """(H, W, 2) the affine-camera motion of a rigid face, A (x, y) + z d + c, that best explains the flow
+    over the face: fitted by iteratively reweighted least squares (Tukey), so local expression motion
+    counts as outliers."""
+    h, w = flow.shape[:2]
+    step = max(2, int(round(HEAD_GRID_IOD * iod)))
+    ys, xs = np.nonzero(face_hull_mask((h, w), landmarks, iod)[::step, ::step])
+    ys, xs = ys * step, xs * step
+    centre = landmarks.mean(axis=0)
+
+    def design(x, y, z):
+        return np.stack([(x - centre[0]) / iod, (y - centre[1]) / iod, z / iod, np.ones_like(x)], axis=-1)
+
+    a = design(xs.astype(np.float64), ys.astype(np.float64), depth[ys, xs].astype(np.float64))
+    u = flow[ys, xs].astype(np.float64)
+    weight = np.ones(len(a))
+    for _ in range(PARALLAX_ITERATIONS):
+        sw = np.sqrt(weight)[:, None]
+        coef, *_ = np.linalg.lstsq(a * sw, u * sw, rcond=None)
+        r = np.linalg.norm(u - a @ coef, axis=1)
+        scale = TUKEY_C * max(1.4826 * float(np.median(r)), MIN_RESIDUAL_PX)
+        weight = np.clip(1 - (r / scale) ** 2, 0, None) ** 2
+    gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
+    return (design(gx, gy, depth) @ coef.astype(np.float32)).astype(np.float32)

@@ -43,7 +43,7 @@ def expressive_mask(shape: tuple[int, int], landmarks: np.ndarray, iod: float) -
     return mask
 
 
-def motion_curve(gray: np.ndarray, landmarks: np.ndarray, iod: float) -> np.ndarray:
+def motion_curve(gray: np.ndarray, landmarks: np.ndarray, iod: float, depth: np.ndarray | None = None) -> np.ndarray:
     """Mean stabilised flow magnitude (IOD) from frame 0 to every frame, on half-size crops.
 
     Coarse to fine in time: flows to every CURVE_STRIDE-th frame (and the last), linear in between,
@@ -52,13 +52,15 @@ def motion_curve(gray: np.ndarray, landmarks: np.ndarray, iod: float) -> np.ndar
     """
     small = np.stack([cv2.resize(g, None, fx=CURVE_SCALE, fy=CURVE_SCALE, interpolation=cv2.INTER_AREA) for g in gray])
     lm, unit = landmarks * CURVE_SCALE, iod * CURVE_SCALE
+    if depth is not None:
+        depth = cv2.resize(depth, small.shape[1:][::-1], interpolation=cv2.INTER_AREA) * CURVE_SCALE
     mask = expressive_mask(small.shape[1:], lm, unit)
     measured: dict[int, float] = {0: 0.0}
 
     def measure(frames) -> None:
         for t in frames:
             if t not in measured:
-                flow = remove_head_motion(compute_flow(small[0], small[t], "dis"), lm, unit)
+                flow = remove_head_motion(compute_flow(small[0], small[t], "dis"), lm, unit, depth)
                 measured[t] = float(np.linalg.norm(flow[mask], axis=-1).mean() / unit)
 
     last = len(small) - 1
@@ -103,10 +105,12 @@ def check_given(phases: tuple[int, int, int], n_frames: int, source: str) -> tup
 
 
 def find_phases(
-    gray: np.ndarray, landmarks: np.ndarray, iod: float, given: tuple[int, int, int] | None = None, source: str = "clip"
+    gray: np.ndarray, landmarks: np.ndarray, iod: float, given: tuple[int, int, int] | None = None, source: str = "clip",
+    depth: np.ndarray | None = None,
 ) -> Phases:
-    """Spot the phases from motion, or validate and keep the `given` ones (a dataset label)."""
-    curve = motion_curve(gray, landmarks, iod)
+    """Spot the phases from motion, or validate and keep the `given` ones (a dataset label); `depth`
+    (the crop's depth map) removes the parallax of head turns from the curve too."""
+    curve = motion_curve(gray, landmarks, iod, depth)
     if given is not None:
         return Phases(*check_given(given, len(gray), source), "given", [round(float(c), 5) for c in curve])
     return Phases(*spot_phases(curve), "spotted", [round(float(c), 5) for c in curve])
