@@ -21,6 +21,10 @@ def format_table(result: Analysis) -> str:
             lines.append(f"{a.au:<6}{a.name:<22}{a.confidence:>6.2f}{a.strength_iod:>10.4f}  {a.side:<7} {', '.join(a.evidence)}")
     else:
         lines.append("no Action Unit: no facial region moved beyond the noise threshold (or none with confidence >= 0.5)")
+    if result.ordinary is not None and result.ordinary.events:
+        lines += ["", "ordinary motion (not an expression): " + "; ".join(
+            f"{e.kind}{'' if e.side == 'both' else f' ({e.side})'} {e.onset}-{e.offset} {'+'.join(e.aus)}"
+            for e in result.ordinary.events)]
     lines += ["", f"{'region':<20}{'mean px':>8}{'peak px':>8}{'IOD':>8}  direction"]
     for r in sorted(result.regions, key=lambda r: -r.mean_iod):
         lateral = f", {r.lateral}" if r.lateral else ""

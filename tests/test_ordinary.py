@@ -17,6 +17,7 @@ from deft.emotion import classify_emotion
 from deft.ordinary.mouth import speech_events
 from deft.ordinary.result import Ordinary, OrdinaryEvent
 from deft.ordinary.runs import hysteresis, peaks
+from deft.report import format_table
 from tests.conftest import as_video
 
 
@@ -83,6 +84,7 @@ def test_a_blink_is_au45_and_no_emotion():
         assert [e.aus for e in _found(result, blink, "blink")] == [("AU45",)]
     assert result.emotion.label == "none" and result.aus == []
     assert "ordinary" in result.to_dict() and "aus" in result.to_dict()  # new key beside the old ones
+    assert "ordinary motion (not an expression): blink" in format_table(result)
 
 
 @pytest.mark.slow
