@@ -39,8 +39,8 @@ def judge(quality: TrackQuality, covariates: Covariates) -> tuple[bool, str]:
     if quality.iod_px < MIN_IOD_PX:
         problems.append(f"face too small (eyes {quality.iod_px:.0f} px apart, need {MIN_IOD_PX:.0f})")
     if covariates.pose_change_deg > MAX_POSE_CHANGE_DEG:
-        problems.append(f"head turned {covariates.pose_change_deg:.0f}° in depth between onset and apex (more than "
-                        f"~{MAX_POSE_CHANGE_DEG:.0f}°: a 2D alignment cannot undo it)")
+        problems.append(f"head turned {covariates.pose_change_deg:.1f}° in depth between onset and apex (more than "
+                        f"~{MAX_POSE_CHANGE_DEG:.1f}°: a 2D alignment cannot undo it)")
     if covariates.head_residual_iod > MAX_HEAD_RESIDUAL_IOD:
         problems.append(f"the head moved in a way a 2D alignment cannot undo (nose against eye corners "
                         f"{covariates.head_residual_iod:.3f} IOD between onset and apex, over {MAX_HEAD_RESIDUAL_IOD})")
@@ -48,7 +48,7 @@ def judge(quality: TrackQuality, covariates: Covariates) -> tuple[bool, str]:
         problems.append(f"registration error {covariates.registration_error_iod:.3f} IOD, over "
                         f"{MAX_REGISTRATION_ERROR_IOD} IOD")
     if quality.sharpness < MIN_SHARPNESS:
-        problems.append(f"face blurred or heavily compressed (sharpness {quality.sharpness:.0f}, need {MIN_SHARPNESS:.0f})")
+        problems.append(f"face blurred or heavily compressed (sharpness {quality.sharpness:.1f}, need {MIN_SHARPNESS:g})")
     if covariates.background_iod >= MAX_BACKGROUND_IOD:
         problems.append(f"the whole face moves ({covariates.background_iod:.3f} IOD even in its stillest regions): "
                         "head motion left over, not one muscle")

@@ -96,7 +96,7 @@ def test_each_quality_problem_makes_the_clip_unreliable_with_its_reason(change, 
 
 def test_a_head_turn_and_leftover_motion_are_named():
     ok, reason = judge(quality(), POOR)
-    assert not ok and "head turned 15°" in reason and "whole face moves" in reason and "registration error" in reason
+    assert not ok and "head turned 15.0°" in reason and "whole face moves" in reason and "registration error" in reason
     assert "nose against eye corners 0.030 IOD" in reason
 
 
