@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import textwrap
 
 import numpy as np
 
@@ -52,7 +53,7 @@ def plot_analysis(result: Analysis, path: str | os.PathLike) -> None:
     trust = "reliable" if result.reliable else f"NOT reliable: {result.reliable_reason}"
     ax.set_title(f"apex frame {ph.apex}: {labels}\nregion motion onset->apex x{scale:.1f}, red = AU evidence",
                  fontsize=9)
-    ax.set_xlabel(trust if len(trust) < 90 else trust[:87] + "...", fontsize=8, color="#1c1c1e" if result.reliable else "#ff3b30")
+    ax.set_xlabel(textwrap.fill(trust, 80), fontsize=8, color="#1c1c1e" if result.reliable else "#ff3b30")
     ax.set_xticks([])
     ax.set_yticks([])
     curve = smooth_curve(np.asarray(ph.curve))
