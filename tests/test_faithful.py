@@ -1,11 +1,12 @@
 """Faithful answers: the claim check on texts, and decoding that cannot state what the analysis did not measure."""
 
+import random
 import re
 
 import pytest
 import torch
 
-from deft.instruct.faithful import ClipFacts, caveat, claims, first_unbacked
+from deft.instruct.faithful import ClipFacts, caveat, check, claims, first_unbacked
 from deft.model.decode import _cache_kwarg, greedy_decode
 from deft.model.guard import Guard
 from deft.model.prompt import stop_ids
@@ -69,6 +70,55 @@ def test_a_span_still_being_written_is_read_as_a_prefix():
     assert first_unbacked("AU12 (lip corner pa", FACTS) == len("AU12 (lip corner p")
     assert first_unbacked("It peaks at frame 1", FACTS) is None  # may become 14
     assert first_unbacked("It peaks at frame 2", FACTS) == len("It peaks at frame ")
+
+
+@pytest.mark.parametrize("text, held", [
+    ("AU12 (lip corner puller) moved: the right mouth corner moves ", ""),  # all may be streamed
+    ("The motion peaks at frame 14 and ", ""),
+    ("The right mouth corner moves up and to the im", "up and to the im"),  # may end "... image right"
+    ("It moved by 1.75 p", "1.75 p"),  # px or pixels: which measurement it must match
+    ("Then the brow low", "brow low"),  # "brow lowered" or "brow lowerer", a FACS name
+    ("The inner brows did", "inner brows did"),  # did not move (backed) or moved (unbacked)?
+    ("Upward goes the", "Upward goes the"),  # the region it describes comes later
+    ("This reads as happ", "happ"),
+    ("It is AU1", ""),  # an AU code is checked as a prefix: "AU1" may only become a fired code
+])
+def test_streaming_holds_back_only_what_may_still_turn_unbacked(text, held):
+    verdict = check(text, FACTS)
+    assert verdict.bad is None and text[verdict.safe:] == held
+
+
+def test_the_guard_streams_a_checked_answer_before_its_sentence_ends():
+    _, tok = tiny_llm()
+    guard = Guard(tok, FACTS)
+    tokens = tok.encode("AU12 (lip corner puller) moved: the right mouth corner moves up", add_special_tokens=False)
+    sent = guard.text(tokens[: guard.settled(tokens, False)])
+    assert sent.startswith("AU12 (lip corner puller) moved: the right mouth corner") and "up" not in sent
+
+
+FRAGMENTS = ("AU12", "AU4", "AU1", " (lip corner puller)", " (brow lowerer)", " (inner brow raiser)", " is active", " moved",
+             ":", ",", ".", " the", " right mouth corner", " left mouth corner", " inner brows", " brows", " chin", " moves",
+             " did not move", " stayed still", " up", " down", " up and to the image left", " up and to the image right",
+             " upward", " outward", " by", " 1.75", " 61.14", " 0.0226", " 0.0229", " 3", " px", " IOD", " at frame", " 8",
+             " 14", " peaks", " happiness", " surprise", " lip corner", " brow lowerer", " chin raiser", " not", " and",
+             " upper lip", " lower lip", " action unit", " 12")
+
+
+@pytest.mark.parametrize("facts", [FACTS, ClipFacts.from_analysis({**AU12_ONLY, "aus": [
+    {"au": "AU1", "name": "inner brow raiser", "strength_iod": 0.03, "evidence": ["inner_brow_left", "inner_brow_right"]},
+    {"au": "AU4", "name": "brow lowerer", "strength_iod": 0.02, "evidence": ["inner_brow_left"]}]})])
+def test_text_streamed_as_safe_is_never_taken_back(facts):
+    """Grown a character at a time, as a decoder writes: the first unbacked claim (where decoding turns back)
+    never starts inside text an earlier check called safe to stream."""
+    rng = random.Random(17)
+    for _ in range(60):
+        text, safe = "".join(rng.choice(FRAGMENTS) for _ in range(rng.randint(2, 8))).strip(), 0
+        for i in range(1, len(text) + 2):
+            verdict = check(text[:i], facts, final=i > len(text))
+            if verdict.bad is not None:
+                assert verdict.bad >= safe, (text[:i], text[verdict.bad:], text[:safe])
+                break
+            safe = max(safe, verdict.safe)
 
 
 def test_facts_are_read_by_key_so_new_aus_and_reliability_need_no_change():

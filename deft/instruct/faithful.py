@@ -2,7 +2,10 @@
 
 Checked on a text as it is generated (deft.model.guard): `final=False` reads the trailing, still
 growing span as a prefix (an AU code, a number, a FACS name in brackets must be able to grow into
-a measured one), so a decoder can refuse a token the moment it goes astray. Facts are read from
+a measured one), so a decoder can refuse a token the moment it goes astray, and `check` says how much
+of the text no later word can make unbacked (what may be streamed): all but the current word, a
+phrase that may still become a FACS name or a longer direction, a number whose unit may follow, a
+still region awaiting its "did not move", a direction awaiting its region. Facts are read from
 `deft analyze`'s JSON by key, so new AUs, labels and keys (`reliable`) need no change here.
 """
 
@@ -42,6 +45,15 @@ SIDELESS += [(re.compile(rf"\b{word}s?\b", re.I), bases) for word, bases in (
     ("(?:eye)?brow", ["inner_brow", "outer_brow"]), ("eyelid", ["upper_eyelid", "lower_eyelid"]), ("lid", ["upper_eyelid", "lower_eyelid"]),
     ("lip", ["upper_lip", "lower_lip"]), ("mouth", ["mouth_corner", "upper_lip", "lower_lip"]))]
 PX_KEYS, IOD_KEYS = ("mean_magnitude", "peak_magnitude"), ("mean_iod",)
+# Phrases whose verdict changes as they grow ("brow" -> "brow lowerer", "up" -> "up and to the image left",
+# "lower" -> "lower lip"): a text ending in (a prefix of) one holds it back.
+GROWING = sorted({*(n.lower() for n in AU_NAMES.values()), "action unit",
+                  *(f"{side}{p.split(' (')[0]}" for p in REGION_BASES.values() for side in ("", "left ", "right ")),
+                  *(f"{v}{w} and to the image {h}" for v in ("up", "down") for w in ("", "ward", "wards")
+                    for h in ("left", "right"))})
+UNIT_WORDS = ("px", "pixels", "iod", "inter-ocular")
+TRAILING_WORD = re.compile(r"[\w.'-]*$")
+NUMBER_AT_END = re.compile(r"(?<![\w.])\d+(?:\.\d*)?(\s*)([A-Za-z-]*)$")
 
 
 @dataclass
@@ -85,29 +97,64 @@ class Claim:
     text: str
     start: int  # where a decoder must change course when the claim is unbacked
     fact: dict | None  # the measured fact it rests on; None = unbacked
+    pending: bool = False  # its verdict waits for text still to come (only while the text is being written)
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "text": self.text, "fact": self.fact}
 
 
-def claims(text: str, facts: ClipFacts, final: bool = True) -> list[Claim]:
-    """Every claim in `text`, in order; with final=False the trailing span is checked as a prefix."""
+def _found(text: str, facts: ClipFacts, final: bool) -> list[Claim]:
     found: list[Claim] = []
     for check in (_aus, _names, _regions, _directions, _numbers, _emotions):
         found += check(text, facts, final)
     return sorted(found, key=lambda c: c.start)
 
 
+def claims(text: str, facts: ClipFacts, final: bool = True) -> list[Claim]:
+    """Every claim in `text`, in order; with final=False the trailing span is checked as a prefix."""
+    return [c for c in _found(text, facts, final) if not c.pending]
+
+
+@dataclass
+class Verdict:
+    bad: int | None  # where the first unbacked claim begins to go wrong (None: all backed so far)
+    safe: int  # text[:safe] holds no claim a later word can make unbacked: it may be streamed
+
+
+def check(text: str, facts: ClipFacts, final: bool = False) -> Verdict:
+    """The claim check of a text being written (final=False) or whole: where it goes wrong, what is safe."""
+    found = _found(text, facts, final)
+    bad = [c.start for c in found if c.fact is None and not c.pending]
+    if final:
+        return Verdict(min(bad) if bad else None, len(text))
+    word = TRAILING_WORD.search(text)  # may grow into another word, except an AU code (checked as a prefix)
+    held = len(text) if re.fullmatch(r"AU\d*", word.group()) else word.start()
+    safe = min([held, _growing(text), *(c.start for c in found if c.pending)])
+    return Verdict(min(bad) if bad else None, safe)
+
+
 def first_unbacked(text: str, facts: ClipFacts, final: bool = False) -> int | None:
     """The character where the first unbacked claim begins to go wrong, or None."""
-    bad = [c.start for c in claims(text, facts, final) if c.fact is None]
-    return min(bad) if bad else None
+    return check(text, facts, final).bad
 
 
 def checked_end(text: str) -> int:
-    """End of the last whole sentence: no later check reaches back before it."""
+    """End of the last whole sentence (where an answer cut short ends)."""
     ends = [m.end() for m in re.finditer(r"[.!?](?=\s)", text)]  # a last "10." may yet become "10.5"
     return ends[-1] if ends else 0
+
+
+def _growing(text: str) -> int:
+    """Start of a trailing span that may still grow into a GROWING phrase or a number's unit, else len(text)."""
+    number = NUMBER_AT_END.search(text)
+    if number and any(u.startswith(number.group(2).lower()) for u in UNIT_WORDS):
+        return number.start()
+    base = max(0, len(text) - 40)  # every GROWING phrase is shorter
+    for m in re.finditer(r"\b\w", text[base:]):
+        tail = re.sub(r"\s+", " ", text[base + m.start():]).lower()
+        if any(p.startswith(tail) for p in GROWING):
+            return base + m.start()
+    return len(text)
 
 
 def caveat(facts: ClipFacts) -> str | None:
@@ -131,9 +178,11 @@ def summary(facts: ClipFacts) -> str:
 
 
 def _closed(text: str, start: int, final: bool) -> tuple[str, bool]:
-    """The clause from `start` and whether it has ended (so a negation in it can be read)."""
+    """The clause from `start` (while it grows, without its last, unfinished word) and whether it has ended."""
     m = CLAUSE_END.search(text, start)
-    return (text[start: m.start()], True) if m else (text[start:], final)
+    if m:
+        return text[start: m.start()], True
+    return (text[start:], True) if final else (text[start: max(start, TRAILING_WORD.search(text).start())], False)
 
 
 def _prefix_ok(partial: str, candidates: list[str]) -> int:
@@ -166,9 +215,8 @@ def _aus(text: str, facts: ClipFacts, final: bool) -> list[Claim]:
         if entry is None:
             out.append(Claim("au", m.group(0), m.start(1) + _prefix_ok(digits, fired), None))
             continue
-        clause, ended = _closed(text, m.end(), final)
-        clause = re.split(r"AU\s?\d", clause)[0]
-        neg = NEGATION.search(clause) if ended else None
+        clause, _ = _closed(text, m.end(), final)
+        neg = NEGATION.search(re.split(r"AU\s?\d", clause)[0])  # a negation is refused where it is written
         out.append(Claim("au", m.group(0), m.end() + neg.start() if neg else m.start(),
                          None if neg else {k: entry.get(k) for k in ("au", "name", "side", "strength_iod", "evidence")}))
     return out
@@ -215,15 +263,18 @@ def _regions(text: str, facts: ClipFacts, final: bool) -> list[Claim]:
     out = []
     for start, end, names in _region_spans(text):
         if end == len(text) and not final:
+            out.append(Claim("region", text[start:end], start, None, pending=True))
             continue
         clause, ended = _closed(text, end, final)
-        if not ended:
-            continue  # "does not move" may still come
         moved = [n for n in names if n in facts.moved]
-        said_still = NEGATION.search(clause) is not None
-        ok = (not moved) if said_still else bool(moved)
+        still = NEGATION.search(clause)
         fact = {"regions": moved or [n for n in names if n in facts.regions], "moved": bool(moved)}
-        out.append(Claim("region", text[start:end], start, fact if ok else None))
+        if moved:  # a moved region said to stay still: refused at the negation, where it goes wrong
+            out.append(Claim("region", text[start:end], end + still.start() if still else start, None if still else fact))
+        elif still or ended:
+            out.append(Claim("region", text[start:end], start, fact if still else None))
+        else:  # a region that did not move: backed only once its clause says so
+            out.append(Claim("region", text[start:end], start, None, pending=True))
     return out
 
 
@@ -235,13 +286,16 @@ def _directions(text: str, facts: ClipFacts, final: bool) -> list[Claim]:
             continue
         s0 = max((e.end() for e in SENTENCE_END.finditer(text, 0, m.start())), default=0)
         sentence_end = SENTENCE_END.search(text, m.end())
+        if sentence_end and sentence_end.end() == len(text) and not final:
+            sentence_end = None  # a last "." may be a decimal point
         prev_dir = max((d.end() for d in DIRECTION.finditer(text, s0, m.start())), default=s0)
         # it describes the regions named since the last direction, else the sentence's last ones, else the next
         group = [names for s, e, names in spans if prev_dir <= s and e <= m.start()]
         group = group or [names for s, e, names in spans if s0 <= s and e <= m.start()][-1:]
         if not group:
-            if sentence_end is None and not final:
-                continue  # the regions it describes may follow
+            if sentence_end is None and not final:  # the regions it describes may follow
+                out.append(Claim("direction", m.group(0), m.start(), None, pending=True))
+                continue
             stop = sentence_end.start() if sentence_end else len(text)
             group = [names for s, e, names in spans if m.end() <= s and e <= stop][:1]
         vertical = (m.group(1) or m.group(4) or "").lower() or None

@@ -31,7 +31,7 @@ def greedy_decode(llm, embeds: torch.Tensor, max_new_tokens: int, stop: list[int
     tokens, then end). Stats: steps (LLM forwards after the prefill), drafted and accepted draft tokens,
     rewinds. With a `guard` (deft.model.guard) every step's text is checked against the clip's facts: the
     first token of an unbacked claim is banned at its position and decoding resumes there; the streamer
-    gets only settled tokens; if the guard gives up, the answer ends at its last checked sentence.
+    gets settled tokens only (deft.model.guard); if the guard gives up, the answer ends at its last checked sentence.
     """
     from transformers import DynamicCache
 
@@ -55,8 +55,7 @@ def greedy_decode(llm, embeds: torch.Tensor, max_new_tokens: int, stop: list[int
                     bad = guard.rewind(tokens, bad, floor=sent)
             except GuardGaveUp:
                 stats["gave_up"] = True
-                cut = guard.settled(tokens, False)
-                tokens = tokens[: cut if cut > sent and guard.first_bad(tokens[:cut], True) is None else sent]
+                tokens = guard.cut(tokens, sent)
                 break
             if bad is not None:
                 stats["rewinds"] += 1

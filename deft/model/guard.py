@@ -3,15 +3,16 @@ tokens are settled, and the bans that steer greedy decoding around an unbacked c
 
 A decoder asks `first_bad(tokens)` after each step. When a claim is unbacked, the token where it starts
 to go wrong is banned at that position and decoding resumes from there (the cache is cut back): the
-model's next-best token replaces it, so the text stays the model's own. Everything before the last
-checked sentence is settled (`settled`) and can be streamed; no later check reaches back past it.
+model's next-best token replaces it, so the text stays the model's own. The tokens before the check's
+safe point are settled (`settled`) and can be streamed at once: no later word can make a claim in them
+unbacked (deft.instruct.faithful.check), so sent text is never taken back.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from deft.instruct.faithful import ClipFacts, checked_end, first_unbacked
+from deft.instruct.faithful import ClipFacts, Verdict, check, checked_end
 
 MAX_BANS_AT = 8  # tokens banned at one position before the one before it is blamed instead
 MAX_REWINDS = 64  # per answer; past it the answer ends at its last checked sentence (GuardGaveUp)
@@ -27,6 +28,13 @@ class Guard:
     facts: ClipFacts
     bans: dict[int, set[int]] = field(default_factory=dict)  # position -> tokens barred there
     rewinds: int = 0
+    _last: tuple[str, bool, Verdict] | None = field(default=None, repr=False)  # decoders ask twice per step
+
+    def check(self, tokens: list[int], final: bool) -> tuple[str, Verdict]:
+        text = self.text(tokens)
+        if self._last is None or self._last[:2] != (text, final):
+            self._last = (text, final, check(text, self.facts, final))
+        return text, self._last[2]
 
     def text(self, tokens: list[int]) -> str:
         return self.tokenizer.decode(tokens, skip_special_tokens=True)
@@ -44,7 +52,7 @@ class Guard:
 
     def first_bad(self, tokens: list[int], final: bool) -> int | None:
         """Position of the first token of an unbacked claim (`final`: the answer ends here), or None."""
-        char = first_unbacked(self.text(tokens), self.facts, final)
+        char = self.check(tokens, final)[1].bad
         return None if char is None else self._token_at(tokens, char)
 
     def rewind(self, tokens: list[int], bad: int, floor: int = 0) -> int:
@@ -62,10 +70,13 @@ class Guard:
 
     def settled(self, tokens: list[int], final: bool) -> int:
         """How many leading tokens no later check can take back."""
-        if final:
-            return len(tokens)
-        end = checked_end(self.text(tokens))
-        return self._token_at(tokens, end) if end else 0
+        text, verdict = self.check(tokens, final)
+        return len(tokens) if final or verdict.safe >= len(text) else self._token_at(tokens, verdict.safe)
+
+    def cut(self, tokens: list[int], sent: int) -> list[int]:
+        """The answer once the guard gave up: up to its last checked sentence, or what was already sent."""
+        end = self._token_at(tokens, checked_end(self.text(tokens)))
+        return tokens[: end if end > sent and self.first_bad(tokens[:end], True) is None else sent]
 
     def banned(self, position: int) -> set[int]:
         return self.bans.get(position, set())

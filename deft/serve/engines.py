@@ -251,8 +251,7 @@ class VLLMEngine:
                     if bad is not None:
                         tokens, rewound = tokens[: guard.rewind(tokens, bad, floor=sent)], True
                 except GuardGaveUp:
-                    cut = guard.settled(tokens, False)
-                    tokens = tokens[: cut if cut > sent and guard.first_bad(tokens[:cut], True) is None else sent]
+                    tokens = guard.cut(tokens, sent)
                     events.close()
                     max_new_tokens = len(tokens)  # ends the outer loop
                     break
