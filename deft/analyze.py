@@ -17,7 +17,7 @@ from deft.motion.flow import compute_flow, optical_strain, remove_head_motion, t
 from deft.motion.phases import Phases, find_phases
 from deft.motion.regions import RegionMotion, describe_regions
 from deft.motion.register import Registration, register, registration_warnings, trusted, warp_frames
-from deft.ordinary import Ordinary, detect_ordinary, set_aside, supporting_aus
+from deft.ordinary import Ordinary, detect_ordinary, matched_reference, separator, set_aside, supporting_aus
 from deft.reliability import judge
 from deft.tracking import (HeadPose, Tracked, TrackQuality, clip_quality, head_pose, track_face, track_quality,
                            track_warnings)
@@ -138,14 +138,17 @@ def analyze_frames(
     if config.register == "none":
         with _timed(timings, "phases"):
             gray = np.stack([to_gray(c) for c in face.crops])
-            ph = find_phases(gray, face.landmarks, face.iod, phases, video.source)
+            ph = find_phases(gray, face.landmarks, face.iod, phases, video.source, separate=separator(ordinary))
+            reference = matched_reference(ordinary, (ph.onset, ph.apex, ph.offset), fps)  # mouth and lids as at the apex
+            ordinary.reference = None if reference == ph.onset else reference
         with _timed(timings, "flow"):
-            flow = remove_head_motion(compute_flow(gray[ph.onset], gray[ph.apex], config.flow), face.landmarks,
+            flow = remove_head_motion(compute_flow(gray[reference], gray[ph.apex], config.flow), face.landmarks,
                                       face.iod)
             strain = optical_strain(flow)
         reg = None
     else:
         ph, flow, strain, face, reg = _registered_motion(video, tracked, face, config, phases, timings)
+        reference = ph.onset
         gray = np.stack([to_gray(c) for c in face.crops])
     with _timed(timings, "aus"):
         regions = describe_regions(flow, strain, face.landmarks, face.iod)
@@ -157,7 +160,7 @@ def analyze_frames(
             all_aus = calibrate(all_aus, reliable)
         if reg is not None and not trusted(reg, ph.apex):
             all_aus = distrust(all_aus)
-        expression_aus = set_aside(ordinary, all_aus, (ph.onset, ph.apex, ph.offset))  # speech/blinks explain the rest
+        expression_aus = set_aside(ordinary, all_aus, (reference, ph.apex, ph.offset))  # speech/blinks explain the rest
         fired = sorted((a for a in expression_aus if a.confidence >= 0.5), key=lambda a: -a.strength_iod)
         emotion = classify_emotion(expression_aus, supporting_aus(ordinary, ph.onset, ph.offset))
     return Analysis(

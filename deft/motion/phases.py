@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -15,6 +16,8 @@ CURVE_SCALE = 0.5  # the motion curve is measured on half-size crops: 4x cheaper
 CURVE_STRIDE = 2  # coarse pass: every 2nd frame (a micro-expression rises over >= 4 frames at 30 fps)
 APEX_REFINE = 3  # fine pass: every frame within this many of the coarse peak ...
 PEAK_TIE, MAX_PEAKS = 0.9, 4  # ... and of coarse points within 10 % of it (at most 4: weak, flat curves)
+# (measured frames (n,), their per-region mean flows vs frame 0 (n, R, 2), IOD) -> the curve there (n,)
+Separate = Callable[[np.ndarray, np.ndarray], np.ndarray]
 ONSET_SHARE = 0.15  # onset/offset: last/first frame whose motion is under this share of the apex's
 
 
@@ -32,43 +35,56 @@ class Phases:
         return {"onset": self.onset, "apex": self.apex, "offset": self.offset, "source": self.source}
 
 
-def expressive_mask(shape: tuple[int, int], landmarks: np.ndarray, iod: float) -> np.ndarray:
-    """Union of all region discs: where facial muscles show motion."""
+def region_masks(shape: tuple[int, int], landmarks: np.ndarray, iod: float) -> list[np.ndarray]:
+    """One boolean disc per region (REGIONS order); a disc off the crop keeps its nearest pixel."""
     h, w = shape
     ys, xs = np.mgrid[0:h, 0:w]
-    mask = np.zeros((h, w), bool)
+    out = []
     for spec in REGIONS:
         (cx, cy), r = region_geometry(spec, landmarks, iod)
-        mask |= (xs - cx) ** 2 + (ys - cy) ** 2 <= r**2
-    return mask
+        disc = (xs - cx) ** 2 + (ys - cy) ** 2 <= r**2
+        if not disc.any():
+            disc[int(np.clip(cy, 0, h - 1)), int(np.clip(cx, 0, w - 1))] = True
+        out.append(disc)
+    return out
 
 
-def motion_curve(gray: np.ndarray, landmarks: np.ndarray, iod: float, depth: np.ndarray | None = None) -> np.ndarray:
+def motion_curve(gray: np.ndarray, landmarks: np.ndarray, iod: float, depth: np.ndarray | None = None,
+                 separate: Separate | None = None) -> np.ndarray:
     """Mean stabilised flow magnitude (IOD) from frame 0 to every frame, on half-size crops.
 
     Coarse to fine in time: flows to every CURVE_STRIDE-th frame (and the last), linear in between,
     then measured exactly on every frame near the coarse peak (and near-ties of it), where the apex
-    is picked: about half the flows of measuring every frame.
+    is picked: about half the flows of measuring every frame. `separate` (deft.ordinary.separate) turns
+    the measured frames' per-region mean flows into the expression's motion, speech and blinks taken out.
     """
     small = np.stack([cv2.resize(g, None, fx=CURVE_SCALE, fy=CURVE_SCALE, interpolation=cv2.INTER_AREA) for g in gray])
     lm, unit = landmarks * CURVE_SCALE, iod * CURVE_SCALE
     if depth is not None:
         depth = cv2.resize(depth, small.shape[1:][::-1], interpolation=cv2.INTER_AREA) * CURVE_SCALE
-    mask = expressive_mask(small.shape[1:], lm, unit)
-    measured: dict[int, float] = {0: 0.0}
+    discs = region_masks(small.shape[1:], lm, unit)
+    mask = np.logical_or.reduce(discs)
+    raw: dict[int, float] = {0: 0.0}  # mean |flow| over the regions' union (IOD)
+    vectors: dict[int, np.ndarray] = {0: np.zeros((len(discs), 2))}  # per-region mean flow (IOD), for `separate`
 
-    def measure(frames) -> None:
+    def measure(frames) -> dict[int, float]:
         for t in frames:
-            if t not in measured:
+            if t not in raw:
                 flow = remove_head_motion(compute_flow(small[0], small[t], "dis"), lm, unit, depth)
-                measured[t] = float(np.linalg.norm(flow[mask], axis=-1).mean() / unit)
+                raw[t] = float(np.linalg.norm(flow[mask], axis=-1).mean() / unit)
+                if separate is not None:
+                    vectors[t] = np.array([flow[d].mean(axis=0) for d in discs]) / unit
+        if separate is None:
+            return raw
+        ts = np.array(sorted(vectors))
+        return dict(zip(ts.tolist(), separate(ts, np.stack([vectors[t] for t in ts])).tolist()))
 
     last = len(small) - 1
-    measure([*range(CURVE_STRIDE, last, CURVE_STRIDE), last] if last > 0 else [])
+    measured = measure([*range(CURVE_STRIDE, last, CURVE_STRIDE), last] if last > 0 else [])
     top = max(measured.values())
     peaks = sorted((t for t in measured if measured[t] >= PEAK_TIE * top), key=lambda t: -measured[t])
     for peak in peaks[:MAX_PEAKS]:  # the highest coarse points and their near-ties
-        measure(range(max(1, peak - APEX_REFINE), min(last, peak + APEX_REFINE) + 1))
+        measured = measure(range(max(1, peak - APEX_REFINE), min(last, peak + APEX_REFINE) + 1))
     known = sorted(measured)
     return np.interp(np.arange(len(small)), known, [measured[t] for t in known])
 
@@ -106,11 +122,11 @@ def check_given(phases: tuple[int, int, int], n_frames: int, source: str) -> tup
 
 def find_phases(
     gray: np.ndarray, landmarks: np.ndarray, iod: float, given: tuple[int, int, int] | None = None, source: str = "clip",
-    depth: np.ndarray | None = None,
+    depth: np.ndarray | None = None, separate: Separate | None = None,
 ) -> Phases:
     """Spot the phases from motion, or validate and keep the `given` ones (a dataset label); `depth`
-    (the crop's depth map) removes the parallax of head turns from the curve too."""
-    curve = motion_curve(gray, landmarks, iod, depth)
+    (the crop's depth map) removes the parallax of head turns from the curve too; `separate` speech and blinks."""
+    curve = motion_curve(gray, landmarks, iod, depth, separate)
     if given is not None:
         return Phases(*check_given(given, len(gray), source), "given", [round(float(c), 5) for c in curve])
     return Phases(*spot_phases(curve), "spotted", [round(float(c), 5) for c in curve])

@@ -29,7 +29,8 @@ def detect_ordinary(frames: np.ndarray, landmarks: np.ndarray, fps: float,
     eye_open = {side: fill_lost(v) for side, v in measures.eye_open.items()}
     closure = closure_scores(gray, landmarks, max(2, round(config.eyelids.window_s * fps)))
     lids = lid_events(closure, eye_open, fps, config.eyelids)
-    mouth, jaw = fill_lost(measures.mouth_open), fill_lost(measures.jaw)
+    mouth, lips, jaw = fill_lost(measures.mouth_open), fill_lost(measures.lip_gap), fill_lost(measures.jaw)
     speech = speech_events(mouth, jaw, fps, measures.iod_px, config.mouth)
-    events = [*lids, *widen_events(eye_open, lids, config.eyelids), *speech, *jaw_drops(mouth, fill_lost(measures.lip_gap), jaw, speech, config.mouth)]
-    return Ordinary(sorted(events, key=lambda e: (e.onset, e.kind)))
+    events = [*lids, *widen_events(eye_open, lids, config.eyelids), *speech, *jaw_drops(mouth, lips, jaw, speech, config.mouth)]
+    signals = {"mouth": mouth, "lips": lips, "jaw": jaw, **{f"closure_{side}": v for side, v in closure.items()}}
+    return Ordinary(sorted(events, key=lambda e: (e.onset, e.kind)), signals=signals)

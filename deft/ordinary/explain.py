@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from deft.aus import AUEvidence
 from deft.ordinary.result import Ordinary
+from deft.ordinary.separate import GROUPS, mismatch
 
 # The flow rules read motion from the onset frame to the apex frame. Speech moves the lips, the jaw and
 # with them the chin and the mouth corners' height: the rules see AU25 (lower lip away from the upper),
@@ -24,13 +25,20 @@ EXPLAINS_ALONE: dict[str, frozenset[str]] = {"speech": frozenset({"AU10"}),
                                              **{kind: frozenset({"AU4"}) for kind in ("blink", "wink", "closed")}}
 
 
+def _moved(ordinary: Ordinary, kind: str, onset: int, apex: int) -> bool:
+    """Did this kind's own signal change between the two frames the flow compares (separate.py)? Speech
+    and a jaw drop move the mouth, blinks the lids; a phase-matched reference leaves them as at the apex."""
+    group = next((g for g, (kinds, _, _) in GROUPS.items() if kind in kinds), "mouth" if kind == "jaw" else None)
+    return group is None or not ordinary.signals or mismatch(ordinary, group, onset, apex) > 1.0
+
+
 def explained_aus(ordinary: Ordinary, onset: int, apex: int, fired: set[str], margin: int = 1) -> dict[str, str]:
-    """Fired expression AU -> the ordinary kind under way at the onset or apex frame (within `margin`
-    frames) whose motion explains it."""
+    """Fired expression AU -> the ordinary kind under way at the onset (the flow's reference) or apex frame
+    (within `margin` frames) whose motion explains it: it moved between those two frames."""
     out: dict[str, str] = {}
     alone: dict[str, str] = {}
     for event in ordinary.events:
-        if any(event.overlaps(t - margin, t + margin) for t in (onset, apex)):
+        if any(event.overlaps(t - margin, t + margin) for t in (onset, apex)) and _moved(ordinary, event.kind, onset, apex):
             for au in EXPLAINS.get(event.kind, frozenset()) & fired:
                 out.setdefault(au, event.kind)
             for au in EXPLAINS_ALONE.get(event.kind, frozenset()) & fired:

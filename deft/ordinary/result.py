@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from deft.labels import AU_NAMES, au_number
 
 
@@ -33,6 +35,9 @@ class Ordinary:
 
     events: list[OrdinaryEvent] = field(default_factory=list)
     explained: dict[str, str] = field(default_factory=dict)  # expression AU -> the kind whose motion explains it
+    # Per-frame signals the events were read from (mouth, lips, jaw: IOD; closure_right/left: 1 - NCC); not serialised.
+    signals: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    reference: int | None = None  # the flow's phase-matched reference frame when it is not the onset (separate.py)
 
     def kinds(self) -> set[str]:
         return {e.kind for e in self.events}
@@ -64,4 +69,5 @@ class Ordinary:
 
     def to_dict(self) -> dict:
         return {"events": [e.to_dict() for e in self.events], "aus": self.aus_dict(),
-                "explained": dict(sorted(self.explained.items(), key=lambda kv: au_number(kv[0])))}
+                "explained": dict(sorted(self.explained.items(), key=lambda kv: au_number(kv[0]))),
+                "reference": self.reference}
