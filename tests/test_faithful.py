@@ -37,8 +37,8 @@ def unbacked(text: str) -> list[str]:
 
 def test_a_faithful_answer_has_every_claim_backed():
     text = ("AU12 (lip corner puller) is active: the right mouth corner moves up and to the image left by 1.75 px "
-            "(0.0226 IOD), outward. The motion starts at frame 8, peaks at frame 14 and fades by frame 20. "
-            "This reads as positive (happiness).")
+            "(0.0226 IOD), outward. The motion starts at frame 8, peaks at frame 14 and fades by frame 20, "
+            "0.4 s later; the lip corners rise while the lower lip stays still. This reads as positive (happiness).")
     found = claims(text, FACTS)
     assert not unbacked(text)
     assert {c.kind for c in found} >= {"au", "name", "region", "direction", "px", "iod", "frame", "emotion"}
@@ -57,10 +57,19 @@ def test_a_faithful_answer_has_every_claim_backed():
     ("The inner brows move down.", "inner brows"),  # measured, but too weak for any AU: not a movement
     ("AU12 did not move.", "AU12"),
     ("The left mouth corner stays still.", "left mouth corner"),
+    ("The lip corners are lowered.", "lowered"),  # a verb states a direction, too
+    ("The motion lasted 2.5 s.", "2.5"),  # seconds: the phases' times and the durations between them
+    ("AU12 fired with 40 % confidence.", "40"),
 ])
 def test_an_unbacked_claim_is_caught(text, wrong):
     assert wrong in unbacked(text)
     assert first_unbacked(text, FACTS, final=True) is not None
+
+
+def test_a_negation_speaks_of_its_own_regions():
+    assert not unbacked("The chin and the lower lip did not move.")
+    assert not unbacked("The lip corners rise while the lower lip stays still.")
+    assert unbacked("The lip corners and the chin stayed still.") == ["lip corners"]
 
 
 def test_a_span_still_being_written_is_read_as_a_prefix():
@@ -96,7 +105,7 @@ def test_the_guard_streams_a_checked_answer_before_its_sentence_ends():
     assert sent.startswith("AU12 (lip corner puller) moved: the right mouth corner") and "up" not in sent
 
 
-FRAGMENTS = ("AU12", "AU4", "AU1", " (lip corner puller)", " (brow lowerer)", " (inner brow raiser)", " is active", " moved",
+FRAGMENTS = (" rose", " lowered", " lower", " 0.2 s", " 100 %", "AU12", "AU4", "AU1", " (lip corner puller)", " (brow lowerer)", " (inner brow raiser)", " is active", " moved",
              ":", ",", ".", " the", " right mouth corner", " left mouth corner", " inner brows", " brows", " chin", " moves",
              " did not move", " stayed still", " up", " down", " up and to the image left", " up and to the image right",
              " upward", " outward", " by", " 1.75", " 61.14", " 0.0226", " 0.0229", " 3", " px", " IOD", " at frame", " 8",

@@ -21,13 +21,17 @@ from deft.labels import AU_NAMES
 AU_CODE = re.compile(r"(?:AU|\b[Aa]ction [Uu]nits?)\s?(\d*)")
 AU_WITH_NAME = re.compile(r"AU\s?(\d+)\s*\(([^)]*)(\)?)")
 NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d*)?")
-UNIT = re.compile(r"\s*(px\b|pixels?\b|IOD\b|inter-ocular)", re.I)
+UNIT = re.compile(r"\s*(px\b|pixels?\b|IOD\b|inter-ocular|ms\b|milliseconds?\b|s\b|secs?\b|seconds?\b|%|per\s?cent\b)", re.I)
+UNIT_KIND = {"px": "px", "pix": "px", "iod": "iod", "int": "iod", "ms": "ms", "mil": "ms", "%": "percent", "per": "percent"}
 FRAME = re.compile(r"\bframes?\s+(?:#\s?)?$", re.I)
 SENTENCE_END = re.compile(r"[.!?](?=\s)|[.!?]$")
 CLAUSE_END = re.compile(r"[.;:!?](?=\s|$)")
 NEGATION = re.compile(r"\b(?:not|no|never|absent|inactive|still|unchanged|at rest|isn't|wasn't|doesn't|didn't)\b", re.I)
 DIRECTION = re.compile(r"\b(?:(up|down)(?:wards?)? and to the image (left|right)|to the image (left|right)|"
-                       r"(up|down)(?:wards?)?|(in|out)wards?)\b", re.I)
+                       r"(up|down)(?:wards?)?|(in|out)wards?|"
+                       r"(rais(?:e[sd]?|ing)|ris(?:es?|ing|en)|rose|lift(?:s|ed|ing)?)|"  # verbs: up
+                       r"(lower(?:s|ed|ing)?(?!\s+(?:lip|lid|eyelid|face|half|part|jaw))|drop(?:s|ped|ping)?|fall(?:s|ing|en)?|fell|"
+                       r"sinks?|sank|sunk))\b", re.I)  # verbs: down ("the lower lip" is a region)
 ROLE_WORDS = (("onset", re.compile(r"\b(?:start|begin|onset)", re.I)), ("apex", re.compile(r"\b(?:peak|apex|strongest|maxim)", re.I)),
               ("offset", re.compile(r"\b(?:fade|end|offset|return|settle|stop|back)", re.I)))
 # Emotion words -> the label they state (fine labels, their adjectives, the MEGC classes).
@@ -42,6 +46,7 @@ NAME_OWNER = {name.lower(): au for au, name in AU_NAMES.items()}
 SIDELESS = [(re.compile(r"\b" + r"\s+".join(map(re.escape, phrase.split(" (")[0].split())) + r"s?\b", re.I), [base])
             for base, phrase in REGION_BASES.items()]
 SIDELESS += [(re.compile(rf"\b{word}s?\b", re.I), bases) for word, bases in (
+    ("lip corner", ["mouth_corner"]), ("corners? of the mouth", ["mouth_corner"]),
     ("(?:eye)?brow", ["inner_brow", "outer_brow"]), ("eyelid", ["upper_eyelid", "lower_eyelid"]), ("lid", ["upper_eyelid", "lower_eyelid"]),
     ("lip", ["upper_lip", "lower_lip"]), ("mouth", ["mouth_corner", "upper_lip", "lower_lip"]))]
 PX_KEYS, IOD_KEYS = ("mean_magnitude", "peak_magnitude"), ("mean_iod",)
@@ -51,9 +56,10 @@ GROWING = sorted({*(n.lower() for n in AU_NAMES.values()), "action unit",
                   *(f"{side}{p.split(' (')[0]}" for p in REGION_BASES.values() for side in ("", "left ", "right ")),
                   *(f"{v}{w} and to the image {h}" for v in ("up", "down") for w in ("", "ward", "wards")
                     for h in ("left", "right"))})
-UNIT_WORDS = ("px", "pixels", "iod", "inter-ocular")
+JOINED = re.compile(r"[\s,]*(?:(?:and|or|nor)\s+)?(?:(?:the|both|its|their)\s+)?", re.I)
+UNIT_WORDS = ("px", "pixels", "iod", "inter-ocular", "s", "secs", "seconds", "ms", "milliseconds", "percent", "per cent")
 TRAILING_WORD = re.compile(r"[\w.'-]*$")
-NUMBER_AT_END = re.compile(r"(?<![\w.])\d+(?:\.\d*)?(\s*)([A-Za-z-]*)$")
+NUMBER_AT_END = re.compile(r"(?<![\w.])\d+(?:\.\d*)?(\s*)([A-Za-z -]*)$")
 
 
 @dataclass
@@ -68,6 +74,8 @@ class ClipFacts:
     numbers: list[float]  # every measured number an answer may quote
     cautions: list[str] = field(default_factory=list)  # why the analysis may be unreliable
     expressive: bool = True  # an expression AU fired (not only ordinary motion: blinks, speech)
+    times: list[float] = field(default_factory=list)  # s: onset, apex, offset, the durations between, motion_s
+    percents: list[float] = field(default_factory=list)  # AU confidences, emotion scores, x 100
 
     @classmethod
     def from_analysis(cls, analysis: dict) -> "ClipFacts":
@@ -83,7 +91,14 @@ class ClipFacts:
         cautions = list(analysis.get("warnings", []))
         if analysis.get("reliable") is False:
             cautions.insert(0, analysis.get("reliable_reason") or "the analysis marks itself unreliable")
-        return cls(aus, regions, moved, analysis.get("emotion", {}), phases, numbers, cautions, bool(expression))
+        fps = analysis.get("sampled_fps") or analysis.get("fps")
+        frames = [v for v in phases.values() if v is not None]
+        times = [f / fps for f in frames] + [abs(a - b) / fps for a in frames for b in frames if a > b] if fps else []
+        times += [v for v in [(analysis.get("quality") or {}).get("motion_s")] if v is not None]
+        emotion = analysis.get("emotion", {})
+        percents = [100 * float(a["confidence"]) for a in aus.values() if "confidence" in a]
+        percents += [100 * float(v) for k in ("scores", "fine_scores") for v in (emotion.get(k) or {}).values()]
+        return cls(aus, regions, moved, emotion, phases, numbers, cautions, bool(expression), times, percents)
 
     @property
     def labels(self) -> set[str]:
@@ -147,7 +162,7 @@ def checked_end(text: str) -> int:
 def _growing(text: str) -> int:
     """Start of a trailing span that may still grow into a GROWING phrase or a number's unit, else len(text)."""
     number = NUMBER_AT_END.search(text)
-    if number and any(u.startswith(number.group(2).lower()) for u in UNIT_WORDS):
+    if number and any(u.startswith(number.group(2).lower()) for u in UNIT_WORDS):  # "per c" -> "per cent"
         return number.start()
     base = max(0, len(text) - 40)  # every GROWING phrase is shorter
     for m in re.finditer(r"\b\w", text[base:]):
@@ -261,13 +276,14 @@ def _region_spans(text: str) -> list[tuple[int, int, list[str]]]:
 
 def _regions(text: str, facts: ClipFacts, final: bool) -> list[Claim]:
     out = []
-    for start, end, names in _region_spans(text):
+    spans = _region_spans(text)
+    for start, end, names in spans:
         if end == len(text) and not final:
             out.append(Claim("region", text[start:end], start, None, pending=True))
             continue
         clause, ended = _closed(text, end, final)
         moved = [n for n in names if n in facts.moved]
-        still = NEGATION.search(clause)
+        still = NEGATION.search(clause[: _own_part(text, end, spans)])
         fact = {"regions": moved or [n for n in names if n in facts.regions], "moved": bool(moved)}
         if moved:  # a moved region said to stay still: refused at the negation, where it goes wrong
             out.append(Claim("region", text[start:end], end + still.start() if still else start, None if still else fact))
@@ -278,11 +294,24 @@ def _regions(text: str, facts: ClipFacts, final: bool) -> list[Claim]:
     return out
 
 
+def _own_part(text: str, end: int, spans) -> int:
+    """Length of the clause after a region mention that speaks of it: up to the next region named apart
+    ("the lips moved while the chin stayed still"), not one joined to it ("the chin and the lips did not")."""
+    reach = end
+    for s, e, _ in spans:
+        if s >= reach:
+            if not JOINED.fullmatch(text[reach:s]):
+                return s - end
+            reach = e
+    return len(text)
+
+
 def _directions(text: str, facts: ClipFacts, final: bool) -> list[Claim]:
     out = []
     spans = _region_spans(text)
     for m in DIRECTION.finditer(text):
-        if m.end() == len(text) and not final:
+        if not final and re.fullmatch(r"\s*\w*", text[m.end():]):  # "lower" may be "lower lip"
+            out.append(Claim("direction", m.group(0), m.start(), None, pending=True))
             continue
         s0 = max((e.end() for e in SENTENCE_END.finditer(text, 0, m.start())), default=0)
         sentence_end = SENTENCE_END.search(text, m.end())
@@ -298,7 +327,7 @@ def _directions(text: str, facts: ClipFacts, final: bool) -> list[Claim]:
                 continue
             stop = sentence_end.start() if sentence_end else len(text)
             group = [names for s, e, names in spans if m.end() <= s and e <= stop][:1]
-        vertical = (m.group(1) or m.group(4) or "").lower() or None
+        vertical = (m.group(1) or m.group(4) or ("up" if m.group(6) else "down" if m.group(7) else "")).lower() or None
         horizontal = (m.group(2) or m.group(3) or "").lower() or None
         lateral = f"{m.group(5).lower()}ward" if m.group(5) else None
         measured = [facts.regions[n] for names in group for n in names if n in facts.moved]
@@ -339,7 +368,7 @@ def _numbers(text: str, facts: ClipFacts, final: bool) -> list[Claim]:
             values, kind, fact = _frame_values(text, m.start(), facts)
         else:
             unit = UNIT.match(text, m.end())
-            kind = "iod" if unit and unit.group(1).lower() in ("iod", "inter-ocular") else "px" if unit else "number"
+            kind = UNIT_KIND.get(unit.group(1)[:3].lower(), "s") if unit else "number"
             values, fact = _unit_values(text, m.start(), kind, spans, facts)
         if open_end:  # still being written: it must be able to grow into a measured value
             n = _prefix_ok(m.group(0), _renderings(values))
@@ -366,6 +395,9 @@ def _frame_values(text: str, at: int, facts: ClipFacts) -> tuple[list[float], st
 def _unit_values(text: str, at: int, kind: str, spans, facts: ClipFacts) -> tuple[list[float], dict]:
     if kind == "number":
         return facts.numbers, {}
+    if kind in ("s", "ms", "percent"):  # times of the phases, durations between them; confidences, scores
+        values = facts.percents if kind == "percent" else [t * (1000 if kind == "ms" else 1) for t in facts.times]
+        return values, {"unit": kind}
     keys = PX_KEYS if kind == "px" else IOD_KEYS
     s0 = max((e.end() for e in SENTENCE_END.finditer(text, 0, at)), default=0)
     near = [names for s, e, names in spans if s0 <= s and e <= at]
