@@ -344,7 +344,7 @@ def test_vllm_answers_like_transformers(served):
         stamps.append(time.perf_counter())
     assert chunks[0].model_extra["engine"] == "vllm" and chunks[-1].choices[0].finish_reason == "stop"
     pieces = [c.choices[0].delta.content for c in chunks[1:-1]]
-    assert len(pieces) > 1 and "".join(pieces).strip() == expected  # checked sentence by sentence
+    assert len(pieces) > 1 and "".join(pieces).strip() == expected  # streamed as checked
     assert all(c["fact"] is not None for c in chunks[-1].model_extra["claims"])
 
     n_tokens = len(reference.model.tokenizer.encode(text, add_special_tokens=False))
