@@ -82,7 +82,7 @@ def test_a_span_still_being_written_is_read_as_a_prefix():
 
 
 @pytest.mark.parametrize("text, held", [
-    ("AU12 (lip corner puller) moved: the right mouth corner moves ", ""),  # all may be streamed
+    ("AU12 (lip corner puller) moved: the right mouth corner moves ", ""),  # all of it may be streamed
     ("The motion peaks at frame 14 and ", ""),
     ("The right mouth corner moves up and to the im", "up and to the im"),  # may end "... image right"
     ("It moved by 1.75 p", "1.75 p"),  # px or pixels: which measurement it must match
@@ -91,6 +91,7 @@ def test_a_span_still_being_written_is_read_as_a_prefix():
     ("Upward goes the", "Upward goes the"),  # the region it describes comes later
     ("This reads as happ", "happ"),
     ("It is AU1", ""),  # an AU code is checked as a prefix: "AU1" may only become a fired code
+    ("AU12 (lip corner", " (lip corner"),  # a FACS name in brackets, until it closes
 ])
 def test_streaming_holds_back_only_what_may_still_turn_unbacked(text, held):
     verdict = check(text, FACTS)

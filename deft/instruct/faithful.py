@@ -248,6 +248,8 @@ def _names(text: str, facts: ClipFacts, final: bool) -> list[Claim]:
         n = _prefix_ok(inside, [name])
         if n < len(inside) or (closed and inside.lower() != name.lower()):
             out.append(Claim("name", m.group(0), m.start(2) + n, None))
+        elif not closed:  # held back whole, so a decoder that cannot finish it may still take the bracket back
+            out.append(Claim("name", m.group(0), m.end(1), None, pending=True))
     for m in FACS_NAME.finditer(text):
         if m.end() == len(text) and not final:
             continue  # "lip corner pull" may grow into "lip corner puller"
