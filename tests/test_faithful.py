@@ -60,6 +60,7 @@ def test_a_faithful_answer_has_every_claim_backed():
     ("The lip corners are lowered.", "lowered"),  # a verb states a direction, too
     ("The motion lasted 2.5 s.", "2.5"),  # seconds: the phases' times and the durations between them
     ("AU12 fired with 40 % confidence.", "40"),
+    ("The smile is unilateral.", "unilateral"),  # AU12 fired on both sides
 ])
 def test_an_unbacked_claim_is_caught(text, wrong):
     assert wrong in unbacked(text)
@@ -106,7 +107,7 @@ def test_the_guard_streams_a_checked_answer_before_its_sentence_ends():
     assert sent.startswith("AU12 (lip corner puller) moved: the right mouth corner") and "up" not in sent
 
 
-FRAGMENTS = (" rose", " lowered", " lower", " 0.2 s", " 100 %", "AU12", "AU4", "AU1", " (lip corner puller)", " (brow lowerer)", " (inner brow raiser)", " is active", " moved",
+FRAGMENTS = (" left side", " both sides", " rose", " lowered", " lower", " 0.2 s", " 100 %", "AU12", "AU4", "AU1", " (lip corner puller)", " (brow lowerer)", " (inner brow raiser)", " is active", " moved",
              ":", ",", ".", " the", " right mouth corner", " left mouth corner", " inner brows", " brows", " chin", " moves",
              " did not move", " stayed still", " up", " down", " up and to the image left", " up and to the image right",
              " upward", " outward", " by", " 1.75", " 61.14", " 0.0226", " 0.0229", " 3", " px", " IOD", " at frame", " 8",

@@ -32,6 +32,9 @@ DIRECTION = re.compile(r"\b(?:(up|down)(?:wards?)? and to the image (left|right)
                        r"(rais(?:e[sd]?|ing)|ris(?:es?|ing|en)|rose|lift(?:s|ed|ing)?)|"  # verbs: up
                        r"(lower(?:s|ed|ing)?(?!\s+(?:lip|lid|eyelid|face|half|part|jaw))|drop(?:s|ped|ping)?|fall(?:s|ing|en)?|fell|"
                        r"sinks?|sank|sunk))\b", re.I)  # verbs: down ("the lower lip" is a region)
+# The subject's sides a text says moved: "the left side", "left-sided", "both sides", "bilateral", "unilateral".
+SIDE = re.compile(r"\b(?:(left|right)(?:[- ]sided|\s+sides?)|(both|two)\s+sides|(bilateral|symmetric)(?:al)?(?:ly)?|"
+                  r"(unilateral|asymmetric)(?:al)?(?:ly)?)\b", re.I)
 ROLE_WORDS = (("onset", re.compile(r"\b(?:start|begin|onset)", re.I)), ("apex", re.compile(r"\b(?:peak|apex|strongest|maxim)", re.I)),
               ("offset", re.compile(r"\b(?:fade|end|offset|return|settle|stop|back)", re.I)))
 # Emotion words -> the label they state (fine labels, their adjectives, the MEGC classes).
@@ -54,6 +57,7 @@ PX_KEYS, IOD_KEYS = ("mean_magnitude", "peak_magnitude"), ("mean_iod",)
 # "lower" -> "lower lip"): a text ending in (a prefix of) one holds it back.
 GROWING = sorted({*(n.lower() for n in AU_NAMES.values()), "action unit",
                   *(f"{side}{p.split(' (')[0]}" for p in REGION_BASES.values() for side in ("", "left ", "right ")),
+                  *(f"{side}{w}" for side in ("left", "right") for w in (" side", "-sided", " sided")), "both sides",
                   *(f"{v}{w} and to the image {h}" for v in ("up", "down") for w in ("", "ward", "wards")
                     for h in ("left", "right"))})
 JOINED = re.compile(r"[\s,]*(?:(?:and|or|nor)\s+)?(?:(?:the|both|its|their)\s+)?", re.I)
@@ -120,7 +124,7 @@ class Claim:
 
 def _found(text: str, facts: ClipFacts, final: bool) -> list[Claim]:
     found: list[Claim] = []
-    for check in (_aus, _names, _regions, _directions, _numbers, _emotions):
+    for check in (_aus, _names, _regions, _directions, _numbers, _emotions, _sides):
         found += check(text, facts, final)
     return sorted(found, key=lambda c: c.start)
 
@@ -419,4 +423,23 @@ def _emotions(text: str, facts: ClipFacts, final: bool) -> list[Claim]:
         ok = label in facts.labels
         out.append(Claim("emotion", m.group(0), m.start(), {"label": facts.emotion.get("label"),
                                                             "fine": facts.emotion.get("fine")} if ok else None))
+    return out
+
+
+
+def _sides(text: str, facts: ClipFacts, final: bool) -> list[Claim]:
+    """A side said to move must have a fired AU on it (or on both) or a moved region of it; "unilateral" an AU
+    on one side only."""
+    au_sides = [a["side"] for a in facts.aus.values() if a.get("side")]
+    au_sides += [side for a in facts.aus.values() for side in a.get("sides", ())]  # ordinary motion: "sides"
+    region_sides = [n.rsplit("_", 1)[1] for n in facts.moved if n.endswith(("_left", "_right"))]
+    moved = {s for side in au_sides + region_sides for s in (("left", "right") if side == "both" else (side,))}
+    out = []
+    for m in SIDE.finditer(text):
+        if m.end() == len(text) and not final:
+            continue
+        one = (m.group(1) or "").lower()
+        ok = (one in moved if one else {"left", "right"} <= moved if m.group(2) or m.group(3)
+              else any(side in ("left", "right") for side in au_sides))
+        out.append(Claim("side", m.group(0), m.start(), {"sides": sorted(moved & {"left", "right"})} if ok else None))
     return out
