@@ -21,6 +21,11 @@ EXPLAINS: dict[str, frozenset[str]] = {
     "wink": frozenset({"AU7"}),
     "closed": frozenset({"AU7"}),
 }
+# Speech's own AUs: the lips part and the chin works with every syllable, even where the landmarks' mouth opening
+# matches at the two frames the flow compares: speech under way at the onset or apex sets them aside.
+# Only AU15 and AU10 need the mouth to have moved between the frames. Measured on two dev sets (+777, +888):
+# distractor-only clips with a fired AU 2/5 -> 0/5 each, AU F1 unchanged.
+EXPLAINS_UNDER_WAY: dict[str, frozenset[str]] = {"speech": frozenset({"AU17", "AU25"})}
 EXPLAINS_ALONE: dict[str, frozenset[str]] = {"speech": frozenset({"AU10"}),
                                              **{kind: frozenset({"AU4"}) for kind in ("blink", "wink", "closed")}}
 
@@ -38,7 +43,10 @@ def explained_aus(ordinary: Ordinary, onset: int, apex: int, fired: set[str], ma
     out: dict[str, str] = {}
     alone: dict[str, str] = {}
     for event in ordinary.events:
-        if any(event.overlaps(t - margin, t + margin) for t in (onset, apex)) and _moved(ordinary, event.kind, onset, apex):
+        near = any(event.overlaps(t - margin, t + margin) for t in (onset, apex))
+        for au in (EXPLAINS_UNDER_WAY.get(event.kind, frozenset()) & fired) if near else ():
+            out.setdefault(au, event.kind)
+        if near and _moved(ordinary, event.kind, onset, apex):
             for au in EXPLAINS.get(event.kind, frozenset()) & fired:
                 out.setdefault(au, event.kind)
             for au in EXPLAINS_ALONE.get(event.kind, frozenset()) & fired:
