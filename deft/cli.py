@@ -243,10 +243,11 @@ def _synth_long(args: argparse.Namespace) -> int:
 
 
 def cmd_build_instructions(args: argparse.Namespace) -> int:
-    from deft.instruct.build import build, jobs_from_source
+    from deft.instruct.build import build, jobs_from_source, write_provenance
 
     summary = build(jobs_from_source(args.source), args.out, progress=True, features=args.features,
                     **given(args, seed="seed", workers="workers"))
+    write_provenance(args.out, args.source, args.features, args.seed)
     print(json.dumps({k: v for k, v in summary.items() if k != "dropped_clips"}))
     print(f"deft: kept {summary['kept']} of {summary['clips']} clips, {summary['records']} records in {args.out}",
           file=sys.stderr)
@@ -417,7 +418,8 @@ def _add_synth(sub: argparse._SubParsersAction) -> None:
 
 def _add_build_instructions(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("build-instructions", help="Uni-MER instruction/answer JSONL from labelled clips (resumable)")
-    p.add_argument("source", help="synthetic:N[:SEED], NAME:ROOT (casme2, samm, smic, casme3, folder), or a dataset folder")
+    p.add_argument("source", help="synthetic:N[:SEED], world:N[:SEED][:train|held] (the realistic world, identities "
+                   "split apart), NAME:ROOT (casme2, samm, smic, casme3, folder), or a dataset folder")
     p.add_argument("--out", required=True, help="output folder (instructions.jsonl, qc.jsonl, qc_summary.json)")
     p.add_argument("--seed", type=int, help="template choice seed")
     p.add_argument("--workers", type=int, help="processes")

@@ -31,6 +31,7 @@ class Job:
     composite: str | None = None
     phases: tuple[int, int, int] | None = None
     record: object | None = None  # deft.data.records.ClipRecord: phases are mapped to frame indices in the worker
+    world: object | None = None  # deft.data.world.clips.WorldClipSpec: written as mp4, analysed like a user's file
 
 
 def synthetic_jobs(n_clips: int, seed: int) -> list[Job]:
@@ -53,7 +54,19 @@ def dataset_jobs(name_or_path: str, root: str | None = None) -> list[Job]:
 
 
 def jobs_from_source(source: str) -> list[Job]:
-    """`synthetic:N[:SEED]`, `NAME:ROOT` (casme2, samm, smic, casme3, folder) or a dataset folder (detected)."""
+    """`synthetic:N[:SEED]`, `world:N[:SEED][:train|held]`, `NAME:ROOT` (casme2, samm, smic, casme3, folder)
+    or a dataset folder (detected)."""
+    if source.startswith("world:"):
+        from deft.instruct.world_source import world_jobs
+
+        parts = source.split(":")
+        split = parts.pop() if parts[-1] in ("train", "held") else "train"
+        try:
+            if len(parts) > 3:
+                raise ValueError(source)
+            return world_jobs(int(parts[1]), split, int(parts[2]) if len(parts) > 2 else None)
+        except (ValueError, IndexError):
+            raise ConfigError(f"{source}: use world:N, world:N:SEED or world:N:SEED:train|held") from None
     if source.startswith("synthetic:"):
         parts = source.split(":")
         try:
@@ -79,12 +92,16 @@ def features_path(out: str | os.PathLike, dataset: str, subject: str, clip_id: s
 
 
 def _save_features(analysis, path: Path) -> None:
-    """Expert inputs for training, written atomically (temp file, then rename)."""
+    """Expert inputs for training and the analysis JSON beside them (what the answer guard checks against),
+    each written atomically (temp file, then rename)."""
     import numpy as np
 
     from deft.model.features import clip_features
 
     path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.json")
+    tmp.write_text(json.dumps(analysis.to_dict()))
+    tmp.replace(path.with_suffix(".json"))
     tmp = path.with_suffix(".tmp.npz")
     np.savez_compressed(tmp, **clip_features(analysis).to_npz())
     tmp.replace(path)
@@ -105,7 +122,11 @@ def process(job: Job, seed: int, out: str | None = None) -> tuple[list[dict], di
     qc = {"clip": clip_key(job.dataset, job.subject, job.clip_id), "subject": job.subject, "dataset": job.dataset,
           "clip_id": job.clip_id}
     try:
-        if job.spec is not None:
+        if job.world is not None:
+            from deft.instruct.world_source import analyze_world
+
+            analysis, labels = analyze_world(job.world)
+        elif job.spec is not None:
             from deft.data.synthetic import render
 
             clip = render(job.spec)
@@ -118,9 +139,15 @@ def process(job: Job, seed: int, out: str | None = None) -> tuple[list[dict], di
     except DeftError as err:
         return [], {**qc, "kept": False, "reasons": [str(err)]}
     quality = clip_quality(analysis.face)
-    g = ground(analysis, labels)
-    reasons = quality.reasons + [f"labelled {au} has no motion in its regions" for au in g.unsupported_labels]
-    reasons += [f"strong {au} motion is not labelled" for au in g.unlabelled_motion]
+    strict = job.world is not None  # the world's answers must hold under the answer guard: fired AUs only
+    g = ground(analysis, labels, fired_only=strict)
+    reasons = quality.reasons + [f"labelled {au} {'did not fire' if strict else 'has no motion in its regions'}"
+                                 for au in g.unsupported_labels]
+    reasons += [f"{'fired' if strict else 'strong'} {au} motion is not labelled" for au in g.unlabelled_motion]
+    if strict:
+        from deft.instruct.world_source import emotion_disagreement
+
+        reasons += emotion_disagreement(analysis, labels)
     qc["checks"] = {name: c["value"] for name, c in quality.checks.items()}
     qc["labels"] = {"aus": sorted(labels.aus), "emotion": labels.emotion, "composite": labels.composite}
     qc["detected"] = {a.au: a.evidence for a in analysis.aus}  # measured evidence, for faithfulness scores
@@ -221,6 +248,33 @@ def build(jobs: list[Job], out: str | os.PathLike, seed: int = 0, workers: int =
                 pool.terminate()
             bar.close()
     return summarise(out)
+
+
+PROVENANCE_FILE = "build.json"
+
+
+def deft_commit() -> str | None:
+    """The git commit deft runs from (its perception built the data), '+dirty' with local changes; None outside git."""
+    import subprocess
+
+    here = Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--", str(here.parent)],
+                               capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("+dirty" if dirty else "")
+
+
+def write_provenance(out: str | os.PathLike, source: str, features: bool, seed: int | None) -> dict:
+    """OUT/build.json: the command that rebuilds this folder and the deft commit that built it (for the model card)."""
+    command = f"deft build-instructions {source} --out OUT" + (" --features" if features else "") + (
+        f" --seed {seed}" if seed is not None else "")
+    provenance = {"source": source, "command": command, "deft_commit": deft_commit()}
+    (Path(out) / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2) + "\n")
+    return provenance
 
 
 def summarise(out: str | os.PathLike) -> dict:

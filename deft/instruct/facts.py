@@ -45,9 +45,14 @@ class GroundedFacts:
         return [f for f in self.facts.values() if f.kind == kind]
 
 
-def ground(analysis: Analysis, labels: ClipLabels) -> GroundedFacts:
-    """Keep only claims both sources back: labelled AUs with motion in their regions, and those regions."""
+def ground(analysis: Analysis, labels: ClipLabels, fired_only: bool = False) -> GroundedFacts:
+    """Keep only claims both sources back: labelled AUs with motion in their regions, and those regions.
+
+    `fired_only`: a labelled AU counts only when the analysis reports it (its calibrated firing), and any
+    reported AU the labels lack is flagged: the answers then name exactly what the answer guard allows.
+    """
     rules = {a.au: a for a in analysis.all_aus}
+    fired = {a.au for a in analysis.aus}
     regions = {r.name: r for r in analysis.regions}
     facts: dict[str, Fact] = {}
     supported, unsupported = [], []
@@ -56,7 +61,7 @@ def ground(analysis: Analysis, labels: ClipLabels) -> GroundedFacts:
         if rule is None:
             unsupported.append(au)  # deft has no motion rule for this AU: it cannot be checked
             continue
-        if rule.pull_iod < SUPPORT_SHARE * MOTION_THRESHOLD_IOD:
+        if (au not in fired) if fired_only else rule.pull_iod < SUPPORT_SHARE * MOTION_THRESHOLD_IOD:
             unsupported.append(au)
             continue
         evidence = rule.evidence or rule.regions
@@ -71,8 +76,8 @@ def ground(analysis: Analysis, labels: ClipLabels) -> GroundedFacts:
                 "mean_px": round(r.mean_magnitude, 2), "peak_px": round(r.peak_magnitude, 2),
                 "iod": round(r.mean_iod, 4), "aus": []}, ["motion"]))
             facts[f"region:{name}"].data["aus"].append(au)
-    unlabelled = [a.au for a in analysis.aus
-                  if a.au not in labels.aus and a.strength_iod >= UNLABELLED_SHARE * MOTION_THRESHOLD_IOD]
+    unlabelled = [a.au for a in analysis.aus if a.au not in labels.aus
+                  and (fired_only or a.strength_iod >= UNLABELLED_SHARE * MOTION_THRESHOLD_IOD)]
     facts["emotion"] = Fact("emotion", "emotion", {
         "fine": fine_label(labels.emotion) or labels.emotion, "composite": labels.composite, "aus": supported}, ["label"])
     ph = analysis.phases

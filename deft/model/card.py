@@ -30,14 +30,19 @@ def model_card(config: DeftConfig) -> str:
         f"{', '.join(config.lora_targets)}",
         f"- stage 1: `{json.dumps(extra.get('experts_stage'))}`",
         f"- stage 2: `{json.dumps(extra.get('instruct_stage'))}`",
-        f"- wall time: {extra.get('train_seconds')} s", "",
-        "## Scores on held-apart clips", "",
+        f"- wall time: {extra.get('train_seconds')} s",
     ]
+    for part, build in (extra.get("data_build") or {}).items():
+        commit = build.get("deft_commit") or "unknown"
+        lines.append(f"- {part} data built by `{build['command']}` with deft's perception at commit `{commit}`")
+    lines += ["", "## Scores on held-apart clips", ""]
     for part, values in scores.items():
         shown = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in values.items() if k not in ("per_au_f1", "samples")}
         lines.append(f"- {part}: `{json.dumps(shown)}`")
     if not scores:
         lines.append("- not evaluated")
+    if extra.get("notes"):  # measured after training (e.g. benchmarks/probe_experts.py), kept in config.json
+        lines += ["", "## Notes", "", *extra["notes"]]
     lines += ["", "## Decoding", "",
               "`draft_answers.jsonl` holds the distinct answers the LLM was trained on. deft builds an n-gram table "
               "from them whose drafts the LLM checks several tokens per pass (speculative decoding, "

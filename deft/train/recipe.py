@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from deft.instruct.build import PROVENANCE_FILE
 from deft.model.config import DeftConfig
 from deft.model.deft import DeftModel
 from deft.train.data import TrainingSet, load_training_set
@@ -68,7 +69,9 @@ def train(data_dir: str | Path, out: str | Path, config: DeftConfig = DeftConfig
         if instruct is not None:
             subset = held if text_eval_clips is None else TrainingSet(held.clips[:text_eval_clips], [])
             scores["text"] = evaluate_text(model, subset)
+    builds = {part: Path(folder) / PROVENANCE_FILE for part, folder in (("train", data_dir), ("held", eval_dir)) if folder}
     config.extra.update({
+        "data_build": {part: json.loads(p.read_text()) for part, p in builds.items() if p.exists()},
         "train_data": str(data_dir), "train_clips": len(data.clips), "train_records": len(data.records),
         "subjects": data.subjects, "experts_stage": asdict(experts), "instruct_stage": asdict(instruct) if instruct else None,
         "train_seconds": round(elapsed, 1), "scores": scores,
