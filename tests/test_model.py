@@ -39,6 +39,23 @@ def test_expert_shapes_and_stage1_loss_backprops():
         assert model.experts[name].fuse[1].weight.grad.abs().sum() > 0
 
 
+def test_identity_adversary_and_motion_expert_pull_apart_and_stay_bounded():
+    """The adversary learns from the motion tokens without moving them; the motion expert learns only from the
+    confusion term (toward the adversary's uniform guess, bounded below by log K), never from reversing it."""
+    import math
+
+    model = DeftModel(small_config())
+    batch = collate(fake_features(4))
+    y = targets([set()] * 4, ["none"] * 4, ["none"] * 4, [0, 1, 2, 0])
+    terms = model.expert_loss(batch, y)
+    assert terms["confusion"] >= math.log(3) - 1e-5
+    terms["adversary"].backward(retain_graph=True)
+    assert model.heads.adversary.weight.grad.abs().sum() > 0 and model.experts["motion"].fuse[1].weight.grad is None
+    model.zero_grad()
+    terms["confusion"].backward()
+    assert model.heads.adversary.weight.grad is None and model.experts["motion"].fuse[1].weight.grad.abs().sum() > 0
+
+
 def test_decorrelation_is_zero_for_independent_and_high_for_copies():
     g = torch.Generator().manual_seed(0)
     a, b = torch.randn(512, 16, generator=g), torch.randn(512, 16, generator=g)

@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from deft.labels import COMPOSITE_LABELS, DETECTED_AUS, FINE_WITH_NONE
 from deft.model.config import DeftConfig
-
-
-class _ReverseGrad(torch.autograd.Function):
-    """Identity forward; gradient times -1 backward (Ganin & Lempitsky 2015)."""
-
-    @staticmethod
-    def forward(ctx, x):
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return -grad
 
 
 class Heads(nn.Module):
@@ -37,5 +26,8 @@ class Heads(nn.Module):
         h = self.trunk(torch.cat(list(pooled.values()), dim=1))
         out = {"composite": self.composite(h), "fine": self.fine(h), "aus": self.aus(h)}
         if self.adversary is not None and "motion" in pooled:
-            out["identity"] = self.adversary(_ReverseGrad.apply(pooled["motion"]))
+            motion = pooled["motion"]
+            out["identity"] = self.adversary(motion.detach())  # the adversary learns who it is; the expert is left alone
+            # what the motion expert is trained on: the same adversary, frozen, on its live features
+            out["identity_confusion"] = F.linear(motion, self.adversary.weight.detach(), self.adversary.bias.detach())
         return out

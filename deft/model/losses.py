@@ -48,8 +48,11 @@ def hybrid_loss(
         terms["invariance"] = F.mse_loss(pooled["structure"], structure_apex)
         total = total + config.invariance_weight * terms["invariance"]
     if "identity" in logits and "subject" in targets:
-        # identity-invariance of motion: the adversary tries to tell who it is, the expert is pushed not to let it
+        # identity-invariance of motion: the adversary tries to tell who it is, and the expert is pushed toward
+        # the adversary's uniform guess (cross-entropy to uniform, >= log K). Reversing the adversary's own
+        # gradient instead lets the expert drive that loss to infinity (it did with 8 identities: benchmarks/README).
         terms["adversary"] = F.cross_entropy(logits["identity"], targets["subject"])
-        total = total + config.adversary_weight * terms["adversary"]
+        terms["confusion"] = -F.log_softmax(logits["identity_confusion"], dim=1).mean()
+        total = total + config.adversary_weight * (terms["adversary"] + terms["confusion"])
     terms["total"] = total
     return terms
