@@ -14,25 +14,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from bench_faithful import Tally  # noqa: E402
-
-from deft.eval.metrics import mean_au_f1, megc_scored, uf1  # noqa: E402
-from deft.eval.model_eval import composite_from_text, evaluate_heads  # noqa: E402
-from deft.explain import load_model  # noqa: E402
-from deft.instruct.build import features_path  # noqa: E402
-from deft.instruct.claims import named_aus  # noqa: E402
-from deft.instruct.faithful import ClipFacts  # noqa: E402
-from deft.labels import AU_QUESTION, DEFAULT_QUESTIONS, DETECTED_AUS, EMOTION_QUESTION  # noqa: E402
-from deft.model.batch import collate  # noqa: E402
-from deft.train.data import load_training_set  # noqa: E402
+from deft.eval.metrics import mean_au_f1, megc_scored, uf1
+from deft.eval.model_eval import composite_from_text, evaluate_heads
+from deft.explain import load_model
+from deft.instruct.build import features_path
+from deft.instruct.claims import named_aus
+from deft.instruct.faithful import ClipFacts, claims
+from deft.labels import AU_QUESTION, DEFAULT_QUESTIONS, DETECTED_AUS, EMOTION_QUESTION
+from deft.model.batch import collate
+from deft.train.data import load_training_set
 
 MAX_NEW_TOKENS = 120  # as deft explain
 
@@ -43,22 +37,28 @@ def clip_facts(folder: str, key: str) -> ClipFacts:
 
 
 def text_scores(model, clips: list, facts: list[ClipFacts], guarded: bool) -> dict:
-    tally, truth, pred, true_aus, pred_aus, start = Tally(), [], [], [], [], time.perf_counter()
+    backed = total = fired = covered = said = 0
+    truth, pred, true_aus, pred_aus, unbacked, start = [], [], [], [], [], time.perf_counter()
     for clip, f in zip(clips, facts):
         batch = collate([clip.features])
         answers = {q: model.generate(batch, q, MAX_NEW_TOKENS, facts=f if guarded else None) for q in DEFAULT_QUESTIONS}
-        for q, text in answers.items():
-            tally.add(text, f, q, cover=True)
+        found = {q: claims(text, f) for q, text in answers.items()}
+        for q in DEFAULT_QUESTIONS:
+            backed += sum(c.fact is not None for c in found[q])
+            total += len(found[q])
+            unbacked += [f"{c.kind} {c.text!r}" for c in found[q] if c.fact is None]
+        named = {c.fact["au"] for cs in found.values() for c in cs if c.kind == "au" and c.fact}
+        fired, covered = fired + len(f.aus), covered + len(named & set(f.aus))
+        said += any(c.kind == "emotion" and c.fact for c in found[EMOTION_QUESTION])
         truth.append(clip.composite)
         pred.append(composite_from_text(answers[EMOTION_QUESTION]))
         true_aus.append(clip.aus)
         pred_aus.append(named_aus(answers[AU_QUESTION]))
-    backed, total = sum(tally.backed.values()), sum(tally.total.values())
     truth, pred = megc_scored(truth, pred)
-    return {"claims_backed": backed / max(total, 1), "claims": total, "coverage": tally.covered / max(tally.fired, 1),
-            "emotion_stated": tally.emotion_said / max(tally.emotion_asked, 1), "composite_uf1": uf1(truth, pred),
+    return {"claims_backed": backed / max(total, 1), "claims": total, "coverage": covered / max(fired, 1),
+            "emotion_stated": said / max(len(clips), 1), "composite_uf1": uf1(truth, pred),
             "au_f1": mean_au_f1(true_aus, pred_aus, DETECTED_AUS), "seconds": time.perf_counter() - start,
-            "unbacked": tally.unbacked[:4]}
+            "unbacked": unbacked[:4]}
 
 
 def main() -> None:
