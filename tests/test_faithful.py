@@ -91,7 +91,7 @@ def test_a_span_still_being_written_is_read_as_a_prefix():
     ("The inner brows did", "inner brows did"),  # did not move (backed) or moved (unbacked)?
     ("Upward goes the", "Upward goes the"),  # the region it describes comes later
     ("This reads as happ", "happ"),
-    ("It is AU1", ""),  # an AU code is checked as a prefix: "AU1" may only become a fired code
+    ("It is AU1", "AU1"),  # may become AU12 or fail: a guard must be able to take it back
     ("AU12 (lip corner", " (lip corner"),  # a FACS name in brackets, until it closes
 ])
 def test_streaming_holds_back_only_what_may_still_turn_unbacked(text, held):

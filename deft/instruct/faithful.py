@@ -146,9 +146,9 @@ def check(text: str, facts: ClipFacts, final: bool = False) -> Verdict:
     bad = [c.start for c in found if c.fact is None and not c.pending]
     if final:
         return Verdict(min(bad) if bad else None, len(text))
-    word = TRAILING_WORD.search(text)  # may grow into another word, except an AU code (checked as a prefix)
-    held = len(text) if re.fullmatch(r"AU\d*", word.group()) else word.start()
-    safe = min([held, _growing(text), *(c.start for c in found if c.pending)])
+    # The word being written may become another; an AU code too ("AU4" may end as AU45 or fail, and a guard
+    # that cannot finish it must be able to take it back).
+    safe = min([TRAILING_WORD.search(text).start(), _growing(text), *(c.start for c in found if c.pending)])
     return Verdict(min(bad) if bad else None, safe)
 
 
