@@ -35,10 +35,9 @@ class AnalyzeConfig:
     step: int = 1  # keep every step-th frame
     calibrated: bool = True  # AU confidences from deft/au_calibration.json (False: the rules' own, for refitting it)
     face: FaceConfig = FaceConfig()
-    # "none": one clip-wide alignment (default); "similarity" | "affine" | "depth": every frame registered onto
-    # the onset face (deft.motion.register). Not the default yet: a large jaw drop or eye widening moves the
-    # landmarks registration leans on (benchmarks/README).
-    register: str = "none"
+    # "depth" (default) | "similarity" | "affine": every frame registered onto the onset face (deft.motion.register);
+    # "none": one clip-wide alignment, head motion left to the flow's robust similarity.
+    register: str = "depth"
     limits: VideoLimits = VideoLimits()
 
 
@@ -138,17 +137,15 @@ def analyze_frames(
     if config.register == "none":
         with _timed(timings, "phases"):
             gray = np.stack([to_gray(c) for c in face.crops])
-            ph = find_phases(gray, face.landmarks, face.iod, phases, video.source, separate=separator(ordinary))
-            reference = matched_reference(ordinary, (ph.onset, ph.apex, ph.offset), fps)  # mouth and lids as at the apex
-            ordinary.reference = None if reference == ph.onset else reference
+            ph, reference = _spot(gray, face.landmarks, face.iod, phases, video.source, ordinary, fps)
         with _timed(timings, "flow"):
             flow = remove_head_motion(compute_flow(gray[reference], gray[ph.apex], config.flow), face.landmarks,
                                       face.iod)
             strain = optical_strain(flow)
         reg = None
     else:
-        ph, flow, strain, face, reg = _registered_motion(video, tracked, face, config, phases, timings)
-        reference = ph.onset
+        ph, reference, flow, strain, face, reg = _registered_motion(video, tracked, face, config, phases, timings,
+                                                                     ordinary, fps)
         gray = np.stack([to_gray(c) for c in face.crops])
     with _timed(timings, "aus"):
         regions = describe_regions(flow, strain, face.landmarks, face.iod)
@@ -172,24 +169,36 @@ def analyze_frames(
     )
 
 
+def _spot(gray: np.ndarray, landmarks: np.ndarray, iod: float, phases: tuple[int, int, int] | None, source: str,
+          ordinary: Ordinary, fps: float, depth: np.ndarray | None = None) -> tuple[Phases, int]:
+    """Phases spotted apart from speech and blinks, and the flow's reference frame: the frame nearest the
+    expression whose mouth and lids are as at the apex (the onset without speech or blinks)."""
+    ph = find_phases(gray, landmarks, iod, phases, source, depth, separate=separator(ordinary))
+    reference = matched_reference(ordinary, (ph.onset, ph.apex, ph.offset), fps)
+    ordinary.reference = None if reference == ph.onset else reference
+    return ph, reference
+
+
 def _registered_motion(video: Video, tracked: Tracked, face: AlignedFace, config: AnalyzeConfig,
-                       phases: tuple[int, int, int] | None, timings: dict[str, float]):
-    """Phases and onset->apex flow on frames registered onto the onset face (deft.motion.register)."""
+                       phases: tuple[int, int, int] | None, timings: dict[str, float], ordinary: Ordinary, fps: float):
+    """Phases and reference->apex flow on frames registered onto the reference face (deft.motion.register)."""
     size = config.face.crop_size
     with _timed(timings, "phases"):
         grey = np.stack([to_gray(f) for f in video.frames])
         first = register(tracked.landmarks, face.reference_frame, size, config.register)
         depth = first.depth if config.register == "depth" and first.turned() else None
-        ph = find_phases(warp_frames(grey, first), first.landmarks, first.iod, phases, video.source, depth)
+        ph, reference = _spot(warp_frames(grey, first), first.landmarks, first.iod, phases, video.source, ordinary,
+                              fps, depth)
     with _timed(timings, "flow"):
-        reg = register(tracked.landmarks, ph.onset, size, config.register)
-        onset, apex = warp_frames(grey, reg, [ph.onset, ph.apex])
-        depth = reg.depth if config.register == "depth" and first.turned() else None
-        flow = remove_head_motion(compute_flow(onset, apex, config.flow), reg.landmarks, reg.iod, depth)
+        reg = register(tracked.landmarks, reference, size, config.register)
+        start, apex = warp_frames(grey, reg, [reg.reference, ph.apex])
+        # the flow is reference -> apex: its parallax is fitted only when the head turned in between
+        depth = reg.depth if config.register == "depth" and reg.turned_at(ph.apex) else None
+        flow = remove_head_motion(compute_flow(start, apex, config.flow), reg.landmarks, reg.iod, depth)
         strain = optical_strain(flow)
         face = replace(face, crops=warp_frames(video.frames, reg), landmarks=reg.landmarks, iod=reg.iod,
                        reference_frame=reg.reference, transform=reg.to_crop)
-    return ph, flow, strain, face, reg
+    return ph, reg.reference, flow, strain, face, reg
 
 
 def analyze(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from deft.errors import DeftError
 from deft.motion.flow import FLOW_METHODS
+from deft.motion.register import MODELS as REGISTRATION_MODELS
 from deft.options import given
 from deft.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, VideoLimits
 
@@ -85,7 +86,7 @@ def _analyze_long(clip: str, args: argparse.Namespace, limits: VideoLimits):
     if args.csv:
         check_table_path(args.csv)  # before minutes of work, not after
     config = LongAnalyzeConfig(face=args.face or "all", tracks=LongConfig(step=args.step, limits=limits),
-                               clip=AnalyzeConfig(flow=args.flow))
+                               clip=AnalyzeConfig(flow=args.flow, register=args.register))
     result = analyze_long(clip, config)
     if args.csv:
         print(f"table: {args.csv} ({write_table(result, args.csv)} rows)", file=sys.stderr)
@@ -107,7 +108,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         raise DeftError("give a video, a folder of videos, or --demo")
     clips = _clips(paths)
     limits = VideoLimits(**given(args, max_frames="max_frames"))
-    config = AnalyzeConfig(flow=args.flow, step=args.step, limits=limits)
+    config = AnalyzeConfig(flow=args.flow, step=args.step, register=args.register, limits=limits)
     phases = _parse_phases(args.phases)
     if len(clips) > 1 and (args.csv or args.overlay):
         raise DeftError("--csv and --overlay take one video; give one at a time")
@@ -360,6 +361,8 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--demo", action="store_true", help="analyse a generated clip (synthetic AU6+AU12 on a real face)")
     p.add_argument("--json", action="store_true", help="print one JSON object per clip")
     p.add_argument("--flow", choices=FLOW_METHODS, default=AnalyzeConfig.flow, help="optical flow: DIS (fast) or TV-L1")
+    p.add_argument("--register", choices=("none", *REGISTRATION_MODELS), default=AnalyzeConfig.register,
+                   help="map every frame onto the onset face (depth: head turns too); none: one alignment per clip")
     p.add_argument("--plot", metavar="OUT.png", help="draw the apex frame, flow and AU regions (a folder for several clips)")
     p.add_argument("--phases", metavar="ONSET,APEX,OFFSET", help="use these phases instead of spotting them")
     p.add_argument("--step", type=int, default=AnalyzeConfig.step, help="keep every STEP-th frame")

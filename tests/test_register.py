@@ -11,8 +11,9 @@ from deft.data.world.render import render_face
 from deft.data.world.track import Camera, FaceTrack
 from deft.face import eye_centres
 from deft.face3d import mean_face
+from deft.motion.flow import face_hull_mask, parallax_motion
 from deft.motion.regions import REGIONS, region_geometry
-from deft.motion.register import STABLE_POINTS, apply_map, fit_map, landmark_depth, register
+from deft.motion.register import STABLE_POINTS, apply_map, depth_map, fit_map, landmark_depth, register
 from deft.video import Video
 
 CAMERA = Camera(width=256, height=256, iod_px=64)
@@ -52,6 +53,33 @@ def test_depth_model_explains_a_turn_a_similarity_cannot():
             assert err > 0.03  # the nose tip's parallax: a 2D warp leaves it
         else:
             assert err < most
+
+
+def test_the_rigid_map_squeezes_the_face_less_than_an_affine_one():
+    """A cheek raise and eye widening lift the eye corners and nose ridge dlib's points sit on: an affine fit
+    turns that into a squeeze of the lower face, a head (a scaled rotation) cannot squeeze."""
+    pts, idx = _rotated_view(0.0), list(STABLE_POINTS)
+    z = landmark_depth(60.0)
+    lifted = pts.copy()
+    lifted[[36, 39, 42, 45], 1] -= 0.03 * 60
+    lifted[[27, 28], 1] -= 0.02 * 60
+
+    def chin_against_nose(model):  # IOD the map moves the chin relative to the nose tip
+        m = fit_map(pts[idx], z[idx], lifted[idx], model)
+        moved = apply_map(m, pts[[8, 30]], z[[8, 30]]) - pts[[8, 30]]
+        return float(np.linalg.norm(moved[0] - moved[1])) / 60
+
+    assert chin_against_nose("depth") < 0.5 * chin_against_nose("affine")
+
+
+def test_the_parallax_fit_ignores_a_jaw_drop():
+    size, iod = 256, 76.8
+    lm = mean_face()[:, :2] * iod + np.array([128.0, 108.0])
+    ys = np.mgrid[0:size, 0:size][0]
+    flow = np.zeros((size, size, 2), np.float32)
+    flow[..., 1] = 0.15 * iod * ((ys > lm[57, 1] - 5) & face_hull_mask((size, size), lm, iod))  # lower lip + chin
+    fitted = parallax_motion(flow, lm, iod, depth_map(lm, iod, size))
+    assert np.abs(fitted).max() / iod < 0.005  # fitted over the whole face it read 0.09 IOD at the chin
 
 
 @pytest.mark.slow

@@ -18,6 +18,10 @@ FOREHEAD_IOD = 0.45  # the face hull is extended this far above the brows
 # The parallax fit: Tukey's biweight constant (95 % efficiency on Gaussian noise), its iterations, and a
 # floor on the residual scale (px) so near-perfect registration does not make every pixel an outlier.
 TUKEY_C, PARALLAX_ITERATIONS, MIN_RESIDUAL_PX = 4.685, 6, 0.05
+# The parallax is fitted on the face above the nose base (iBUG 33): speech, a jaw drop and the mouth AUs move
+# the lower face coherently over up to a third of the face, enough to bend even a robust fit (a surprise's jaw
+# drop was read a quarter its size: benchmarks/README). Above it, the nose against cheeks and forehead fixes it.
+PARALLAX_FIT_ABOVE = 33
 
 
 _per_thread = threading.local()
@@ -97,11 +101,13 @@ def remove_head_motion(flow: np.ndarray, landmarks: np.ndarray, iod: float, dept
 
 def parallax_motion(flow: np.ndarray, landmarks: np.ndarray, iod: float, depth: np.ndarray) -> np.ndarray:
     """(H, W, 2) the affine-camera motion of a rigid face, A (x, y) + z d + c, that best explains the flow
-    over the face: fitted by iteratively reweighted least squares (Tukey), so local expression motion
-    counts as outliers."""
+    over the face: fitted above the nose base (PARALLAX_FIT_ABOVE) by iteratively reweighted least squares
+    (Tukey), so local expression motion counts as outliers."""
     h, w = flow.shape[:2]
     step = max(2, int(round(HEAD_GRID_IOD * iod)))
-    ys, xs = np.nonzero(face_hull_mask((h, w), landmarks, iod)[::step, ::step])
+    area = face_hull_mask((h, w), landmarks, iod)
+    area[max(0, int(landmarks[PARALLAX_FIT_ABOVE, 1])):] = False
+    ys, xs = np.nonzero(area[::step, ::step])
     ys, xs = ys * step, xs * step
     centre = landmarks.mean(axis=0)
 

@@ -3,8 +3,9 @@
 A rigid head seen by a camera far away compared with its depth (an affine camera) puts each face point
 (x, y, z) at A (x, y) + z d + c in the image: A and c are the 2D motion a similarity or affine warp undoes,
 z d is the parallax of a turn in depth (the nose tip slides against the cheeks), which no 2D warp undoes.
-Per frame, A, d and c are fitted by least squares from the reference crop's stable landmarks (nose, eye
-corners) with the depths of the mean 3D face (deft.face3d) to that frame's tracked landmarks; the frame
+Per frame, [A | d] = s R[:2] (a scaled rotation: a head does not shear) and c are fitted by least squares from
+the reference crop's stable landmarks (nose, eye corners) with the depths of the mean 3D face (deft.face3d)
+to that frame's tracked landmarks; the frame
 is then sampled at A p + z(p) d + c for every crop pixel p, z(p) interpolated from the landmarks' depths.
 Landmarks are noisy, so the flow between registered frames still carries a little of the same rigid motion:
 deft.motion.flow.parallax_motion fits and removes it with the same depth map. What the fits leave on the
@@ -36,9 +37,11 @@ DEPTH_GRID = 32  # the depth map is interpolated on this grid and resized: it is
 # and the frame's own map is blended in up to twice that; a frame whose similarity fit leaves under FLAT_IOD
 # (the landmarks' noise floor) gets a similarity, the rest the full model.
 STILL_IOD, FLAT_IOD = 0.04, 0.01
-# A clip with a frame past this has turned its head in depth (Registration.turned). Measured maxima over a clip:
-# still heads 0.006 (speech) to 0.010 (a 0.15 IOD jaw drop bends dlib's nose points); the smallest turns and
-# drifts that need the parallax fit 0.012-0.014. A thin margin: see benchmarks/README.
+RIGID_ITERATIONS = 5  # Gauss-Newton steps of the rigid fit (it converges in 2-3 from the nearest rotation)
+# The head turned in depth between the reference and a frame past this (Registration.turned_at: the onset ->
+# apex flow's parallax is then fitted). Measured: still heads 0.006 (speech) to 0.012 (a 0.15 IOD jaw drop bends
+# dlib's nose points); the smallest turns that need the fit 0.012-0.014. A thin margin, but a still head taken
+# for a turned one only gets that fit, which ignores the moving lower face (deft.motion.flow.PARALLAX_FIT_ABOVE).
 TURNED_IOD = 0.0115
 
 
@@ -64,8 +67,12 @@ class Registration:
 
     def turned(self) -> bool:
         """Whether the head turned in depth during the clip, past the landmarks' noise floor: only then is the
-        flow's parallax fitted (on a still head a large jaw motion, as in speech, would bend that fit)."""
+        motion curve's parallax fitted (on a still head that fit only adds noise)."""
         return bool(np.nanmax(self.residual_2d_iod, initial=0.0) > TURNED_IOD)
+
+    def turned_at(self, frame: int) -> bool:
+        """Whether the head turned in depth between the reference and `frame`, past the landmarks' noise floor."""
+        return bool(self.parallax_iod(frame) > TURNED_IOD)
 
     def to_dict(self, apex: int, trusted: bool) -> dict:
         def r(v):
@@ -98,10 +105,49 @@ def _fit_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return np.array([[p, -q, 0.0, tx], [q, p, 0.0, ty]])
 
 
+def _fit_rigid(src: np.ndarray, depth: np.ndarray, dst: np.ndarray, iterations: int = RIGID_ITERATIONS) -> np.ndarray:
+    """(2, 4) map of a rigid head seen by an affine camera: s R[:2] (x, y, z) + c, R a rotation. The general
+    affine-plus-parallax fit has two more degrees of freedom (shear, stretch), which an expression moving the
+    fitted points (a cheek raise lifts the eye corners) uses to squeeze the face; a rigid head has none.
+    Gauss-Newton on (s, small rotation), started from the nearest scaled rotation to the general fit."""
+    x = np.column_stack([src, depth])
+    xc, yc = x - x.mean(axis=0), dst - dst.mean(axis=0)
+    m, *_ = np.linalg.lstsq(xc, yc, rcond=None)  # (3, 2): the general fit, m.T = A | d
+    u, sv, vt = np.linalg.svd(m.T, full_matrices=False)  # (2, 2), (2,), (2, 3)
+    rows, scale = u @ vt, float(sv.mean())
+    rot = np.vstack([rows, np.cross(rows[0], rows[1])])
+    for _ in range(iterations):
+        p = xc @ rot[:2].T  # (N, 2)
+        # d/dw of R (x + w x x) = -R [x]x w; columns: d/ds, d/dw
+        jw = -np.einsum("ij,njk->nik", rot[:2], _skew(xc)) * scale  # (N, 2, 3)
+        jac = np.concatenate([p[..., None], jw], axis=2).reshape(-1, 4)
+        step, *_ = np.linalg.lstsq(jac, (yc - scale * p).reshape(-1), rcond=None)
+        scale += step[0]
+        rot = _orthonormal(rot @ (np.eye(3) + _skew(step[1:][None])[0]))
+    out = np.zeros((2, 4))
+    out[:, :3] = scale * rot[:2]
+    out[:, 3] = dst.mean(axis=0) - out[:, :3] @ x.mean(axis=0)
+    return out
+
+
+def _skew(v: np.ndarray) -> np.ndarray:
+    """(N, 3, 3) cross-product matrices [v]x of vectors (N, 3)."""
+    z = np.zeros(len(v))
+    return np.stack([np.stack([z, -v[:, 2], v[:, 1]], 1), np.stack([v[:, 2], z, -v[:, 0]], 1),
+                     np.stack([-v[:, 1], v[:, 0], z], 1)], 1)
+
+
+def _orthonormal(r: np.ndarray) -> np.ndarray:
+    u, _, vt = np.linalg.svd(r)
+    return u @ vt
+
+
 def fit_map(src: np.ndarray, depth: np.ndarray, dst: np.ndarray, model: str = "depth") -> np.ndarray:
     """(2, 4) map taking crop points `src` (N, 2) with depths (N,) to frame points `dst` (N, 2)."""
     if model == "similarity":
         return _fit_similarity(src, dst)
+    if model == "depth":
+        return _fit_rigid(src, depth, dst)
     a = _design(src, depth, model)
     coef, *_ = np.linalg.lstsq(a, dst, rcond=None)  # (k, 2)
     out = np.zeros((2, 4))
