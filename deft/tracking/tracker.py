@@ -20,6 +20,10 @@ from deft.tracking.smooth import SmoothConfig, smooth_track
 
 Box = tuple[int, int, int, int]  # (left, top, right, bottom), frame pixels
 PATCH = 32  # side of the eye-aligned appearance patch (px): eyes ~10 px apart, enough to tell a face
+# Box width per inter-ocular distance kept between these. HOG's boxes are 2.0-2.6 IOD wide on the world's faces
+# (a turn narrows the eyes); on a loose box dlib's fit can grow with the box, and a box that follows the fitted
+# eyes then runs away to a second, wrong fit (a still face read 35 % too wide; benchmarks/README.md, "Long videos").
+BOX_IOD = (1.9, 2.3)
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,16 @@ def _moved_box(box: Box, anchor: tuple[np.ndarray, float], lm: np.ndarray) -> Bo
             int(round(centre[0] + half[0])), int(round(centre[1] + half[1])))
 
 
+def _sized_box(box: Box, iod: float) -> Box:
+    """`box` resized about its centre to a width (and height, in proportion) within BOX_IOD x `iod`."""
+    w = box[2] - box[0]
+    s = float(np.clip(w / max(iod, 1e-6), *BOX_IOD)) * iod / max(w, 1)
+    if abs(s - 1.0) < 1e-3:
+        return box
+    cx, cy, hw, hh = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2, s * w / 2, s * (box[3] - box[1]) / 2
+    return int(round(cx - hw)), int(round(cy - hh)), int(round(cx + hw)), int(round(cy + hh))
+
+
 def _iou(a: Box, b: Box) -> float:
     w = max(0, min(a[2], b[2]) - max(a[0], b[0]))
     h = max(0, min(a[3], b[3]) - max(a[1], b[1]))
@@ -130,7 +144,8 @@ class _Follower:
 
     def _accept(self, gray: np.ndarray, box: Box) -> tuple[np.ndarray, float, bool]:
         lm = landmarks68(gray, box)
-        self.box, self.anchor = box, _eyes(lm)
+        self.anchor = _eyes(lm)
+        self.box = _sized_box(box, self.anchor[1])
         self.reference = _patch(gray, lm)
         self.since_verified = 0
         self.lm, self.last_centre = lm, lm.mean(axis=0)
