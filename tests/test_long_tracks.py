@@ -145,11 +145,13 @@ def test_cli_long_path_writes_json_a_table_pandas_reads_and_an_overlay(two_peopl
     assert tuple(rows.columns) == COLUMNS and len(rows) == 600  # one row per frame per face
     assert sorted(rows.groupby("face_id")["frame"].apply(lambda f: f.tolist() == list(range(300)))) == [True, True]
     assert rows["time_s"].max() == pytest.approx(29.9) and rows["tracked"].mean() > 0.95
+    iod = rows.groupby("face_id")["iod_px"].median()  # both rendered with eyes 44 px apart; a landmark fit that
+    assert np.all(np.abs(iod / truth["faces"][0]["iod_px"] - 1) < 0.1)  # ran away read one face at 55 px
     decoded = read_video(overlay, VideoLimits(max_frames=10_000))
     assert decoded.n_frames == truth["n_frames"] and decoded.frames.shape[1:3] == (240, 384)
     parquet = tmp_path / "series.parquet"
     assert main(["analyze", path, "--face", "largest", "--csv", str(parquet)]) == 0
-    assert len(pd.read_parquet(parquet)) == 300 and "face 1" in capsys.readouterr().out  # hopper is nearer
+    assert len(pd.read_parquet(parquet)) == 300 and f"face {iod.idxmax()}" in capsys.readouterr().out
 
 
 def test_cli_refuses_a_table_of_an_unknown_kind(happy_mp4, tmp_path, capsys):
