@@ -58,6 +58,18 @@ def test_measured_pose_follows_the_rendered_pose():
     assert pose.range()["roll"] == pytest.approx(18, abs=3)
 
 
+def test_pose_does_not_depend_on_where_the_face_is_in_the_frame():
+    # two people side by side, each facing the camera: the same pose, not one turned ~18° each way (the pose
+    # is against the line of sight, as the world renderer draws; its weak perspective leaves a few degrees)
+    camera = Camera(width=512, height=256, iod_px=50)
+    for yaw, pitch in ((0.0, 0.0), (15.0, -8.0)):
+        poses = [head_pose(posed(1, yaw, pitch, centre=(x, y), camera=camera)[1], (512, 256))
+                 for x, y in ((0.5, 0.5), (0.2, 0.45), (0.8, 0.55))]
+        for angle in ("yaw", "pitch", "roll"):
+            values = [float(getattr(p, angle)[0]) for p in poses]
+            assert max(values) - min(values) < 4.0, f"{angle} at the centre, left and right: {np.round(values, 1)}"
+
+
 def test_tracking_follows_a_face_moving_across_the_frame():
     n = 10
     camera = Camera(width=320, height=240, iod_px=50)

@@ -3,7 +3,10 @@
 Angles follow deft.data.world.track's conventions, so truth and measurement compare directly: yaw > 0
 turns the face towards the image right, pitch > 0 tilts the chin down, roll > 0 turns the face clockwise
 in the image. The rotation is R = Rz(roll) Ry(yaw) Rx(pitch) in canonical face coordinates (x right,
-y down, z towards the camera; deft.face3d).
+y down, z towards the camera; deft.face3d). It is measured against the line of sight to the face, not the
+camera's axis: how turned the face looks, wherever it is in the frame (a face off-centre that faces the
+camera reads 0, as the world renderer's weak perspective draws it; two people side by side each read
+their own pose).
 """
 
 from __future__ import annotations
@@ -44,6 +47,17 @@ class HeadPose:
         return {k: [None if not np.isfinite(x) else round(float(x), 2) for x in v] for k, v in self.angles().items()}
 
 
+def _sight(t: np.ndarray) -> np.ndarray:
+    """The rotation turning the camera's axis onto the line of sight to a point t (cv2 camera coordinates)."""
+    ray = t / np.linalg.norm(t)
+    axis = np.cross([0.0, 0.0, 1.0], ray)
+    s = float(np.linalg.norm(axis))
+    if s < 1e-12:
+        return np.eye(3)
+    rot, _ = cv2.Rodrigues(axis / s * np.arctan2(s, ray[2]))
+    return rot
+
+
 def euler_from_rotation(rot: np.ndarray) -> tuple[float, float, float]:
     """(yaw, pitch, roll) degrees of a canonical-frame rotation R = Rz(roll) Ry(yaw) Rx(pitch)."""
     yaw = np.arcsin(np.clip(-rot[2, 0], -1.0, 1.0))
@@ -76,5 +90,5 @@ def head_pose(landmarks: np.ndarray, frame_size: tuple[int, int]) -> HeadPose:
             continue
         guess = (rvec, tvec)
         rot_cv, _ = cv2.Rodrigues(rvec)
-        out[t] = euler_from_rotation(_FLIP @ rot_cv @ _FLIP)
+        out[t] = euler_from_rotation(_FLIP @ _sight(tvec[:, 0]).T @ rot_cv @ _FLIP)
     return HeadPose(out[:, 0], out[:, 1], out[:, 2])
