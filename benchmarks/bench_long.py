@@ -6,7 +6,9 @@ once into --out (kept: a second run reuses it), its faces tracked (deft.long.tra
 (deft.long.spotting) and every spotted interval analysed (deft.long.intervals). A face is paired with
 the truth person whose half of the frame holds its landmarks. UF1 is over the spotted micro intervals
 that hit a truth micro interval, truth = that event's composite class. `--truth-series` spots series
-made from the truth instead of tracking (spotting alone, no perception; tests/long_series.py).
+made from the truth instead of tracking (spotting alone, no perception; tests/long_series.py). Per video and
+in all: identity switches (a truth person's face_id changing), tracking CPU seconds, video frames per tracking
+CPU-second and the process's peak RSS.
 Run: python benchmarks/bench_long.py [--videos 20] [--min-s 60] [--max-s 600] [--out DIR] [--seed 0]
 Tracks alone (speed, memory, identity switches): python benchmarks/bench_long.py tracks [--seconds 60]
 [--people 1] [--loops 10] (the rendered video played --loops times in a row).
@@ -108,9 +110,11 @@ def frames_of(path: str):
 
 def score_video(path: str, truth: dict, use_truth: bool, analyse: bool) -> dict:
     cached = Path(path).with_suffix(".series.npz").exists()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     faces, fps = truth_faces(truth) if use_truth else tracked_faces(path, truth)
     track_s = None if cached or use_truth else time.perf_counter() - start
+    track_cpu_s = None if cached or use_truth else time.process_time() - cpu
+    switches = None if use_truth else sum(p["switches"] for p in identity_switches(faces, truth, 1).values())
     start_spot = time.perf_counter()
     counts = {k: Counts() for k in ("overall", *KINDS)}
     pairs, spotted, kinds_seen = [], {}, {}
@@ -137,7 +141,8 @@ def score_video(path: str, truth: dict, use_truth: bool, analyse: bool) -> dict:
         for fid, k, d in iter_intervals(frames_of(path), faces, wanted, fps, truth["n_frames"], size, path):
             labels[(fid, k)] = d.get("emotion", {}).get("label", "error")
     return {"video": path, "counts": counts, "micro_pairs": [(t, labels.get((fid, k))) for fid, k, t in pairs],
-            "n_faces": len(faces), "kinds": kinds_seen, "track_s": track_s, "spot_s": spot_s,
+            "n_faces": len(faces), "kinds": kinds_seen, "track_s": track_s, "track_cpu_s": track_cpu_s,
+            "switches": switches, "face_frames": sum(len(f.frames) for f in faces), "spot_s": spot_s,
             "total_s": time.perf_counter() - start}
 
 
@@ -156,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"start: {load_note()}", flush=True)
     total = {k: Counts() for k in ("overall", *KINDS)}
     pairs: list[tuple[str, str | None]] = []
-    minutes = 0.0
+    minutes, switches, frames, cpu_s = 0.0, 0, 0, 0.0
     for spec in video_specs(args.videos, args.min_s, args.max_s, args.seed):
         path, truth = rendered(spec, folder)
         row = score_video(path, truth, args.truth_series, not args.no_analysis)
@@ -164,19 +169,33 @@ def main(argv: list[str] | None = None) -> None:
         for k in total:
             total[k].add(row["counts"][k])
         pairs += row["micro_pairs"]
+        switches += row["switches"] or 0
+        if row["track_cpu_s"]:
+            frames, cpu_s = frames + truth["n_frames"], cpu_s + row["track_cpu_s"]
         print(json.dumps({"video": Path(path).name, "faces": row["n_faces"],
                           **{k: row["counts"][k].to_dict() for k in total}, "kinds": row["kinds"],
-                          "track_s": row["track_s"] and round(row["track_s"], 1), "spot_s": round(row["spot_s"], 2),
-                          "total_s": round(row["total_s"], 1)}), flush=True)
+                          "switches": row["switches"], "track_s": row["track_s"] and round(row["track_s"], 1),
+                          "track_cpu_s": row["track_cpu_s"] and round(row["track_cpu_s"], 1),
+                          "spot_s": round(row["spot_s"], 2), "total_s": round(row["total_s"], 1),
+                          "max_rss_mb": round(max_rss_mb(), 1)}), flush=True)
     scored = [(t, p) for t, p in pairs if t and p is not None]
     summary = {"videos": args.videos, "minutes": round(minutes, 1), "source": "truth series" if args.truth_series
                else "tracked", **{f"f1_{k}": total[k].to_dict() for k in total},
                "micro_uf1": round(uf1([t for t, _ in scored], [p for _, p in scored]), 4) if scored else None,
-               "micro_analysed": len(scored), "end": load_note()}
+               "micro_analysed": len(scored), "id_switches_per_10_min": round(10 * switches / max(minutes, 1e-9), 2),
+               "frames_per_cpu_s": round(frames / cpu_s, 1) if cpu_s else None, "max_rss_mb": round(max_rss_mb(), 1),
+               "end": load_note()}
     print(json.dumps(summary), flush=True)
 
 
 # ---- tracks: speed, memory and identity switches (D1); `python benchmarks/bench_long.py tracks --help` ----
+
+def max_rss_mb() -> float:
+    """The process's peak resident memory so far."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
 
 def rss_mb() -> float:
     with open("/proc/self/statm") as f:

@@ -35,13 +35,34 @@ def demo_url():
 
 def test_upload_analyse_and_chat(demo_url, happy_mp4):
     client = Client(demo_url, verbose=False)
-    table, plot, summary = client.predict(handle_file(happy_mp4), api_name="/on_video")
+    table, plot, summary, intervals, timeline = client.predict(handle_file(happy_mp4), api_name="/on_video")
+    assert not intervals["data"] and timeline is None  # a short clip has no timeline
     assert "positive" in summary and "happiness" in summary
     assert {row[0] for row in table["data"]} == {"AU6", "AU12"}
     assert plot and open(plot, "rb").read(4) == b"\x89PNG"
     chat, box, checked = client.predict("Which AUs moved?", [], handle_file(happy_mp4), api_name="/explain")
     assert chat[0]["role"] == "user" and chat[-1]["role"] == "assistant" and box == ""
     assert all(c["fact"] is not None for c in checked)  # every claim shown rests on a measured fact
+
+
+@pytest.mark.slow
+def test_a_long_video_shows_its_timeline_and_a_picked_interval_is_explained(demo_url, long_smile_mp4):
+    client = Client(demo_url, verbose=False)
+    table, plot, summary, intervals, timeline = client.predict(handle_file(long_smile_mp4), api_name="/on_video")
+    assert "1 face(s), 1 spotted interval(s)" in summary and not table["data"] and plot is None
+    assert open(timeline, "rb").read(4) == b"\x89PNG"
+    (number, face, frames, _, kind, emotion, aus), = intervals["data"]
+    onset, offset = map(int, frames.split("-"))
+    assert number == 1 and face == 0 and abs(onset - 310) <= 2 and abs(offset - 330) <= 2 and kind in ("micro", "macro")
+    assert emotion == "happiness" and {"AU6", "AU12"} <= set(aus.split())
+    chat, _, _ = client.predict("Which AUs moved?", [], handle_file(long_smile_mp4), api_name="/explain")
+    assert "pick an interval" in str(chat[-1]["content"])  # nothing picked yet
+    table, plot, summary = client.predict(1, api_name="/pick_interval")  # what a click on its row does
+    assert summary.startswith(f"interval 1: face 0, frames {frames}") and "happiness" in summary
+    assert {"AU6", "AU12"} <= {row[0] for row in table["data"]} and open(plot, "rb").read(4) == b"\x89PNG"
+    chat, _, checked = client.predict("Which AUs moved?", [], handle_file(long_smile_mp4), api_name="/explain")
+    assert chat[-1]["role"] == "assistant" and chat[-1]["content"] and "pick an interval" not in str(chat[-1]["content"])
+    assert all(c["fact"] is not None for c in checked)
 
 
 def test_a_clip_without_a_face_is_explained_not_crashed(demo_url, tmp_path):
@@ -52,7 +73,7 @@ def test_a_clip_without_a_face_is_explained_not_crashed(demo_url, tmp_path):
     path = tmp_path / "wall.mp4"
     write_video(np.full((8, 64, 64, 3), 128, np.uint8), path)
     client = Client(demo_url, verbose=False)
-    table, plot, summary = client.predict(handle_file(str(path)), api_name="/on_video")
+    table, plot, summary, _, _ = client.predict(handle_file(str(path)), api_name="/on_video")
     assert "Cannot analyse this clip" in summary and "no face found" in summary
 
 

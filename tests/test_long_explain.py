@@ -56,3 +56,32 @@ def test_api_analyze_answers_the_long_object_for_a_long_upload(long_smile_mp4):
     assert [f["face_id"] for f in body["faces"]] == [0] and body["faces"][0]["frames"] == [0, 639]
     intervals = body["faces"][0]["intervals"]
     assert len(intervals) == 1 and _is_the_smile(intervals[0])
+
+
+@pytest.mark.slow
+def test_api_chat_about_a_long_video_answers_per_interval(long_smile_mp4):
+    import httpx
+
+    llm, tok = tiny_llm()
+    engine = TransformersEngine(DeftModel(DeftConfig(expert_dim=32, conv_width=8), llm, tok).eval())
+    url, server, thread = run_in_thread(create_app(engine, ServeSettings(request_timeout_s=600, keep_uploads_s=600)))
+    ask = {"model": "deft", "max_tokens": 6}
+    try:
+        with open(long_smile_mp4, "rb") as f:
+            file_id = httpx.post(url + "/v1/files", timeout=30, files={"file": ("long.mp4", f)}).json()["id"]
+        content = [{"type": "text", "text": "What did the face do?"}, {"type": "file", "file": {"file_id": file_id}}]
+        r = httpx.post(url + "/v1/chat/completions", timeout=600,
+                       json={**ask, "messages": [{"role": "user", "content": content}]})
+        wrong = httpx.post(url + "/v1/chat/completions", timeout=600, json={
+            **ask, "messages": [{"role": "user", "content": content}], "interval": {"face_id": 0, "onset": 5}})
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    (interval,) = body["deft"]["faces"][0]["intervals"]  # the evidence: the long object
+    assert _is_the_smile(interval) and body["deft"]["n_frames"] == 640
+    text = body["choices"][0]["message"]["content"]
+    assert text.startswith(f"[face 0, frames {interval['onset']}-{interval['offset']} (") and "positive]" in text
+    assert [c["face_id"] for c in body["claims"]] == [0] and body["claims"][0]["onset"] == interval["onset"]
+    assert wrong.status_code == 400 and "no spotted interval of face 0 starts at frame 5" in wrong.text

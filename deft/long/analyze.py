@@ -61,3 +61,40 @@ def analyze_long(path: str | os.PathLike, config: LongAnalyzeConfig = LongAnalyz
     else:
         analysis.intervals = {f.face_id: [] for f in analysis.faces}
     return analysis
+
+
+@dataclass
+class IntervalClip:
+    """One spotted interval with the clip analysis behind its dict (None where it could not be analysed):
+    what a chat about that interval explains."""
+
+    face_id: int
+    interval: dict  # as in LongAnalysis.intervals
+    analysis: Analysis | None
+
+    def label(self) -> str:
+        iv = self.interval
+        emotion = (iv.get("emotion") or {}).get("label", "not analysed")
+        return (f"face {self.face_id}, frames {iv['onset']}-{iv['offset']} ({iv['time_s'][0]:g}-{iv['time_s'][1]:g} s),"
+                f" {iv['kind']}, {emotion}")
+
+
+def analyze_long_clips(path: str | os.PathLike, config: LongAnalyzeConfig = LongAnalyzeConfig()
+                       ) -> tuple[LongAnalysis, list[IntervalClip]]:
+    """`analyze_long`, keeping every interval's clip analysis; the clips in time order (then face_id)."""
+    kept: list[Analysis] = []
+
+    def keep(analysis: Analysis) -> dict:
+        kept.append(analysis)
+        return {_KEPT: len(kept) - 1}
+
+    result = analyze_long(path, config, keep)
+    clips = []
+    for fid, intervals in result.intervals.items():
+        for iv in intervals:
+            at = iv.pop(_KEPT, None)
+            clips.append(IntervalClip(fid, iv, None if at is None else kept[at]))
+    return result, sorted(clips, key=lambda c: (c.interval["onset"], c.face_id))
+
+
+_KEPT = "_analysis"  # the key that ties an interval dict to its kept analysis until it is removed

@@ -34,6 +34,13 @@ class StreamOptions(BaseModel):
     include_usage: bool = False  # a last chunk with `usage` and no choices
 
 
+class IntervalRef(BaseModel):
+    """One spotted interval of a long video (as /v1/deft/analyze lists them): its face and onset frame."""
+
+    face_id: int
+    onset: int
+
+
 class ChatCompletionRequest(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1)
     model: str | None = None
@@ -41,6 +48,7 @@ class ChatCompletionRequest(BaseModel):
     max_completion_tokens: int | None = Field(None, ge=1)
     stream: bool = False
     stream_options: StreamOptions | None = None
+    interval: IntervalRef | None = None  # a long video: answer about this interval only (deft's extra)
 
 
 class CompletionRequest(BaseModel):

@@ -34,6 +34,7 @@ from deft.serve.api.protocol import (
     FileObject,
     UsageInfo,
 )
+from deft.serve.api.long_chat import LongAnswer
 from deft.serve.engines import Engine, TokenCount
 from deft.serve.media import FileStore, decode_data_url, write_temp
 from deft.serve.openai_errors import RETRY_AFTER, APIError
@@ -145,12 +146,6 @@ class Serving:
             else:
                 os.unlink(path)
 
-    def analyse(self, video: bytes | str) -> tuple[Analysis, ClipFeatures]:
-        """Analysis + expert features of a clip."""
-        with self.video_file(video) as path:
-            result = analyze(path, self.config)
-            return result, clip_features(result)
-
     def analyse_json(self, video: bytes | str) -> dict:
         """/v1/deft/analyze's answer: a clip's analysis, or for a video longer than a clip may be (the same
         byte cap) its faces and their spotted, analysed intervals (deft.long)."""
@@ -207,30 +202,58 @@ class Serving:
                                   model=self.settings.model_id, engine=self.engine.name,
                                   choices=[CompletionChoice(text=text)], usage=usage_info(count))
 
+    def analyse_for_chat(self, video: bytes | str, interval: tuple[int, int] | None
+                         ) -> tuple[Analysis, ClipFeatures] | LongAnswer:
+        """A clip's analysis and features, or for a video longer than a clip may be its spotted intervals,
+        analysed, to explain (`interval`: (face_id, onset) of the one asked about)."""
+        from deft.long.analyze import LongAnalyzeConfig, analyze_long_clips
+        from deft.long.stream import longer_than_clip
+        from deft.long.tracks import LongConfig
+
+        with self.video_file(video) as path:
+            if longer_than_clip(path, self.config.limits):
+                config = LongAnalyzeConfig(tracks=LongConfig(limits=self.config.limits), clip=self.config)
+                return LongAnswer(*analyze_long_clips(path, config), interval)
+            result = analyze(path, self.config)
+            return result, clip_features(result)
+
+    def answer(self, video: bytes | str | None, question: str, interval: tuple[int, int] | None, n_tokens: int,
+               count: TokenCount, stop: threading.Event) -> tuple[Iterator[str], dict, Callable[[str], list] | None]:
+        """(the answer's pieces, its evidence, what checks its claims once said) for a clip, a long video
+        (one explanation per spotted interval) or no video."""
+        if video is None:
+            return self.engine.complete(question, n_tokens, count, stop), {"engine": self.engine.name, "deft": None}, None
+        analysed = self.analyse_for_chat(video, interval)
+        if isinstance(analysed, LongAnswer):
+            return (analysed.pieces(self.engine, question, n_tokens, count, stop),
+                    {"engine": self.engine.name, "deft": analysed.evidence}, lambda text: analysed.claims())
+        analysis, features = analysed
+        data = analysis.to_dict()
+        facts = ClipFacts.from_analysis(data)
+        return (self.engine.explain(features, question, n_tokens, count, stop, facts=facts),
+                {"engine": self.engine.name, "deft": {k: data[k] for k in ("phases", "aus", "emotion")}},
+                lambda text: [c.to_dict() for c in claims(text, facts)])
+
     async def chat(self, request: ChatCompletionRequest) -> ChatCompletionResponse | EventStream:
         """The answer, or (stream=True) its server-sent events; a stream holds its gate slot until it ends."""
         video, question = self.clip_and_question(request)
         self.check_prompt(question, "messages")
         self.check_request(request)
         n_tokens = self.max_tokens(request.max_tokens or request.max_completion_tokens)
+        interval = (request.interval.face_id, request.interval.onset) if request.interval else None
         cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
         count, stop = TokenCount(), threading.Event()
         release = await self.gate.enter()
         try:
-            analysis, features = await self.timed(self.analyse, video) if video is not None else (None, None)
-            facts = ClipFacts.from_analysis(analysis.to_dict()) if analysis is not None else None
-            pieces: Iterator[str] = (self.engine.explain(features, question, n_tokens, count, stop, facts=facts)
-                                     if features is not None else self.engine.complete(question, n_tokens, count, stop))
-            evidence = {"engine": self.engine.name,
-                        "deft": {k: analysis.to_dict()[k] for k in ("phases", "aus", "emotion")} if analysis else None}
+            pieces, evidence, check = await self.timed(self.answer, video, question, interval, n_tokens, count, stop)
             if request.stream:
                 with_usage = bool(request.stream_options and request.stream_options.include_usage)
                 events = self._events(cid, created, pieces, evidence, count if with_usage else None, release, stop,
-                                      facts)
+                                      check)
                 return EventStream(events, release)
             text = await self.timed(collect, pieces, stop, self.deadline())
-            if facts is not None:  # each claim with the fact it rests on (an extra field OpenAI clients ignore)
-                evidence["claims"] = [c.to_dict() for c in claims(text, facts)]
+            if check is not None:  # each claim with the fact it rests on (an extra field OpenAI clients ignore)
+                evidence["claims"] = check(text)
         except BaseException:
             stop.set()
             release()
@@ -241,8 +264,8 @@ class Serving:
                                       usage=usage_info(count), **evidence)
 
     async def _events(self, cid: str, created: int, pieces: Iterator[str], evidence: dict, count: TokenCount | None,
-                      release: Callable[[], None], stop: threading.Event, facts: ClipFacts | None = None
-                      ) -> AsyncIterator[str]:
+                      release: Callable[[], None], stop: threading.Event,
+                      check: Callable[[str], list] | None = None) -> AsyncIterator[str]:
         def event(delta: DeltaMessage | None, finish: str | None = None, **extra) -> str:
             choices = [ChunkChoice(delta=delta, finish_reason=finish)] if delta is not None else []
             chunk = ChatCompletionChunk(id=cid, created=created, model=self.settings.model_id, choices=choices, **extra)
@@ -254,7 +277,7 @@ class Serving:
             async for piece in iterate_in_threadpool(pieces):
                 text.append(piece)
                 yield event(DeltaMessage(content=piece))
-            checked = {"claims": [c.to_dict() for c in claims("".join(text), facts)]} if facts is not None else {}
+            checked = {"claims": check("".join(text))} if check is not None else {}
             yield event(DeltaMessage(), "stop", **checked)
             if count is not None:
                 yield event(None, usage=usage_info(count))
