@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import cv2
@@ -29,6 +30,9 @@ from deft.tracking.tracker import Follower
 from deft.video import VideoLimits
 
 Box = tuple[int, int, int, int]
+# Region motion (OpenCV's warps and DIS, which release the GIL) runs in one worker thread while the main
+# thread fits the next frame's landmarks (dlib): at most this many frames' motion waits there.
+MOTION_AHEAD = 16
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,8 @@ class _Builder:
         self.thumb: np.ndarray | None = None
         self.cuts = 0
         self.switches = 0  # tracks ended because their face no longer matched their id
+        self.worker = ThreadPoolExecutor(1, thread_name_prefix="deft-motion")
+        self.waiting: deque[tuple[list[np.ndarray], int, Future]] = deque()  # (rows' motion list, row, result)
 
     def frame(self, index: int, rgb: np.ndarray) -> None:
         pos = len(self.indices)
@@ -121,7 +127,7 @@ class _Builder:
             self.grays.clear()
             self.grays.append(gray)
         for tr in list(self.active):
-            lm, q, _ = tr.follower.step(rgb)
+            lm, q, _ = tr.follower.step(gray)
             if lm is None:
                 self.active.remove(tr)
                 self.detect_next = pos + 1  # look for it again at once
@@ -177,9 +183,23 @@ class _Builder:
         rows.motion.append(np.full((len(REGIONS), 2), np.nan, np.float32))
 
     def _motion(self, tr: _Track, pos: int, gray: np.ndarray) -> None:
+        """This frame's region motion, computed in the worker (the frames and landmarks are never changed
+        once made: the worker may read them while the next frame is tracked)."""
         prev = tr.lm_at(pos - self.lag)
         if prev is not None and len(self.grays) == self.lag + 1:
-            self.rows[tr.face_id].motion[-1] = lag_motion(self.grays[0], gray, prev, tr.lm, self.config.motion)
+            motion = self.rows[tr.face_id].motion
+            job = self.worker.submit(lag_motion, self.grays[0], gray, prev, tr.lm, self.config.motion)
+            self.waiting.append((motion, len(motion) - 1, job))
+            self.settle(MOTION_AHEAD)
+
+    def settle(self, keep: int = 0) -> None:
+        """Store the worker's results until at most `keep` frames' motion is still waiting."""
+        while len(self.waiting) > keep:
+            motion, row, job = self.waiting.popleft()
+            motion[row] = job.result()
+
+    def close(self) -> None:
+        self.worker.shutdown(cancel_futures=True)
 
     def _drop_duplicates(self) -> None:
         """Two followers that converged on one face (one person passing in front of another): the younger goes."""
@@ -191,6 +211,7 @@ class _Builder:
         self.active = keep
 
     def series(self) -> tuple[list[FaceSeries], list[str]]:
+        self.settle()
         faces, warnings = [], []
         sx = self.info.width / self.info.work_size[0]
         sy = self.info.height / self.info.work_size[1]
@@ -231,10 +252,13 @@ def track_video(path: str | os.PathLike, config: LongConfig = LongConfig()) -> L
     empty for spotting (deft.long.spotting) to fill."""
     info = probe(path, config.limits)
     builder = _Builder(info, config)
-    for chunk in stream_frames(info.source, config.chunk, config.step, config.limits):
-        for index, rgb in zip(chunk.indices, chunk.frames):
-            builder.frame(int(index), rgb)
-    faces, warnings = builder.series()
+    try:
+        for chunk in stream_frames(info.source, config.chunk, config.step, config.limits):
+            for index, rgb in zip(chunk.indices, chunk.frames):
+                builder.frame(int(index), rgb)
+        faces, warnings = builder.series()
+    finally:
+        builder.close()
     if not faces:
         warnings.insert(0, "no face found in the video")
     n_frames = max(info.n_frames, builder.indices[-1] + 1 if builder.indices else 0)

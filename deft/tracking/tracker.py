@@ -151,9 +151,9 @@ class _Follower:
         self.lm, self.last_centre = lm, lm.mean(axis=0)
         return lm, 1.0, True
 
-    def step(self, rgb: np.ndarray, seed: Box | None = None) -> tuple[np.ndarray | None, float, bool]:
-        """Landmarks of this frame (None: lost), its quality, whether HOG verified it."""
-        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    def step(self, image: np.ndarray, seed: Box | None = None) -> tuple[np.ndarray | None, float, bool]:
+        """Landmarks of this frame (RGB or grey; None: lost), its quality, whether HOG verified it."""
+        gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         if seed is not None:
             return self._accept(gray, seed)
         if self.lm is None:  # nothing to follow: search the whole frame
