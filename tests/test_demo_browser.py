@@ -65,6 +65,9 @@ def page():
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--disable-dev-shm-usage"])
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
         page.set_default_timeout(TIMEOUT_MS)
+        from playwright.sync_api import expect
+
+        expect.set_options(timeout=TIMEOUT_MS)  # assertions wait as long as actions (their own default: 5 s)
         page.problems = []
         page.on("pageerror", lambda err: page.problems.append(f"page error: {err}"))
         page.on("console", lambda msg: msg.type == "error" and page.problems.append(f"console: {msg.text}"))
