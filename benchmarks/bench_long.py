@@ -174,6 +174,7 @@ def main(argv: list[str] | None = None) -> None:
             frames, cpu_s = frames + truth["n_frames"], cpu_s + row["track_cpu_s"]
         print(json.dumps({"video": Path(path).name, "faces": row["n_faces"],
                           **{k: row["counts"][k].to_dict() for k in total}, "kinds": row["kinds"],
+                          "micro_truth_read": row["micro_pairs"],
                           "switches": row["switches"], "track_s": row["track_s"] and round(row["track_s"], 1),
                           "track_cpu_s": row["track_cpu_s"] and round(row["track_cpu_s"], 1),
                           "spot_s": round(row["spot_s"], 2), "total_s": round(row["total_s"], 1),
