@@ -3,10 +3,10 @@
 Angles follow deft.data.world.track's conventions, so truth and measurement compare directly: yaw > 0
 turns the face towards the image right, pitch > 0 tilts the chin down, roll > 0 turns the face clockwise
 in the image. The rotation is R = Rz(roll) Ry(yaw) Rx(pitch) in canonical face coordinates (x right,
-y down, z towards the camera; deft.face3d). It is measured against the line of sight to the face, not the
-camera's axis: how turned the face looks, wherever it is in the frame (a face off-centre that faces the
-camera reads 0, as the world renderer's weak perspective draws it; two people side by side each read
-their own pose).
+y down, z towards the camera; deft.face3d). It is measured against the line of sight to where the face sits
+over the frames given, not the camera's axis: how turned the face looks, wherever it is in the frame (a
+face off-centre that faces the camera reads 0, as the world renderer's weak perspective draws it; two
+people side by side each read their own pose).
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def head_pose(landmarks: np.ndarray, frame_size: tuple[int, int]) -> HeadPose:
     w, h = frame_size
     f = FOCAL_SHARE * max(w, h)
     camera = np.array([[f, 0, w / 2], [0, f, h / 2], [0, 0, 1]], np.float64)
-    out = np.full((len(landmarks), 3), np.nan)
+    solved: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # frame -> (rotation, translation), cv2 camera frame
     guess = None
     for t, lm in enumerate(landmarks):
         if np.isnan(lm).any():
@@ -89,6 +89,13 @@ def head_pose(landmarks: np.ndarray, frame_size: tuple[int, int]) -> HeadPose:
             guess = None
             continue
         guess = (rvec, tvec)
-        rot_cv, _ = cv2.Rodrigues(rvec)
-        out[t] = euler_from_rotation(_FLIP @ _sight(tvec[:, 0]).T @ rot_cv @ _FLIP)
+        solved[t] = (cv2.Rodrigues(rvec)[0], tvec[:, 0])
+    out = np.full((len(landmarks), 3), np.nan)
+    for t, (rot_cv, _) in solved.items():
+        out[t] = euler_from_rotation(_FLIP @ rot_cv @ _FLIP)
+    if solved:
+        # less the angles of one line of sight per face, through where it sits over the frames: an offset, so
+        # pose changes stay as measured (a per-frame sight would follow the face's sideways shift as the head
+        # turns about the neck and take part of the turn away)
+        out -= euler_from_rotation(_FLIP @ _sight(np.median([t for _, t in solved.values()], axis=0)) @ _FLIP)
     return HeadPose(out[:, 0], out[:, 1], out[:, 2])
