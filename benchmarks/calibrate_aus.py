@@ -4,11 +4,12 @@ The calibration set is every named world set kind (clean, pose, speech, blinks, 
 all) drawn with its own seeds (CALIBRATION_SEEDS, never bench_realism's SET_SEEDS), rendered to mp4
 files as a user has them and analysed by today's `deft analyze` with the rules' own confidences
 (AnalyzeConfig(calibrated=False)). Each (clip, AU rule) is one row: strength, pull, clip covariates,
-truth = the AU moved in some event of the clip. The model (deft.confidence.Calibration) is fitted on
-all rows and written; before that, identity-held-out folds give out-of-fold ECE, and a table of rule
-errors per covariate bin shows where the rules fail (deft.reliability's thresholds).
-Refit after any change to the AU rules, registration or flow:
-    python benchmarks/calibrate_aus.py --out /tmp/deft_calib     # renders once, reuses after (--clips 16)
+truth = the AU moved in some event of the clip. Identity-held-out folds give out-of-fold confidences:
+their ECE (pooled and per set kind), and on them each AU's decision threshold (deft.eval.au_thresholds:
+F1-best under the distractor limit). The model (deft.confidence.Calibration) is then fitted on all rows
+and written with those thresholds. A table of rule errors per covariate bin shows where the rules fail
+(deft.reliability's limits). Refit after any change to the AU rules, registration or flow:
+    python benchmarks/calibrate_aus.py --out /tmp/deft_calib     # renders once, reuses after
 Run: python benchmarks/calibrate_aus.py [--clips N] [--sets a,b] [--out DIR] [--rows rows.pkl] [--dry-run]
 """
 
@@ -28,19 +29,22 @@ from deft.analyze import AnalyzeConfig, analyze
 from deft.confidence import CALIBRATION_FILE
 from deft.data.world.clips import SET_NAMES
 from deft.errors import DeftError
+from deft.eval.au_thresholds import MAX_FP_POOLED, MAX_FP_SET, ClipRow, choose_thresholds, decision_scores, reported
 from deft.eval.calibration import AURow, apply, au_rows, fit_calibration, moved_aus, reliability_text
 from deft.eval.metrics import expected_calibration_error
+from deft.labels import au_number
 from deft.reliability import judge
 
 CALIBRATION_SEEDS = {name: 2900 + i for i, name in enumerate(SET_NAMES)}  # bench_realism uses 1900 + i
 FOLDS = 5  # identity folds (identities cycle through the clips)
 
 
-def collect(names: list[str], n_clips: int, folder: Path) -> list[AURow]:
-    """Render (or reuse) and analyse the calibration clips; one row per (clip, AU rule)."""
+def collect(names: list[str], n_clips: int, folder: Path) -> tuple[list[AURow], list[ClipRow]]:
+    """Render (or reuse) and analyse the calibration clips; one row per (clip, AU rule) and one per clip."""
     import json
 
     rows: list[AURow] = []
+    clips: list[ClipRow] = []
     config = AnalyzeConfig(calibrated=False)
     for name in names:
         cases, render_s = write_world_set(name, n_clips, folder / name, seed=CALIBRATION_SEEDS[name], reuse=True)
@@ -48,12 +52,16 @@ def collect(names: list[str], n_clips: int, folder: Path) -> list[AURow]:
         for case in cases:
             truth = json.loads(Path(case.path).with_suffix(".json").read_text())
             try:
-                rows += au_rows(analyze(case.path, config), moved_aus(case), truth["identity"])
+                analysis = analyze(case.path, config)
+                rows += au_rows(analysis, moved_aus(case), truth["identity"])
+                ph, ordinary = analysis.phases, analysis.ordinary
+                reference = ph.onset if ordinary is None or ordinary.reference is None else ordinary.reference
+                clips.append(ClipRow(case.path, truth["identity"], name, case, (reference, ph.apex, ph.offset), ordinary))
             except DeftError:
                 refused += 1
         print(f"{name}: {len(cases)} clips (rendered in {render_s:.0f} s, analysed in {time.perf_counter() - start:.0f} s, "
               f"{refused} refused); {load_note()}", flush=True)
-    return rows
+    return rows, clips
 
 
 def out_of_fold(rows: list[AURow]) -> list[float]:
@@ -95,31 +103,53 @@ def covariate_table(rows: list[AURow]) -> str:
     return "\n".join(lines)
 
 
+def per_set_text(rows: list[AURow], clips: list[ClipRow], confidence: list[float], outcome: list[bool],
+                 threshold: dict[str, float] | None = None) -> str:
+    """Per set kind: ECE, and AU F1 / distractor FP of the AUs reported at `threshold` (0.5 when None)."""
+    threshold = threshold or {r.au: 0.5 for r in rows}
+    names = list(dict.fromkeys(c.set_name for c in clips))
+    set_of = {c.clip: c.set_name for c in clips}
+    lines = [f"{'set':<12} {'ECE':>6} {'AU F1':>6} {'FP':>5}   (thresholds: {'per AU' if len(set(threshold.values())) > 1 else '0.5'})"]
+    for name in [*names, "pooled"]:
+        keep = [i for i, r in enumerate(rows) if name == "pooled" or set_of.get(r.clip) == name]
+        ece = expected_calibration_error([confidence[i] for i in keep], [outcome[i] for i in keep])
+        sub = [c for c in clips if name == "pooled" or c.set_name == name]
+        f1, fp, _ = decision_scores(sub, reported(rows, sub, confidence, threshold))
+        lines.append(f"{name:<12} {ece:>6.3f} {f1:>6.3f} {fp:>5.2f}")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default=",".join(SET_NAMES), help="comma-separated world set kinds")
-    parser.add_argument("--clips", type=int, default=16, help="clips per set kind")
+    parser.add_argument("--clips", type=int, default=80, help="clips per set kind")
     parser.add_argument("--out", default=None, help="keep the rendered clips here and reuse them (default: temporary)")
     parser.add_argument("--rows", default=None, help="pickle of the analysed rows: read if it exists, else written")
     parser.add_argument("--dry-run", action="store_true", help=f"report only; do not write {CALIBRATION_FILE.name}")
     args = parser.parse_args()
     print(f"== start: {load_note()}")
     if args.rows and os.path.exists(args.rows):
-        rows = pickle.load(open(args.rows, "rb"))
+        rows, clips = pickle.load(open(args.rows, "rb"))
     else:
         with tempfile.TemporaryDirectory() as tmp:
-            rows = collect([n for n in args.sets.split(",") if n], args.clips, Path(args.out or tmp))
+            rows, clips = collect([n for n in args.sets.split(",") if n], args.clips, Path(args.out or tmp))
         if args.rows:
-            pickle.dump(rows, open(args.rows, "wb"))
+            pickle.dump((rows, clips), open(args.rows, "wb"))
     for r in rows:  # under today's limits (deft.reliability), whatever they were when the rows were analysed
         r.reliable = judge(r.quality, r.covariates)[0] if r.quality is not None else r.reliable
     outcome = [r.moved for r in rows]
     n_clips = len({r.clip for r in rows})
     print(covariate_table(rows), "\n")
     print(reliability_text([r.rule_confidence for r in rows], outcome, "the rules' own confidence"), "\n")
-    print(reliability_text(out_of_fold(rows), outcome, f"calibrated, out of fold ({FOLDS} identity folds)"), "\n")
+    held_out = out_of_fold(rows)
+    print(reliability_text(held_out, outcome, f"calibrated, out of fold ({FOLDS} identity folds)"), "\n")
+    print(per_set_text(rows, clips, held_out, outcome), "\n")
+    threshold = choose_thresholds(rows, clips, held_out)
+    print(f"decision thresholds (F1-best on the out-of-fold confidences, distractor FP <= {MAX_FP_SET:.0%} per set, "
+          f"<= {MAX_FP_POOLED:.0%} pooled): " + ", ".join(f"{au} {t:.2f}" for au, t in sorted(threshold.items(), key=lambda kv: au_number(kv[0]))))
+    print(per_set_text(rows, clips, held_out, outcome, threshold), "\n")
     calibration = fit_calibration(rows, f"{n_clips} world clips ({args.sets}; seeds {CALIBRATION_SEEDS}), "
-                                        f"{len(rows)} (clip, AU) pairs, {int(sum(outcome))} moved")
+                                        f"{len(rows)} (clip, AU) pairs, {int(sum(outcome))} moved", threshold)
     print(reliability_text(apply(calibration, rows), outcome, "calibrated, in sample"))
     print(f"ECE in sample {expected_calibration_error(apply(calibration, rows), outcome):.4f}")
     if not args.dry_run:

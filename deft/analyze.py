@@ -150,15 +150,15 @@ def analyze_frames(
     with _timed(timings, "aus"):
         regions = describe_regions(flow, strain, face.landmarks, face.iod)
         quality = clip_quality(quality, gray, face.landmarks, tracked, (ph.onset, ph.apex, ph.offset), fps)
-        covariates = clip_covariates(quality, pose, ph, regions)
+        covariates = clip_covariates(quality, pose, ph, regions, ordinary.kinds())
         reliable, reason = judge(quality, covariates)
         all_aus = detect_aus(regions, face.iod, 0.0 if reg is None else np.nan_to_num(reg.parallax_iod(ph.apex)))
         if config.calibrated:
-            all_aus = calibrate(all_aus, reliable)
+            all_aus = calibrate(all_aus, covariates, reliable)
         if reg is not None and not trusted(reg, ph.apex):
             all_aus = distrust(all_aus)
         expression_aus = set_aside(ordinary, all_aus, (reference, ph.apex, ph.offset))  # speech/blinks explain the rest
-        fired = sorted((a for a in expression_aus if a.confidence >= 0.5), key=lambda a: -a.strength_iod)
+        fired = sorted((a for a in expression_aus if a.fired), key=lambda a: -a.strength_iod)
         emotion = classify_emotion(expression_aus, supporting_aus(ordinary, ph.onset, ph.offset))
     return Analysis(
         video.source, video.n_frames, video.fps, ph, regions, fired, emotion, face.iod, config.flow, video.reader,

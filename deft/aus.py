@@ -24,13 +24,19 @@ CONFIDENCE_SPREAD = 0.35  # logistic width, as a share of the threshold
 class AUEvidence:
     au: str
     name: str
-    confidence: float  # 0..1; >= 0.5 means the rule fired
+    confidence: float  # 0..1: how likely the muscle moved (calibrated by deft.confidence)
     strength_iod: float  # motion along the muscle's pull, IOD
     side: str  # "both" | "left" | "right" | "centre"
     evidence: list[str]  # regions whose motion supports the AU (empty when it did not fire)
     regions: list[str] = field(default_factory=list)  # regions the rule read, fired or not
     pull_iod: float = 0.0  # motion along the muscle's pull in those regions, before telling neighbours apart
     rule_confidence: float | None = None  # the rule's own logistic, kept when deft.confidence calibrated `confidence`
+    threshold: float = 0.5  # the confidence at which the AU is reported (deft.confidence: per AU, F1-best)
+
+    @property
+    def fired(self) -> bool:
+        """Reported: the rule's own test passed (it names evidence) and the confidence reaches the threshold."""
+        return bool(self.evidence) and self.confidence >= self.threshold
 
     @property
     def rule_score(self) -> float:
@@ -181,7 +187,7 @@ PARALLAX_SHARE, PARALLAX_FLOOR_IOD = 0.2, 0.01
 
 
 def detect_aus(regions: list[RegionMotion], iod: float, parallax_iod: float = 0.0) -> list[AUEvidence]:
-    """All AU rules on the regions' onset->apex motion; fired ones have confidence >= 0.5. `parallax_iod`: what a
+    """All AU rules on the regions' onset->apex motion; fired ones (`fired`) have confidence >= 0.5. `parallax_iod`: what a
     2D registration would leave of the head's turn between onset and apex, which raises the threshold."""
     aus = au_rules(_Motion(regions, iod))
     threshold = MOTION_THRESHOLD_IOD + PARALLAX_SHARE * max(parallax_iod - PARALLAX_FLOOR_IOD, 0.0)

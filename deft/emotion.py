@@ -44,7 +44,7 @@ def classify_emotion(aus: list[AUEvidence], support: frozenset[str] = frozenset(
     # A one-sided AU12 / AU14 is a smirk, not a smile: it counts half towards the symmetric prototypes.
     conf = {a.au: a.confidence * (0.5 if a.au in CONTEMPT_AUS and a.side in ("left", "right") else 1.0) for a in aus}
     conf |= {au: 1.0 for au in support}
-    fired = {a.au for a in aus if a.confidence >= 0.5}
+    fired = {a.au for a in aus if a.fired}
     if not fired:
         return Emotion(NONE, NONE, {**{k: 0.0 for k in COMPOSITE_CLASSES}, NONE: 1.0}, {}, [])
     fine_scores: dict[str, float] = {}
@@ -52,7 +52,7 @@ def classify_emotion(aus: list[AUEvidence], support: frozenset[str] = frozenset(
     for label, protos in PROTOTYPES.items():
         scored = [(_match(p, conf, fired), p) for p in protos]
         fine_scores[label], best_proto[label] = max(scored, key=lambda x: (x[0], len(x[1])))
-    unilateral = [a for a in aus if a.au in CONTEMPT_AUS and a.confidence >= 0.5 and a.side in ("left", "right")]
+    unilateral = [a for a in aus if a.au in CONTEMPT_AUS and a.fired and a.side in ("left", "right")]
     if unilateral and fired <= CONTEMPT_AUS | {"AU6"}:
         fine_scores["contempt"] = max(a.confidence for a in unilateral) - EXTRA_AU_PENALTY * len(fired - CONTEMPT_AUS)
         best_proto["contempt"] = frozenset(a.au for a in unilateral)

@@ -16,11 +16,12 @@ def format_table(result: Analysis) -> str:
         "",
     ]
     if result.aus:
-        lines.append(f"{'AU':<6}{'name':<22}{'conf':>6}{'IOD':>10}  side    evidence")
+        lines.append(f"{'AU':<6}{'name':<22}{'conf':>6}{'from':>6}{'IOD':>10}  side    evidence")
         for a in result.aus:
-            lines.append(f"{a.au:<6}{a.name:<22}{a.confidence:>6.2f}{a.strength_iod:>10.4f}  {a.side:<7} {', '.join(a.evidence)}")
+            lines.append(f"{a.au:<6}{a.name:<22}{a.confidence:>6.2f}{a.threshold:>6.2f}{a.strength_iod:>10.4f}  {a.side:<7} "
+                         f"{', '.join(a.evidence)}")
     else:
-        lines.append("no Action Unit: no facial region moved beyond the noise threshold (or none with confidence >= 0.5)")
+        lines.append("no Action Unit: no facial region moved beyond the noise threshold (or none reached its AU's decision threshold)")
     if result.ordinary is not None and result.ordinary.events:
         lines += ["", "ordinary motion (not an expression): " + "; ".join(
             f"{e.kind}{'' if e.side == 'both' else f' ({e.side})'} {e.onset}-{e.offset} {'+'.join(e.aus)}"

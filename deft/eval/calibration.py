@@ -12,15 +12,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from deft.analyze import Analysis
-from deft.confidence import AUModel, Calibration, Covariates, clip_covariates, strength_terms
+from deft.confidence import ORDINARY_TERMS, QUALITY_TERMS, Calibration, Covariates, clip_covariates, strength_terms
 from deft.eval.metrics import expected_calibration_error, reliability_bins
 from deft.eval.world_eval import Case
 from deft.tracking import TrackQuality
 
 # Ridge (inputs near unit scale), none on the per-AU intercepts; the strength slopes are shrunk harder than
-# the rule-passed terms (each AU fires a few dozen times). Chosen by out-of-fold ECE on the calibration set.
+# the rule-passed terms (each AU fires a few dozen times). Chosen by out-of-fold ECE and log loss on the
+# calibration set (benchmarks/README).
 L2_PASSED = 1.0
 L2_SLOPE = 10.0
+L2_CLIP = 1.0  # quality and ordinary-motion terms
 NEWTON_STEPS = 40
 
 
@@ -38,7 +40,7 @@ class AURow:
     fired: bool  # the rule's own test passed (it names evidence regions)
     group: str = ""  # identity, for folds that hold one out
     clip: str = ""
-    reliable: bool = True  # the clip's verdict (deft.reliability): which of the two models reads the row
+    reliable: bool = True  # the clip's verdict (deft.reliability), one of the model's inputs
     quality: TrackQuality | None = None  # the clip's, to judge it again under other limits without re-analysing
     covariates: Covariates | None = None
 
@@ -50,20 +52,30 @@ def moved_aus(case: Case) -> frozenset[str]:
 
 def au_rows(analysis: Analysis, moved: set[str], group: str = "") -> list[AURow]:
     """One row per rule of an analysed clip (`group`: its identity)."""
-    cov = clip_covariates(analysis.quality, analysis.pose, analysis.phases, analysis.regions)
+    kinds = analysis.ordinary.kinds() if analysis.ordinary is not None else set()
+    cov = clip_covariates(analysis.quality, analysis.pose, analysis.phases, analysis.regions, kinds)
     q = cov.vector()
     return [AURow(a.au, *strength_terms(a), q, a.confidence, a.rule_score, a.au in moved,
                   bool(a.evidence), group, analysis.source, analysis.reliable, analysis.quality, cov) for a in analysis.all_aus]
 
 
-def _design(rows: list[AURow], aus: list[str]) -> np.ndarray:
-    """Columns: per AU an intercept, a rule-passed term and a strength slope; then the shared pull."""
-    k = len(aus)
-    x = np.zeros((len(rows), 3 * k + 1))
+def _design(rows: list[AURow], aus: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Columns (deft.confidence.Calibration): per AU intercept, passed, slope; the shared pull and strength on
+    reliable clips; per ordinary term and AU; the quality terms; the quality terms of passed rules.
+    Returns (x, ridge, monotone columns)."""
+    k, nq, no = len(aus), len(QUALITY_TERMS), len(ORDINARY_TERMS)
+    x = np.zeros((len(rows), 3 * k + 2 + no * k + 2 * nq))
     for i, r in enumerate(rows):
-        j = aus.index(r.au)
-        x[i, j], x[i, k + j], x[i, 2 * k + j], x[i, 3 * k] = 1.0, float(r.fired), r.s, r.p
-    return x
+        j, t = aus.index(r.au), float(r.fired)
+        x[i, [j, k + j, 2 * k + j, 3 * k, 3 * k + 1]] = 1.0, t, r.s, r.p, r.s * r.reliable
+        for m, v in enumerate(r.covariates.ordinary().values()):
+            x[i, 3 * k + 2 + m * k + j] = v
+        q = r.covariates.terms(r.reliable)
+        x[i, -2 * nq:] = np.concatenate([q, q * t])
+    ridge = np.concatenate([np.zeros(k), np.full(k, L2_PASSED), np.full(k + 2, L2_SLOPE), np.full(no * k + 2 * nq, L2_CLIP)])
+    monotone = np.zeros(x.shape[1], bool)
+    monotone[2 * k:3 * k + 2] = True
+    return x, ridge, monotone
 
 
 def _newton(x: np.ndarray, y: np.ndarray, ridge: np.ndarray, free: np.ndarray) -> np.ndarray:
@@ -78,34 +90,31 @@ def _newton(x: np.ndarray, y: np.ndarray, ridge: np.ndarray, free: np.ndarray) -
     return w
 
 
-def fit_model(rows: list[AURow]) -> AUModel:
+def fit_calibration(rows: list[AURow], fitted_on: str = "", threshold: dict[str, float] | None = None) -> Calibration:
     """Logistic regression with the strength slopes and pull held >= 0: a column fitted negative is fixed at 0
-    and the rest refitted, until none is (a few thousand rows, at most 37 weights)."""
+    and the rest refitted, until none is (a few thousand rows, about a hundred weights)."""
     aus = sorted({r.au for r in rows})
-    k = len(aus)
-    x, y = _design(rows, aus), np.array([float(r.moved) for r in rows])
-    ridge = np.concatenate([np.zeros(k), np.full(k, L2_PASSED), np.full(k, L2_SLOPE), [L2_SLOPE]])
+    k, nq = len(aus), len(QUALITY_TERMS)
+    x, ridge, monotone = _design(rows, aus)
+    y = np.array([float(r.moved) for r in rows])
     free = np.ones(x.shape[1], bool)
     while True:
         w = _newton(x, y, ridge, free)
-        negative = free & (np.arange(len(w)) >= 2 * k) & (w < 0)
+        negative = free & monotone & (w < 0)
         if not negative.any():
             break
         free &= ~negative
     r4 = lambda v: round(float(v), 4)
-    return AUModel(*({au: r4(w[part * k + j]) for j, au in enumerate(aus)} for part in range(3)), r4(w[3 * k]))
-
-
-def fit_calibration(rows: list[AURow], fitted_on: str = "") -> Calibration:
-    """One model on the rows of reliable clips, one on the rest (each falls back to all rows when it has none)."""
-    steady = [r for r in rows if r.reliable] or rows
-    unsteady = [r for r in rows if not r.reliable] or rows
-    return Calibration(fit_model(steady), fit_model(unsteady), fitted_on)
+    per_au = [{au: r4(w[part * k + j]) for j, au in enumerate(aus)} for part in range(3)]
+    ordinary = {name: {au: r4(w[3 * k + 2 + m * k + j]) for j, au in enumerate(aus)}
+                for m, name in enumerate(ORDINARY_TERMS)}
+    quality, passed = ({n: r4(v) for n, v in zip(QUALITY_TERMS, w[len(w) - (2 - part) * nq:][:nq])} for part in range(2))
+    return Calibration(*per_au, r4(w[3 * k]), r4(w[3 * k + 1]), ordinary, quality, passed, dict(threshold or {}), fitted_on)
 
 
 def apply(calibration: Calibration, rows: list[AURow]) -> list[float]:
     """The confidences deft analyze would report for rows under `calibration`."""
-    return [calibration.confidence(r.au, r.s, r.p, r.fired, r.reliable) for r in rows]
+    return [calibration.confidence(r.au, r.s, r.p, r.fired, r.covariates, r.reliable) for r in rows]
 
 
 def reliability_text(confidence: list[float], outcome: list[bool], title: str) -> str:

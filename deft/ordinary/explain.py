@@ -65,5 +65,5 @@ def supporting_aus(ordinary: Ordinary, onset: int, offset: int) -> frozenset[str
 def set_aside(ordinary: Ordinary, all_aus: list[AUEvidence], phases: tuple[int, int, int]) -> list[AUEvidence]:
     """Record on `ordinary` the expression AUs its motion explains; return the AU rules left for the expression."""
     onset, apex, _ = phases
-    ordinary.explained = explained_aus(ordinary, onset, apex, {a.au for a in all_aus if a.confidence >= 0.5})
+    ordinary.explained = explained_aus(ordinary, onset, apex, {a.au for a in all_aus if a.fired})
     return [a for a in all_aus if a.au not in ordinary.explained]
