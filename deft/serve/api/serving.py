@@ -10,6 +10,7 @@ import uuid
 from contextlib import contextmanager
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fastapi import UploadFile
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
@@ -38,6 +39,9 @@ from deft.serve.api.long_chat import LongAnswer
 from deft.serve.engines import Engine, TokenCount
 from deft.serve.media import FileStore, decode_data_url, write_temp
 from deft.serve.openai_errors import RETRY_AFTER, APIError
+
+if TYPE_CHECKING:
+    from deft.long.analyze import LongAnalyzeConfig
 from deft.serve.settings import ServeSettings
 from deft.video import VideoLimits
 
@@ -146,18 +150,25 @@ class Serving:
             else:
                 os.unlink(path)
 
-    def analyse_json(self, video: bytes | str) -> dict:
-        """/v1/deft/analyze's answer: a clip's analysis, or for a video longer than a clip may be (the same
-        byte cap) its faces and their spotted, analysed intervals (deft.long)."""
-        from deft.long.analyze import LongAnalyzeConfig, analyze_long
+    def long_config(self, path: str) -> LongAnalyzeConfig | None:
+        """deft.long's settings (this server's limits and clip config) when the video at `path` is longer than a
+        clip may be (the same byte cap), else None."""
+        from deft.long.analyze import LongAnalyzeConfig
         from deft.long.stream import longer_than_clip
         from deft.long.tracks import LongConfig
 
+        if not longer_than_clip(path, self.config.limits):
+            return None
+        return LongAnalyzeConfig(tracks=LongConfig(limits=self.config.limits), clip=self.config)
+
+    def analyse_json(self, video: bytes | str) -> dict:
+        """/v1/deft/analyze's answer: a clip's analysis, or for a long video its faces and their spotted,
+        analysed intervals (deft.long)."""
+        from deft.long.analyze import analyze_long
+
         with self.video_file(video) as path:
-            if longer_than_clip(path, self.config.limits):
-                config = LongAnalyzeConfig(tracks=LongConfig(limits=self.config.limits), clip=self.config)
-                return analyze_long(path, config).to_dict()
-            return analyze(path, self.config).to_dict()
+            config = self.long_config(path)
+            return (analyze_long(path, config) if config is not None else analyze(path, self.config)).to_dict()
 
     async def timed(self, fn, *args):
         try:
@@ -206,13 +217,11 @@ class Serving:
                          ) -> tuple[Analysis, ClipFeatures] | LongAnswer:
         """A clip's analysis and features, or for a video longer than a clip may be its spotted intervals,
         analysed, to explain (`interval`: (face_id, onset) of the one asked about)."""
-        from deft.long.analyze import LongAnalyzeConfig, analyze_long_clips
-        from deft.long.stream import longer_than_clip
-        from deft.long.tracks import LongConfig
+        from deft.long.analyze import analyze_long_clips
 
         with self.video_file(video) as path:
-            if longer_than_clip(path, self.config.limits):
-                config = LongAnalyzeConfig(tracks=LongConfig(limits=self.config.limits), clip=self.config)
+            config = self.long_config(path)
+            if config is not None:
                 return LongAnswer(*analyze_long_clips(path, config), interval)
             result = analyze(path, self.config)
             return result, clip_features(result)
