@@ -108,19 +108,16 @@ class Calibration:
     def knows(self, au: str) -> bool:
         return au in self.intercept
 
-    def probability(self, au: str, s: float, p: float, fired: bool, covariates: Covariates, reliable: bool) -> float:
+    def confidence(self, au: str, s: float, p: float, fired: bool, covariates: Covariates, reliable: bool) -> float:
+        """The reported confidence: P(moved) itself. A rule whose own test failed (no evidence regions) is never
+        reported, whatever its confidence (AUEvidence.fired): talking parts the lips (AU25 likely moved) where
+        the flow rule for AU25 may not pass."""
         q = covariates.terms(reliable)
         z = (self.intercept[au] + self.passed[au] * fired + max(self.slope[au], 0.0) * s + max(self.pull, 0.0) * p
              + max(self.reliable_slope, 0.0) * s * reliable
              + sum(self.ordinary[k].get(au, 0.0) * v for k, v in covariates.ordinary().items())
              + float(q @ np.array([self.quality[n] + self.quality_passed[n] * fired for n in QUALITY_TERMS])))
         return 1.0 / (1.0 + exp(-max(-60.0, min(60.0, z))))
-
-    def confidence(self, au: str, s: float, p: float, fired: bool, covariates: Covariates, reliable: bool) -> float:
-        """The reported confidence: the probability itself. A rule whose own test failed (no evidence regions)
-        is never reported, whatever its confidence (AUEvidence.fired): talking parts the lips (AU25 likely
-        moved) where the flow rule for AU25 may not pass."""
-        return self.probability(au, s, p, fired, covariates, reliable)
 
     def save(self, path: str | Path = CALIBRATION_FILE) -> None:
         Path(path).write_text(json.dumps(asdict(self), indent=1) + "\n")
