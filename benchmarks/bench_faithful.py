@@ -116,14 +116,15 @@ class Tally:
 
     def add(self, text: str, facts: ClipFacts, question: str) -> None:
         self.answers += 1
-        for c in claims(text, facts):
+        found = claims(text, facts)
+        for c in found:
             self.total[c.kind] += 1
             self.backed[c.kind] += c.fact is not None
             if c.fact is None and len(self.unbacked) < 12:
                 self.unbacked.append(f"{c.kind} {c.text!r}")
         if question == EMOTION_QUESTION and facts.expressive:
             self.emotion_asked += 1
-            self.emotion_said += any(c.kind == "emotion" and c.fact for c in claims(text, facts))
+            self.emotion_said += any(c.kind == "emotion" and c.fact for c in found)
 
     def cover(self, text: str, facts: ClipFacts, expression: set[str]) -> None:
         """Of the clip's fired AUs (expression AUs; then with blinks/speech), how many its explanation names."""
