@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from deft.data.world.camera import film, write_mp4
+from deft.data.world.dataset import HELD_IDENTITIES
 from deft.data.world.identity import IDENTITIES, load_identity
 from deft.data.world.render import render_face
 from deft.data.world.track import Camera, FaceTrack
@@ -210,8 +211,9 @@ def test_any_photo_path_is_a_face(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", IDENTITIES)
+@pytest.mark.parametrize("name", dict.fromkeys(IDENTITIES + HELD_IDENTITIES))
 def test_every_identity_renders_one_face_dlib_finds(name):
     track = still(1, yaw=15.0, roll=-10.0)
     frame = render_face(load_identity(name), track, Camera(width=320, height=240, iod_px=40)).frames[0]
-    assert len(detect_faces(frame)) == 1
+    boxes = detect_faces(frame)
+    assert len(boxes) == 1 and landmarks68(frame, boxes[0]).shape == (68, 2)

@@ -1,9 +1,11 @@
 """World clips for training and held-apart evaluation: every named set mixed, identities split apart.
 
 Training clips show TRAIN_IDENTITIES only; held-apart clips show HELD_IDENTITIES, none of which a
-training clip shows (two of IDENTITIES plus two other derivations of the same two photos: the only real
-faces the packages ship). Clip j comes from set j mod 7 (clean, pose, speech, blinks, lowres,
-compression, all), drawn with the set's camera and distractors but this split's own seeds.
+training clip shows. Both are pseudo-identities of the same two people: every one derives from the two
+real face photos the packages ship (astronaut, hopper), mirrored, reshaped, re-toned or re-lit, so the
+held split is "8 pseudo-identities of 2 people", not 8 unseen people. Clip j comes from set j mod 7
+(clean, pose, speech, blinks, lowres, compression, all), drawn with the set's camera and distractors but
+this split's own seeds.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ from deft.data.world.identity import IDENTITIES
 from deft.errors import ConfigError
 
 TRAIN_IDENTITIES = IDENTITIES[:8]
-HELD_IDENTITIES = (*IDENTITIES[8:], "astronaut-long-sidelit", "hopper-broad-warm")
+HELD_IDENTITIES = (  # modifier combinations no training identity has
+    *IDENTITIES[8:], "astronaut-long-sidelit", "hopper-broad-warm", "astronaut-mirror-dark",
+    "hopper-long-warm", "astronaut-mirror-broad-sidelit", "hopper-dark-sidelit",
+)
 SPLITS = {"train": TRAIN_IDENTITIES, "held": HELD_IDENTITIES}
 # A split's seed S draws set k with world_set's seed S * 10 + k: bench_realism uses 1900 + k,
 # calibrate_aus 2900 + k, bench_faithful 7_000_000 + j (spec seeds); the defaults stay clear of them.
