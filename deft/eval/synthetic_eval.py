@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,22 +29,33 @@ class SyntheticReport:
     seconds_per_clip: float = 0.0
 
 
-def evaluate(specs: list[SyntheticSpec] | None = None, config: AnalyzeConfig = AnalyzeConfig()) -> SyntheticReport:
-    import time
-
+def evaluate_configs(specs: list[SyntheticSpec] | None, configs: Sequence[AnalyzeConfig]) -> list[SyntheticReport]:
+    """One report per config, all on the same clips: each clip is rendered once (rendering costs several times
+    what analysing does)."""
     specs = synthetic_set() if specs is None else specs
-    rows, elapsed = [], 0.0
+    rows: list[list[dict]] = [[] for _ in configs]
+    elapsed = [0.0] * len(configs)
     for spec in specs:
         clip = render(spec)
-        start = time.perf_counter()
-        result = analyze_frames(Video(clip.frames, 30.0, f"synthetic:{spec.seed}", "synthetic", (256, 256)), config)
-        elapsed += time.perf_counter() - start
-        rows.append({
-            "truth_aus": set(clip.au_names), "pred_aus": {a.au for a in result.aus},
-            "truth": clip.composite, "pred": result.emotion.label,
-            "truth_fine": clip.emotion, "pred_fine": result.emotion.fine,
-            "apex_error": result.phases.apex - spec.apex, "spec": spec,
-        })
+        video = Video(clip.frames, 30.0, f"synthetic:{spec.seed}", "synthetic", (256, 256))
+        for i, config in enumerate(configs):
+            start = time.perf_counter()
+            result = analyze_frames(video, config)
+            elapsed[i] += time.perf_counter() - start
+            rows[i].append({
+                "truth_aus": set(clip.au_names), "pred_aus": {a.au for a in result.aus},
+                "truth": clip.composite, "pred": result.emotion.label,
+                "truth_fine": clip.emotion, "pred_fine": result.emotion.fine,
+                "apex_error": result.phases.apex - spec.apex, "spec": spec,
+            })
+    return [_report(r, e) for r, e in zip(rows, elapsed)]
+
+
+def evaluate(specs: list[SyntheticSpec] | None = None, config: AnalyzeConfig = AnalyzeConfig()) -> SyntheticReport:
+    return evaluate_configs(specs, [config])[0]
+
+
+def _report(rows: list[dict], elapsed: float) -> SyntheticReport:
     truth_aus = [r["truth_aus"] for r in rows]
     pred_aus = [r["pred_aus"] for r in rows]
     truth, pred = megc_scored([r["truth"] for r in rows], [r["pred"] for r in rows])
