@@ -17,7 +17,7 @@ import numpy as np
 
 from deft.face import LEFT_EYE_AT, RIGHT_EYE_AT, eye_alignment
 from deft.motion.flow import remove_head_motion
-from deft.motion.regions import REGIONS
+from deft.motion.regions import REGIONS, region_geometry
 
 # Eye corners, nose bridge and nose base: no AU in deft's list moves them by more than a fraction of the
 # brows' or lips' motion (AU9 wrinkles the nose above the base: the base points 31-35 barely shift).
@@ -60,14 +60,11 @@ def _dis(config: MotionConfig):
 
 
 @lru_cache(maxsize=8)
-def _sampler(iod: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """For a crop whose IOD is `iod` px: the (R, 68) anchor-averaging matrix, (R, 2) centre offsets in px, and
-    every region disc's pixel offsets (dy, dx) concatenated with the index where each region's run starts."""
-    weights = np.zeros((len(REGIONS), 68))
+def _discs(iod: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For a crop whose IOD is `iod` px: every region disc's pixel offsets (dy, dx) from its centre pixel,
+    concatenated in REGIONS order, and the index where each region's run starts."""
     dys, dxs, starts = [], [], []
-    for k, spec in enumerate(REGIONS):
-        for a in spec.anchors:
-            weights[k, a] += 1.0 / len(spec.anchors)
+    for spec in REGIONS:
         radius = spec.radius * iod
         r = int(np.ceil(radius))
         dy, dx = np.mgrid[-r:r + 1, -r:r + 1]
@@ -75,16 +72,17 @@ def _sampler(iod: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
         starts.append(sum(len(d) for d in dys))
         dys.append(dy[inside])
         dxs.append(dx[inside])
-    offsets = np.array([spec.offset for spec in REGIONS]) * iod
-    return weights, offsets, np.concatenate(dys), np.concatenate(dxs), np.array(starts)
+    return np.concatenate(dys), np.concatenate(dxs), np.array(starts)
 
 
 def region_vectors(flow: np.ndarray, landmarks: np.ndarray, iod: float) -> np.ndarray:
-    """(R, 2) mean flow (dx, dy) of each region disc, in IOD; R = len(REGIONS), deft.motion.regions' order
-    (the same discs as deft.motion.regions.region_geometry places)."""
+    """(R, 2) mean flow (dx, dy) of each region disc, in IOD; R = len(REGIONS), deft.motion.regions' order:
+    the discs region_geometry places, centres rounded to a pixel (one gather for all regions)."""
     h, w = flow.shape[:2]
-    weights, offsets, dy, dx, starts = _sampler(round(float(iod), 2))
-    centres = np.rint(weights @ landmarks + offsets).astype(int)  # (R, 2) x, y
+    unit = round(float(iod), 2)  # the discs' cache key
+    dy, dx, starts = _discs(unit)
+    lm = np.asarray(landmarks, np.float64)
+    centres = np.rint([region_geometry(spec, lm, unit)[0] for spec in REGIONS]).astype(int)  # (R, 2) x, y
     counts = np.diff(np.append(starts, len(dy)))
     ys = np.clip(np.repeat(centres[:, 1], counts) + dy, 0, h - 1)
     xs = np.clip(np.repeat(centres[:, 0], counts) + dx, 0, w - 1)

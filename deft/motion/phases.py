@@ -10,7 +10,7 @@ import numpy as np
 
 from deft.errors import ConfigError
 from deft.motion.flow import compute_flow, remove_head_motion
-from deft.motion.regions import REGIONS, region_geometry
+from deft.motion.regions import region_masks
 
 CURVE_SCALE = 0.5  # the motion curve is measured on half-size crops: 4x cheaper, same apex
 CURVE_STRIDE = 2  # coarse pass: every 2nd frame (a micro-expression rises over >= 4 frames at 30 fps)
@@ -33,20 +33,6 @@ class Phases:
 
     def to_dict(self) -> dict:
         return {"onset": self.onset, "apex": self.apex, "offset": self.offset, "source": self.source}
-
-
-def region_masks(shape: tuple[int, int], landmarks: np.ndarray, iod: float) -> list[np.ndarray]:
-    """One boolean disc per region (REGIONS order); a disc off the crop keeps its nearest pixel."""
-    h, w = shape
-    ys, xs = np.mgrid[0:h, 0:w]
-    out = []
-    for spec in REGIONS:
-        (cx, cy), r = region_geometry(spec, landmarks, iod)
-        disc = (xs - cx) ** 2 + (ys - cy) ** 2 <= r**2
-        if not disc.any():
-            disc[int(np.clip(cy, 0, h - 1)), int(np.clip(cx, 0, w - 1))] = True
-        out.append(disc)
-    return out
 
 
 def motion_curve(gray: np.ndarray, landmarks: np.ndarray, iod: float, depth: np.ndarray | None = None,

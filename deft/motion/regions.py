@@ -83,17 +83,26 @@ def region_geometry(spec: RegionSpec, landmarks: np.ndarray, iod: float) -> tupl
     return centre, spec.radius * iod
 
 
-def describe_regions(flow: np.ndarray, strain: np.ndarray, landmarks: np.ndarray, iod: float) -> list[RegionMotion]:
-    """Per-region descriptors of a (head-motion-free) flow field (H, W, 2)."""
-    h, w = flow.shape[:2]
+def region_masks(shape: tuple[int, int], landmarks: np.ndarray, iod: float) -> list[np.ndarray]:
+    """One boolean disc per region (REGIONS order); a disc off the crop keeps its nearest pixel."""
+    h, w = shape
     ys, xs = np.mgrid[0:h, 0:w]
-    magnitude = np.linalg.norm(flow, axis=-1)
     out = []
     for spec in REGIONS:
+        (cx, cy), r = region_geometry(spec, landmarks, iod)
+        disc = (xs - cx) ** 2 + (ys - cy) ** 2 <= r**2
+        if not disc.any():
+            disc[int(np.clip(cy, 0, h - 1)), int(np.clip(cx, 0, w - 1))] = True
+        out.append(disc)
+    return out
+
+
+def describe_regions(flow: np.ndarray, strain: np.ndarray, landmarks: np.ndarray, iod: float) -> list[RegionMotion]:
+    """Per-region descriptors of a (head-motion-free) flow field (H, W, 2)."""
+    magnitude = np.linalg.norm(flow, axis=-1)
+    out = []
+    for spec, mask in zip(REGIONS, region_masks(flow.shape[:2], landmarks, iod)):
         (cx, cy), radius = region_geometry(spec, landmarks, iod)
-        mask = (xs - cx) ** 2 + (ys - cy) ** 2 <= radius**2
-        if not mask.any():
-            mask[int(np.clip(cy, 0, h - 1)), int(np.clip(cx, 0, w - 1))] = True
         dx, dy = flow[mask].mean(axis=0)
         mags = magnitude[mask]
         angle = float(np.degrees(np.arctan2(-dy, dx)))
