@@ -5,9 +5,9 @@ clip's own `deft analyze` result, named-AU coverage, TTFT and tokens/s; then fre
     python benchmarks/bench_faithful.py [--clips 100] [--first 0] [--sets clean,compression,lowres,blinks]
         [--compare 10] [--chat 30] [--checkpoint DIR] [--cache DIR] [--answers FILE.jsonl] [--score] [--threads N]
 
-Clips are world_set specs with seeds none of deft's sets or trainings use (HELD_APART_SEED + j), identities
-cycled over all of them, written as H.264 at their camera's CRF and analysed from the file as a user's clip
-would be. Each clip's mp4, analysis JSON and expert inputs are kept in `--cache` and reused, so a run can
+Clips are world_set specs over the held-apart identities (deft.data.world.dataset.SPLITS["held"]: no training
+clip shows them) with seeds none of deft's sets or trainings use (HELD_APART_SEED + j), written as H.264 at
+their camera's CRF and analysed from the file as a user's clip would be. Each clip's mp4, analysis JSON and expert inputs are kept in `--cache` and reused, so a run can
 go in pieces (`--first`, `--clips`); every answer is appended to `--answers` (JSON lines) and the report
 scores that whole file; `--score` only re-scores it (no model). Both decoders answer deft explain's two
 questions on clips j < `--compare` (same run, same clips); the rest only checked. `--chat` free-form
@@ -34,6 +34,7 @@ from bench_explain import TokenClock  # noqa: E402
 
 from deft.analyze import analyze  # noqa: E402
 from deft.data.world.clips import render_clip, world_set, write_clip  # noqa: E402
+from deft.data.world.dataset import SPLITS  # noqa: E402
 from deft.errors import DeftError  # noqa: E402
 from deft.instruct.faithful import ClipFacts, caveat, claims  # noqa: E402
 from deft.labels import DEFAULT_QUESTIONS, EMOTION_QUESTION  # noqa: E402
@@ -76,10 +77,12 @@ def ask(model, batch, question: str, facts: ClipFacts | None) -> Answer:
 
 
 def specs(sets: list[str], first: int, n: int):
-    """Clip j comes from set j mod len(sets) with seed HELD_APART_SEED + j: sets and identities mix."""
+    """Clip j is clip j // len(sets) of set j mod len(sets) over the held-apart identities, seed HELD_APART_SEED + j:
+    every identity shows every set, and every set has its distractor-only clips."""
     last = first + n
-    by_set = {name: world_set(name, last) for name in sets}
-    return [dataclasses.replace(by_set[sets[j % len(sets)]][j], seed=HELD_APART_SEED + j) for j in range(first, last)]
+    by_set = {name: world_set(name, -(-last // len(sets)), identities=SPLITS["held"]) for name in sets}
+    return [dataclasses.replace(by_set[sets[j % len(sets)]][j // len(sets)], seed=HELD_APART_SEED + j)
+            for j in range(first, last)]
 
 
 def prepared(spec, cache: Path) -> tuple[dict, ClipFeatures | None]:
@@ -194,7 +197,7 @@ def main() -> None:
     parser.add_argument("--compare", type=int, default=10, help="clips j < N are answered by both decoders")
     parser.add_argument("--chat", type=int, default=30, help="free-form questions, checked (counted over the file)")
     parser.add_argument("--checkpoint", default=None, help="model folder (default: the packaged checkpoint)")
-    parser.add_argument("--cache", default=str(Path.home() / ".cache" / "deft" / "bench_faithful"),
+    parser.add_argument("--cache", default=str(Path.home() / ".cache" / "deft" / "bench_faithful_held"),
                         help="clips, analyses and expert inputs, reused (delete it when the analyzer changes)")
     parser.add_argument("--answers", default=None, help="JSON lines, appended (default: CACHE/answers.jsonl)")
     parser.add_argument("--score", action="store_true", help="only score the answers file")
