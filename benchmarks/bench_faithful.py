@@ -3,7 +3,8 @@ realistic world clips: every claim (AU, FACS name, region, direction, px, IOD, f
 clip's own `deft analyze` result, named-AU coverage, TTFT and tokens/s; then free-form chat.
 
     python benchmarks/bench_faithful.py [--clips 100] [--first 0] [--sets clean,compression,lowres,blinks]
-        [--compare 10] [--chat 30] [--checkpoint DIR] [--cache DIR] [--answers FILE.jsonl] [--score] [--threads N]
+        [--compare 10] [--chat 30] [--checkpoint DIR] [--cache DIR] [--answers FILE.jsonl] [--score] [--prepare]
+        [--threads N]
 
 Clips are world_set specs over the held-apart identities (deft.data.world.dataset.SPLITS["held"]: no training
 clip shows them) with seeds none of deft's sets or trainings use (HELD_APART_SEED + j), written as H.264 at
@@ -202,12 +203,19 @@ def main() -> None:
     parser.add_argument("--answers", default=None, help="JSON lines, appended (default: CACHE/answers.jsonl)")
     parser.add_argument("--score", action="store_true", help="only score the answers file")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--prepare", action="store_true", help="only render and analyse the clips into the cache")
     args = parser.parse_args()
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
     answers_file = Path(args.answers) if args.answers else cache / "answers.jsonl"
     if args.score:
         return score(answers_file, cache)
+    if args.prepare:
+        for j, spec in enumerate(specs(args.sets.split(","), args.first, args.clips), start=args.first):
+            record, _ = prepared(spec, cache)
+            print(f"  clip {j}: {spec.identity}, {record.get('error') or [a['au'] for a in record['analysis']['aus']]}",
+                  flush=True)
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
     from deft.explain import load_model

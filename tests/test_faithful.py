@@ -67,6 +67,19 @@ def test_an_unbacked_claim_is_caught(text, wrong):
     assert first_unbacked(text, FACTS, final=True) is not None
 
 
+OTHERS_CLIP = ClipFacts.from_analysis({**AU12_ONLY, "emotion": {"label": None, "fine": "others"}})
+
+
+def test_neutral_is_the_label_none_not_others():
+    """AUs moved that no prototype explains (`others`): "neutral (none)" says nothing moved, a real miss."""
+    said = "This micro-expression reads as neutral (none)."
+    assert unbacked_with(OTHERS_CLIP, said) == ["neutral", "none"] and unbacked(said) == ["neutral", "none"]
+    assert not unbacked_with(OTHERS_CLIP, "It has no MEGC class (others); none of the prototypes fits.")
+    assert "others" in unbacked("It reads as no MEGC class (others).")
+    nothing = ClipFacts.from_analysis({**AU12_ONLY, "aus": [], "emotion": {"label": "none", "fine": "none"}})
+    assert not unbacked_with(nothing, said)
+
+
 def test_a_negation_speaks_of_its_own_regions():
     assert not unbacked("The chin and the lower lip did not move.")
     assert not unbacked("The lip corners rise while the lower lip stays still.")
@@ -112,10 +125,10 @@ FRAGMENTS = (" left side", " both sides", " rose", " lowered", " lower", " 0.2 s
              " did not move", " stayed still", " up", " down", " up and to the image left", " up and to the image right",
              " upward", " outward", " by", " 1.75", " 61.14", " 0.0226", " 0.0229", " 3", " px", " IOD", " at frame", " 8",
              " 14", " peaks", " happiness", " surprise", " lip corner", " brow lowerer", " chin raiser", " not", " and",
-             " upper lip", " lower lip", " action unit", " 12")
+             " upper lip", " lower lip", " action unit", " 12", " neutral", " (none)", " (others)", " (", "none")
 
 
-@pytest.mark.parametrize("facts", [FACTS, ClipFacts.from_analysis({**AU12_ONLY, "aus": [
+@pytest.mark.parametrize("facts", [FACTS, OTHERS_CLIP, ClipFacts.from_analysis({**AU12_ONLY, "aus": [
     {"au": "AU1", "name": "inner brow raiser", "strength_iod": 0.03, "evidence": ["inner_brow_left", "inner_brow_right"]},
     {"au": "AU4", "name": "brow lowerer", "strength_iod": 0.02, "evidence": ["inner_brow_left"]}]})])
 def test_text_streamed_as_safe_is_never_taken_back(facts):
@@ -195,6 +208,27 @@ def test_an_au12_clip_cannot_produce_au4_even_from_a_model_that_insists(question
     text = tok.decode(tokens, skip_special_tokens=True)
     assert "AU4" not in text and "brow lowerer" not in text and not re.search(r"frame\s+3\b", text)
     assert stats["rewinds"] > 0 and first_unbacked(text, FACTS, final=True) is None
+
+
+def test_a_wrong_emotion_verdict_gets_the_analysis_label_and_a_negated_one_a_ban():
+    assert check("This reads as surprise.", FACTS, final=True).fix == "positive (happiness)"
+    assert check("It reads as neutral (none)", OTHERS_CLIP).fix == "no MEGC class (others)"
+    assert check("This is not surprise.", FACTS, final=True).fix is None
+    assert check("It reads as positive (happiness), never anger.", FACTS, final=True).fix is None
+
+
+@pytest.mark.parametrize("facts, label", [(OTHERS_CLIP, "no MEGC class (others)"), (FACTS, "positive (happiness)")])
+def test_a_model_that_insists_on_neutral_states_the_analysis_label(facts, label):
+    """The label a model was never taught (`others`) is written in where its verdict goes wrong; the model goes
+    on from there; its next "neutral" is only banned."""
+    llm, tok = tiny_llm()
+    insistent = Insistent(llm, tok.encode("Reads neutral (none).", add_special_tokens=False))
+    embeds = llm.get_input_embeddings()(tok("Which emotion?", return_tensors="pt")["input_ids"])
+    guard = Guard(tok, facts)
+    tokens, stats = greedy_decode(insistent, embeds, 40, stop_ids(tok), guard=guard)
+    text = tok.decode(tokens, skip_special_tokens=True)
+    assert label in text and "neutral" not in text and "(none)" not in text, text
+    assert guard.fixed and first_unbacked(text, facts, final=True) is None
 
 
 @pytest.mark.slow

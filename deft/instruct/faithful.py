@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from deft.instruct.phrases import REGION_BASES, REGION_PATTERNS
-from deft.labels import AU_NAMES
+from deft.labels import AU_NAMES, NONE, OTHERS, describe_emotion
 
 # No word boundary before "AU": "xAU4" still names AU4 to a reader.
 AU_CODE = re.compile(r"(?:AU|\b[Aa]ction [Uu]nits?)\s?(\d*)")
@@ -37,12 +37,15 @@ SIDE = re.compile(r"\b(?:(left|right)(?:[- ]sided|\s+sides?)|(both|two)\s+sides|
                   r"(unilateral|asymmetric)(?:al)?(?:ly)?)\b", re.I)
 ROLE_WORDS = (("onset", re.compile(r"\b(?:start|begin|onset)", re.I)), ("apex", re.compile(r"\b(?:peak|apex|strongest|maxim)", re.I)),
               ("offset", re.compile(r"\b(?:fade|end|offset|return|settle|stop|back)", re.I)))
-# Emotion words -> the label they state (fine labels, their adjectives, the MEGC classes).
+# Emotion words -> the label they state (fine labels, their adjectives, the MEGC classes). "neutral" is the
+# label none (nothing moved), not `others` (AUs moved, no prototype explains them); "none" and "others" count
+# in brackets only, as deft writes a label ("no MEGC class (others)"), since both are common words.
 EMOTION_WORDS = {**{w: w for w in ("happiness", "sadness", "surprise", "fear", "anger", "disgust", "contempt",
                                    "repression", "positive", "negative")},
                  "happy": "happiness", "sad": "sadness", "surprised": "surprise", "fearful": "fear", "afraid": "fear", "angry": "anger",
-                 "disgusted": "disgust", "contemptuous": "contempt", "repressed": "repression"}
-EMOTION = re.compile(r"\b(" + "|".join(sorted(EMOTION_WORDS, key=len, reverse=True)) + r")\b", re.I)
+                 "disgusted": "disgust", "contemptuous": "contempt", "repressed": "repression", "neutral": NONE}
+EMOTION = re.compile(r"\b(" + "|".join(sorted(EMOTION_WORDS, key=len, reverse=True)) + r")\b|"
+                     rf"(?<=\()({NONE}|{OTHERS})(?=\))", re.I)
 FACS_NAME = re.compile(r"\b(" + "|".join(re.escape(n) for n in sorted(AU_NAMES.values(), key=len, reverse=True)) + r")\b",
                        re.I)
 NAME_OWNER = {name.lower(): au for au, name in AU_NAMES.items()}
@@ -138,18 +141,32 @@ def claims(text: str, facts: ClipFacts, final: bool = True) -> list[Claim]:
 class Verdict:
     bad: int | None  # where the first unbacked claim begins to go wrong (None: all backed so far)
     safe: int  # text[:safe] holds no claim a later word can make unbacked: it may be streamed
+    fix: str | None = None  # what to write at `bad` instead: the analysis' label for a wrong emotion verdict
 
 
 def check(text: str, facts: ClipFacts, final: bool = False) -> Verdict:
     """The claim check of a text being written (final=False) or whole: where it goes wrong, what is safe."""
     found = _found(text, facts, final)
-    bad = [c.start for c in found if c.fact is None and not c.pending]
+    bad = [c for c in found if c.fact is None and not c.pending]
+    first = min(bad, key=lambda c: c.start) if bad else None
+    fix = _label_fix(text, first, found, facts) if first else None
     if final:
-        return Verdict(min(bad) if bad else None, len(text))
+        return Verdict(first.start if first else None, len(text), fix)
     # The word being written may become another; an AU code too ("AU4" may end as AU45 or fail, and a guard
     # that cannot finish it must be able to take it back).
     safe = min([TRAILING_WORD.search(text).start(), _growing(text), *(c.start for c in found if c.pending)])
-    return Verdict(min(bad) if bad else None, safe)
+    return Verdict(first.start if first else None, safe, fix)
+
+
+def _label_fix(text: str, first: Claim, found: list[Claim], facts: ClipFacts) -> str | None:
+    """The analysis' label ("positive (happiness)", "no MEGC class (others)") where the answer's first emotion
+    verdict names another; None when an emotion was already stated right or the sentence negates it ("not
+    surprise": a ban suffices) or the analysis has no emotion."""
+    fine = facts.emotion.get("fine")
+    if first.kind != "emotion" or not fine or any(c.kind == "emotion" and c.fact for c in found if c.start < first.start):
+        return None
+    s0 = max((e.end() for e in SENTENCE_END.finditer(text, 0, first.start)), default=0)
+    return None if NEGATION.search(text[s0: first.start]) else describe_emotion(facts.emotion.get("label"), fine)
 
 
 def first_unbacked(text: str, facts: ClipFacts, final: bool = False) -> int | None:
@@ -419,12 +436,11 @@ def _emotions(text: str, facts: ClipFacts, final: bool) -> list[Claim]:
     for m in EMOTION.finditer(text):
         if m.end() == len(text) and not final:
             continue
-        label = EMOTION_WORDS[m.group(1).lower()]
+        label = EMOTION_WORDS[m.group(1).lower()] if m.group(1) else m.group(2).lower()
         ok = label in facts.labels
         out.append(Claim("emotion", m.group(0), m.start(), {"label": facts.emotion.get("label"),
                                                             "fine": facts.emotion.get("fine")} if ok else None))
     return out
-
 
 
 def _sides(text: str, facts: ClipFacts, final: bool) -> list[Claim]:

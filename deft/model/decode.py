@@ -44,8 +44,13 @@ def greedy_decode(llm, embeds: torch.Tensor, max_new_tokens: int, stop: list[int
     name, cache = _cache_kwarg(llm), DynamicCache(config=llm.config)
     first = llm(inputs_embeds=embeds, **{name: cache}, use_cache=True, logits_to_keep=1).logits[0, -1]  # (V,)
     cache.activate_past_recording()  # sliding-window layers keep what a rejected draft may need cropped
-    banned = guard.banned if guard is not None else (lambda position: ())
-    tokens, sent = [_pick(first, stops, 0, min_new_tokens, banned(0))], 0
+
+    def choose(logits: torch.Tensor, position: int) -> int:  # the guard's forced token, else the allowed argmax
+        if guard is not None and position in guard.forced:
+            return guard.forced[position]
+        return _pick(logits, stops, position, min_new_tokens, guard.banned(position) if guard is not None else ())
+
+    tokens, sent = [choose(first, 0)], 0
     while True:
         done = tokens[-1] in stops or len(tokens) >= max_new_tokens
         if guard is not None:
@@ -62,7 +67,7 @@ def greedy_decode(llm, embeds: torch.Tensor, max_new_tokens: int, stop: list[int
                 cache = _cut_cache(llm, name, cache, embeds, tokens, bad)
                 tokens = tokens[:bad]
                 if bad == 0:
-                    tokens = [_pick(first, stops, 0, min_new_tokens, banned(0))]
+                    tokens = [choose(first, 0)]
                 continue
         settled = guard.settled(tokens, done) if guard is not None else len(tokens)
         if streamer is not None and settled > sent:
@@ -71,13 +76,15 @@ def greedy_decode(llm, embeds: torch.Tensor, max_new_tokens: int, stop: list[int
         if done:
             break
         room = max_new_tokens - len(tokens) - 1
-        draft = drafts.draft(tokens, min(draft_len, room)) if drafts is not None and room > 0 else []
+        draft = guard.forced_from(len(tokens))[:room] if guard is not None else []  # checked in one pass, too
+        if not draft:
+            draft = drafts.draft(tokens, min(draft_len, room)) if drafts is not None and room > 0 else []
         logits = llm(input_ids=torch.tensor([[tokens[-1], *draft]], device=embeds.device), **{name: cache},
                      use_cache=True).logits[0]  # (1 + k, V)
         new: list[int] = []
         for i in range(len(draft) + 1):
             position = len(tokens) + len(new)
-            token = _pick(logits[i], stops, position, min_new_tokens, banned(position))
+            token = choose(logits[i], position)
             new.append(token)
             if token in stops or i == len(draft) or token != draft[i]:
                 break

@@ -3,8 +3,10 @@ tokens are settled, and the bans that steer greedy decoding around an unbacked c
 
 A decoder asks `first_bad(tokens)` after each step. When a claim is unbacked, the token where it starts
 to go wrong is banned at that position and decoding resumes from there (the cache is cut back): the
-model's next-best token replaces it, so the text stays the model's own. The tokens before the check's
-safe point are settled (`settled`) and can be streamed at once: no later word can make a claim in them
+model's next-best token replaces it, so the text stays the model's own. A wrong emotion verdict is the
+exception: its place gets the analysis' label, once (`forced`; a model never taught a label, such as
+`others`, would otherwise wander to words the check does not know), and the model goes on from there.
+The tokens before the check's safe point are settled (`settled`) and can be streamed at once: no later word can make a claim in them
 unbacked (deft.instruct.faithful.check), so sent text is never taken back.
 """
 
@@ -27,7 +29,9 @@ class Guard:
     tokenizer: object
     facts: ClipFacts
     bans: dict[int, set[int]] = field(default_factory=dict)  # position -> tokens barred there
+    forced: dict[int, int] = field(default_factory=dict)  # position -> token written there (the analysis' label)
     rewinds: int = 0
+    fixed: bool = False  # the label was written in once: later wrong emotion words are banned
     _last: tuple[str, bool, Verdict] | None = field(default=None, repr=False)  # decoders ask twice per step
 
     def check(self, tokens: list[int], final: bool) -> tuple[str, Verdict]:
@@ -60,6 +64,15 @@ class Guard:
         resume from, never before `floor` (tokens already sent). Bans past it are dropped: they were
         bans after another prefix."""
         self.rewinds += 1
+        self.forced = {p: t for p, t in self.forced.items() if p < bad}
+        text, _, verdict = self._last or ("", False, None)
+        if verdict and verdict.fix and not self.fixed and bad >= floor and text == self.text(tokens):  # write the analysis' label in, not the model's word
+            lead = text[len(self.text(tokens[:bad])): verdict.bad]  # the bad token's text before the claim
+            ids = self.tokenizer.encode(lead + verdict.fix, add_special_tokens=False)
+            self.forced.update({bad + i: t for i, t in enumerate(ids)})
+            self.fixed = True
+            self.bans = {p: b for p, b in self.bans.items() if p < bad}
+            return bad
         while bad > floor and len(self.bans.get(bad, ())) >= MAX_BANS_AT:
             bad -= 1
         if self.rewinds > MAX_REWINDS or bad < floor or len(self.bans.get(bad, ())) >= MAX_BANS_AT:
@@ -80,3 +93,10 @@ class Guard:
 
     def banned(self, position: int) -> set[int]:
         return self.bans.get(position, set())
+
+    def forced_from(self, position: int) -> list[int]:
+        """The tokens to write from `position` on (none: the model chooses)."""
+        out = []
+        while position + len(out) in self.forced:
+            out.append(self.forced[position + len(out)])
+        return out
