@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -123,6 +124,15 @@ def open_media(path: str) -> Iterator["av.container.InputContainer"]:
             yield container
 
 
+def rgb_converter(width: int, height: int) -> Callable[[Any], np.ndarray]:
+    """PyAV frame -> (height, width, 3) RGB uint8. One reformatter serves every frame of a stream, so
+    libswscale's context is set up once, not per frame as frame.to_ndarray(width=...) does (same pixels)."""
+    from av.video.reformatter import VideoReformatter
+
+    reformatter = VideoReformatter()
+    return lambda frame: reformatter.reformat(frame, width=width, height=height, format="rgb24").to_ndarray()
+
+
 def _read_pyav(path: str, limits: VideoLimits, step: int) -> Video:
     import av
 
@@ -134,7 +144,7 @@ def _read_pyav(path: str, limits: VideoLimits, step: int) -> Video:
         stream = container.streams.video[0]
         fps = float(stream.average_rate or stream.guessed_rate or 0.0)
         width, height = stream.codec_context.width, stream.codec_context.height
-        new_w, new_h = _target_size(width, height, limits, path)
+        to_rgb = rgb_converter(*_target_size(width, height, limits, path))
         try:
             for i, frame in enumerate(container.decode(stream)):
                 if i % max(1, step):
@@ -144,7 +154,7 @@ def _read_pyav(path: str, limits: VideoLimits, step: int) -> Video:
                         f"{path}: more frames after sampling than the {limits.max_frames}-frame limit; "
                         "trim the clip to the expression or sample with a larger step"
                     )
-                frames.append(frame.to_ndarray(format="rgb24", width=new_w, height=new_h))
+                frames.append(to_rgb(frame))
                 indices.append(i)
         except av.error.FFmpegError as err:
             raise VideoError(f"{path}: not a readable video ({_reason(err)})") from err

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from deft.errors import VideoError, VideoLimitError
-from deft.video import VideoLimits, _reason, _target_size, open_media
+from deft.video import VideoLimits, _reason, _target_size, open_media, rgb_converter
 
 DEFAULT_FPS = 30.0  # assumed when a video reports no frame rate
 
@@ -77,11 +77,12 @@ def stream_frames(path: str | os.PathLike, chunk: int = 64, step: int = 1,
     with open_media(info.source) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"  # frame threads: decoding overlaps the analysis
+        to_rgb = rgb_converter(w, h)
         try:
             for i, frame in enumerate(container.decode(stream)):
                 if i % max(1, step):
                     continue
-                buffer[len(indices)] = frame.to_ndarray(format="rgb24", width=w, height=h)
+                buffer[len(indices)] = to_rgb(frame)
                 indices.append(i)
                 if len(indices) == chunk:
                     yield Chunk(np.asarray(indices), buffer)
