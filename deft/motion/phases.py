@@ -10,7 +10,7 @@ import numpy as np
 
 from deft.errors import ConfigError
 from deft.motion.flow import compute_flow, remove_head_motion
-from deft.motion.regions import region_masks
+from deft.motion.regions import region_windows
 
 CURVE_SCALE = 0.5  # the motion curve is measured on half-size crops: 4x cheaper, same apex
 CURVE_STRIDE = 2  # coarse pass: every 2nd frame (a micro-expression rises over >= 4 frames at 30 fps)
@@ -48,8 +48,10 @@ def motion_curve(gray: np.ndarray, landmarks: np.ndarray, iod: float, depth: np.
     lm, unit = landmarks * CURVE_SCALE, iod * CURVE_SCALE
     if depth is not None:
         depth = cv2.resize(depth, small.shape[1:][::-1], interpolation=cv2.INTER_AREA) * CURVE_SCALE
-    discs = region_masks(small.shape[1:], lm, unit)
-    mask = np.logical_or.reduce(discs)
+    discs = region_windows(small.shape[1:], lm, unit)
+    mask = np.zeros(small.shape[1:], bool)
+    for rows, cols, disc in discs:
+        mask[rows, cols] |= disc
     raw: dict[int, float] = {0: 0.0}  # mean |flow| over the regions' union (IOD)
     vectors: dict[int, np.ndarray] = {0: np.zeros((len(discs), 2))}  # per-region mean flow (IOD), for `separate`
 
@@ -59,7 +61,7 @@ def motion_curve(gray: np.ndarray, landmarks: np.ndarray, iod: float, depth: np.
                 flow = remove_head_motion(compute_flow(small[0], small[t], "dis"), lm, unit, depth)
                 raw[t] = float(np.linalg.norm(flow[mask], axis=-1).mean() / unit)
                 if separate is not None:
-                    vectors[t] = np.array([flow[d].mean(axis=0) for d in discs]) / unit
+                    vectors[t] = np.array([flow[r, c][d].mean(axis=0) for r, c, d in discs]) / unit
         if separate is None:
             return raw
         ts = np.array(sorted(vectors))

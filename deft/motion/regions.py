@@ -83,28 +83,34 @@ def region_geometry(spec: RegionSpec, landmarks: np.ndarray, iod: float) -> tupl
     return centre, spec.radius * iod
 
 
-def region_masks(shape: tuple[int, int], landmarks: np.ndarray, iod: float) -> list[np.ndarray]:
-    """One boolean disc per region (REGIONS order); a disc off the crop keeps its nearest pixel."""
+def region_windows(shape: tuple[int, int], landmarks: np.ndarray, iod: float) -> list[tuple[slice, slice, np.ndarray]]:
+    """Per region (REGIONS order): the rows and columns of a (H, W) crop around its disc and the disc's boolean
+    mask within them (a disc off the crop keeps its nearest pixel). Indexing the window and then the disc visits
+    the disc's pixels in the order a full-crop mask does, at the cost of the window only."""
     h, w = shape
-    ys, xs = np.mgrid[0:h, 0:w]
     out = []
     for spec in REGIONS:
         (cx, cy), r = region_geometry(spec, landmarks, iod)
+        # one pixel of margin beyond the disc's bounding box: no pixel outside it can be within r
+        x0, x1 = max(int(np.floor(cx - r)) - 1, 0), min(int(np.ceil(cx + r)) + 2, w)
+        y0, y1 = max(int(np.floor(cy - r)) - 1, 0), min(int(np.ceil(cy + r)) + 2, h)
+        ys, xs = np.mgrid[y0:max(y1, y0), x0:max(x1, x0)]
         disc = (xs - cx) ** 2 + (ys - cy) ** 2 <= r**2
         if not disc.any():
-            disc[int(np.clip(cy, 0, h - 1)), int(np.clip(cx, 0, w - 1))] = True
-        out.append(disc)
+            y0, x0 = int(np.clip(cy, 0, h - 1)), int(np.clip(cx, 0, w - 1))
+            y1, x1, disc = y0 + 1, x0 + 1, np.ones((1, 1), bool)
+        out.append((slice(y0, y1), slice(x0, x1), disc))
     return out
 
 
 def describe_regions(flow: np.ndarray, strain: np.ndarray, landmarks: np.ndarray, iod: float) -> list[RegionMotion]:
     """Per-region descriptors of a (head-motion-free) flow field (H, W, 2)."""
-    magnitude = np.linalg.norm(flow, axis=-1)
     out = []
-    for spec, mask in zip(REGIONS, region_masks(flow.shape[:2], landmarks, iod)):
+    for spec, (rows, cols, disc) in zip(REGIONS, region_windows(flow.shape[:2], landmarks, iod)):
         (cx, cy), radius = region_geometry(spec, landmarks, iod)
-        dx, dy = flow[mask].mean(axis=0)
-        mags = magnitude[mask]
+        vectors = flow[rows, cols][disc]
+        dx, dy = vectors.mean(axis=0)
+        mags = np.linalg.norm(vectors, axis=-1)
         angle = float(np.degrees(np.arctan2(-dy, dx)))
         lateral = None
         if spec.side != "centre" and abs(dx) >= LATERAL_SHARE * np.hypot(dx, dy):
@@ -114,7 +120,7 @@ def describe_regions(flow: np.ndarray, strain: np.ndarray, landmarks: np.ndarray
             RegionMotion(
                 spec.name, spec.side, (float(cx), float(cy)), float(radius), float(dx), float(dy),
                 float(mags.mean()), float(np.percentile(mags, 95)), float(np.hypot(dx, dy) / iod),
-                angle, compass(angle), lateral, float(strain[mask].mean()),
+                angle, compass(angle), lateral, float(strain[rows, cols][disc].mean()),
             )
         )
     return out
