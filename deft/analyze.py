@@ -13,6 +13,7 @@ from deft.aus import AUEvidence, detect_aus, distrust
 from deft.confidence import calibrate, clip_covariates
 from deft.emotion import Emotion, classify_emotion
 from deft.face import AlignedFace, FaceConfig, align_face
+from deft.motion.drift import far_turn
 from deft.motion.flow import compute_flow, optical_strain, remove_head_motion, to_gray
 from deft.motion.phases import Phases, find_phases
 from deft.motion.regions import RegionMotion, describe_regions
@@ -145,7 +146,7 @@ def analyze_frames(
         reg = None
     else:
         ph, reference, flow, strain, face, reg = _registered_motion(video, tracked, face, config, phases, timings,
-                                                                     ordinary, fps)
+                                                                     ordinary, fps, pose.range())
         gray = np.stack([to_gray(c) for c in face.crops])
     with _timed(timings, "aus"):
         regions = describe_regions(flow, strain, face.landmarks, face.iod)
@@ -170,17 +171,19 @@ def analyze_frames(
 
 
 def _spot(gray: np.ndarray, landmarks: np.ndarray, iod: float, phases: tuple[int, int, int] | None, source: str,
-          ordinary: Ordinary, fps: float, depth: np.ndarray | None = None) -> tuple[Phases, int]:
+          ordinary: Ordinary, fps: float, depth: np.ndarray | None = None, drift: bool = False) -> tuple[Phases, int]:
     """Phases spotted apart from speech and blinks, and the flow's reference frame: the frame nearest the
     expression whose mouth and lids are as at the apex (the onset without speech or blinks)."""
-    ph = find_phases(gray, landmarks, iod, phases, source, depth, separate=separator(ordinary))
+    separate = separator(ordinary)
+    ph = find_phases(gray, landmarks, iod, phases, source, depth, separate and separate.residual, drift)
     reference = matched_reference(ordinary, (ph.onset, ph.apex, ph.offset), fps)
     ordinary.reference = None if reference == ph.onset else reference
     return ph, reference
 
 
 def _registered_motion(video: Video, tracked: Tracked, face: AlignedFace, config: AnalyzeConfig,
-                       phases: tuple[int, int, int] | None, timings: dict[str, float], ordinary: Ordinary, fps: float):
+                       phases: tuple[int, int, int] | None, timings: dict[str, float], ordinary: Ordinary, fps: float,
+                       pose_range: dict[str, float]):
     """Phases and reference->apex flow on frames registered onto the reference face (deft.motion.register)."""
     size = config.face.crop_size
     with _timed(timings, "phases"):
@@ -188,7 +191,7 @@ def _registered_motion(video: Video, tracked: Tracked, face: AlignedFace, config
         first = register(tracked.landmarks, face.reference_frame, size, config.register)
         depth = first.depth if config.register == "depth" and first.turned() else None
         ph, reference = _spot(warp_frames(grey, first), first.landmarks, first.iod, phases, video.source, ordinary,
-                              fps, depth)
+                              fps, depth, far_turn(first.residual_2d_iod, pose_range))
     with _timed(timings, "flow"):
         reg = register(tracked.landmarks, reference, size, config.register)
         start, apex = warp_frames(grey, reg, [reg.reference, ph.apex])

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from deft.errors import ConfigError
+from deft.motion.drift import Drift, fit_drift
 from deft.motion.flow import compute_flow, remove_head_motion
 from deft.motion.regions import region_windows
 
@@ -16,7 +17,7 @@ CURVE_SCALE = 0.5  # the motion curve is measured on half-size crops: 4x cheaper
 CURVE_STRIDE = 2  # coarse pass: every 2nd frame (a micro-expression rises over >= 4 frames at 30 fps)
 APEX_REFINE = 3  # fine pass: every frame within this many of the coarse peak ...
 PEAK_TIE, MAX_PEAKS = 0.9, 4  # ... and of coarse points within 10 % of it (at most 4: weak, flat curves)
-# (measured frames (n,), their per-region mean flows vs frame 0 (n, R, 2), IOD) -> the curve there (n,)
+# (measured frames (n,), their per-region mean flows vs frame 0 (n, R, 2), IOD) -> the expression's part of them
 Separate = Callable[[np.ndarray, np.ndarray], np.ndarray]
 ONSET_SHARE = 0.15  # onset/offset: last/first frame whose motion is under this share of the apex's
 
@@ -36,13 +37,14 @@ class Phases:
 
 
 def motion_curve(gray: np.ndarray, landmarks: np.ndarray, iod: float, depth: np.ndarray | None = None,
-                 separate: Separate | None = None) -> np.ndarray:
+                 separate: Separate | None = None, drift: bool = False) -> np.ndarray:
     """Mean stabilised flow magnitude (IOD) from frame 0 to every frame, on half-size crops.
 
     Coarse to fine in time: flows to every CURVE_STRIDE-th frame (and the last), linear in between,
     then measured exactly on every frame near the coarse peak (and near-ties of it), where the apex
     is picked: about half the flows of measuring every frame. `separate` (deft.ordinary.separate) turns
-    the measured frames' per-region mean flows into the expression's motion, speech and blinks taken out.
+    the measured frames' per-region mean flows into the expression's motion, speech and blinks taken out;
+    `drift` (the head turned far) takes the turn's slow drift out too (deft.motion.drift).
     """
     small = np.stack([cv2.resize(g, None, fx=CURVE_SCALE, fy=CURVE_SCALE, interpolation=cv2.INTER_AREA) for g in gray])
     lm, unit = landmarks * CURVE_SCALE, iod * CURVE_SCALE
@@ -52,20 +54,29 @@ def motion_curve(gray: np.ndarray, landmarks: np.ndarray, iod: float, depth: np.
     mask = np.zeros(small.shape[1:], bool)
     for rows, cols, disc in discs:
         mask[rows, cols] |= disc
+    by_region = separate is not None or drift
     raw: dict[int, float] = {0: 0.0}  # mean |flow| over the regions' union (IOD)
-    vectors: dict[int, np.ndarray] = {0: np.zeros((len(discs), 2))}  # per-region mean flow (IOD), for `separate`
+    vectors: dict[int, np.ndarray] = {0: np.zeros((len(discs), 2))}  # per-region mean flow (IOD)
+    trend: list[Drift] = []  # fitted once, on the evenly spaced coarse pass
 
     def measure(frames) -> dict[int, float]:
         for t in frames:
             if t not in raw:
                 flow = remove_head_motion(compute_flow(small[0], small[t], "dis"), lm, unit, depth)
                 raw[t] = float(np.linalg.norm(flow[mask], axis=-1).mean() / unit)
-                if separate is not None:
+                if by_region:
                     vectors[t] = np.array([flow[r, c][d].mean(axis=0) for r, c, d in discs]) / unit
-        if separate is None:
+        if not by_region:
             return raw
         ts = np.array(sorted(vectors))
-        return dict(zip(ts.tolist(), separate(ts, np.stack([vectors[t] for t in ts])).tolist()))
+        motion = np.stack([vectors[t] for t in ts])
+        if separate is not None:
+            motion = separate(ts, motion)
+        if drift:
+            if not trend:
+                trend.append(fit_drift(ts, len(small), motion))
+            motion = motion - trend[0](ts)
+        return dict(zip(ts.tolist(), np.linalg.norm(motion, axis=-1).mean(axis=1).tolist()))
 
     last = len(small) - 1
     measured = measure([*range(CURVE_STRIDE, last, CURVE_STRIDE), last] if last > 0 else [])
@@ -110,11 +121,12 @@ def check_given(phases: tuple[int, int, int], n_frames: int, source: str) -> tup
 
 def find_phases(
     gray: np.ndarray, landmarks: np.ndarray, iod: float, given: tuple[int, int, int] | None = None, source: str = "clip",
-    depth: np.ndarray | None = None, separate: Separate | None = None,
+    depth: np.ndarray | None = None, separate: Separate | None = None, drift: bool = False,
 ) -> Phases:
     """Spot the phases from motion, or validate and keep the `given` ones (a dataset label); `depth`
-    (the crop's depth map) removes the parallax of head turns from the curve too; `separate` speech and blinks."""
-    curve = motion_curve(gray, landmarks, iod, depth, separate)
+    (the crop's depth map) removes the parallax of head turns from the curve too; `separate` speech and blinks;
+    `drift` a far turn's slow leftover."""
+    curve = motion_curve(gray, landmarks, iod, depth, separate, drift)
     if given is not None:
         return Phases(*check_given(given, len(gray), source), "given", [round(float(c), 5) for c in curve])
     return Phases(*spot_phases(curve), "spotted", [round(float(c), 5) for c in curve])

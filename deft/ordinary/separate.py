@@ -64,7 +64,11 @@ class Separator:
 
     def __call__(self, frames: np.ndarray, vectors: np.ndarray) -> np.ndarray:
         """(n,) expression motion (IOD) at `frames` from their (n, R, 2) region mean flows vs frame 0 (IOD):
-        each group's regions less their least-squares fit on its signals, then the mean over regions of |motion|.
+        the mean over regions of |residual|."""
+        return np.linalg.norm(self.residual(frames, vectors), axis=-1).mean(axis=1)
+
+    def residual(self, frames: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+        """(n, R, 2) region motion less, in each group's regions, its least-squares fit on the group's signals.
 
         A closing lid only moves the lids and brows down: the eye group's fit is the vertical motion's, with
         non-negative slopes (a brow raise also changes the eye's look, sometimes enough to read as a blink;
@@ -84,7 +88,7 @@ class Separator:
                 y = residual[:, idx].reshape(len(frames), -1)
                 slope, *_ = np.linalg.lstsq(xc, y - y.mean(axis=0), rcond=None)
                 residual[:, idx] = (y - x @ slope).reshape(len(frames), len(idx), 2)
-        return np.linalg.norm(residual, axis=-1).mean(axis=1)
+        return residual
 
 
 def present(ordinary: Ordinary) -> list[str]:
