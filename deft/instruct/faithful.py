@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from deft.instruct.phrases import REGION_BASES, REGION_PATTERNS
+from deft.instruct.phrases import IMAGE_SIDE, REGION_BASES, REGION_PATTERNS, SIDELESS_PATTERNS
 from deft.labels import AU_NAMES, NONE, OTHERS, describe_emotion
 
 # No word boundary before "AU": "xAU4" still names AU4 to a reader.
@@ -27,7 +27,8 @@ FRAME = re.compile(r"\bframes?\s+(?:#\s?)?$", re.I)
 SENTENCE_END = re.compile(r"[.!?](?=\s)|[.!?]$")
 CLAUSE_END = re.compile(r"[.;:!?](?=\s|$)")
 NEGATION = re.compile(r"\b(?:not|no|never|absent|inactive|still|unchanged|at rest|isn't|wasn't|doesn't|didn't)\b", re.I)
-DIRECTION = re.compile(r"\b(?:(up|down)(?:wards?)? and to the image (left|right)|to the image (left|right)|"
+_IMAGE = re.escape(IMAGE_SIDE)
+DIRECTION = re.compile(rf"\b(?:(up|down)(?:wards?)? and {_IMAGE} (left|right)|{_IMAGE} (left|right)|"
                        r"(up|down)(?:wards?)?|(in|out)wards?|"
                        r"(rais(?:e[sd]?|ing)|ris(?:es?|ing|en)|rose|lift(?:s|ed|ing)?)|"  # verbs: up
                        r"(lower(?:s|ed|ing)?(?!\s+(?:lip|lid|eyelid|face|half|part|jaw))|drop(?:s|ped|ping)?|fall(?:s|ing|en)?|fell|"
@@ -49,19 +50,13 @@ EMOTION = re.compile(r"\b(" + "|".join(sorted(EMOTION_WORDS, key=len, reverse=Tr
 FACS_NAME = re.compile(r"\b(" + "|".join(re.escape(n) for n in sorted(AU_NAMES.values(), key=len, reverse=True)) + r")\b",
                        re.I)
 NAME_OWNER = {name.lower(): au for au, name in AU_NAMES.items()}
-SIDELESS = [(re.compile(r"\b" + r"\s+".join(map(re.escape, phrase.split(" (")[0].split())) + r"s?\b", re.I), [base])
-            for base, phrase in REGION_BASES.items()]
-SIDELESS += [(re.compile(rf"\b{word}s?\b", re.I), bases) for word, bases in (
-    ("lip corner", ["mouth_corner"]), ("corners? of the mouth", ["mouth_corner"]),
-    ("(?:eye)?brow", ["inner_brow", "outer_brow"]), ("eyelid", ["upper_eyelid", "lower_eyelid"]), ("lid", ["upper_eyelid", "lower_eyelid"]),
-    ("lip", ["upper_lip", "lower_lip"]), ("mouth", ["mouth_corner", "upper_lip", "lower_lip"]))]
 PX_KEYS, IOD_KEYS = ("mean_magnitude", "peak_magnitude"), ("mean_iod",)
 # Phrases whose verdict changes as they grow ("brow" -> "brow lowerer", "up" -> "up and to the image left",
 # "lower" -> "lower lip"): a text ending in (a prefix of) one holds it back.
 GROWING = sorted({*(n.lower() for n in AU_NAMES.values()), "action unit",
                   *(f"{side}{p.split(' (')[0]}" for p in REGION_BASES.values() for side in ("", "left ", "right ")),
                   *(f"{side}{w}" for side in ("left", "right") for w in (" side", "-sided", " sided")), "both sides",
-                  *(f"{v}{w} and to the image {h}" for v in ("up", "down") for w in ("", "ward", "wards")
+                  *(f"{v}{w} and {IMAGE_SIDE} {h}" for v in ("up", "down") for w in ("", "ward", "wards")
                     for h in ("left", "right"))})
 JOINED = re.compile(r"[\s,]*(?:(?:and|or|nor)\s+)?(?:(?:the|both|its|their)\s+)?", re.I)
 UNIT_WORDS = ("px", "pixels", "iod", "inter-ocular", "s", "secs", "seconds", "ms", "milliseconds", "percent", "per cent")
@@ -288,7 +283,7 @@ def _region_spans(text: str) -> list[tuple[int, int, list[str]]]:
     spans: list[tuple[int, int, list[str]]] = []
     taken = [(m.start(), m.end()) for m in FACS_NAME.finditer(text)]
     patterns = [(p, [name]) for name, p in REGION_PATTERNS]
-    patterns += [(p, [n for b in bases for n in (b, f"{b}_left", f"{b}_right")]) for p, bases in SIDELESS]
+    patterns += [(p, [n for b in bases for n in (b, f"{b}_left", f"{b}_right")]) for p, bases in SIDELESS_PATTERNS]
     for pattern, names in patterns:
         for m in pattern.finditer(text):
             if not any(s < m.end() and m.start() < e for s, e in taken):

@@ -1,4 +1,5 @@
-"""Words for regions and directions, shared by the builders and the claim checker."""
+"""Words for regions and directions: one table, shared by the builders (what they write) and the claim
+checker (what it reads)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,17 @@ def _pattern(name: str) -> str:
 # Longest phrases first so "left mouth corner" is not also read as "mouth corner".
 REGION_PATTERNS = sorted(((name, re.compile(_pattern(name), re.I)) for name in REGION_NAMES),
                          key=lambda p: -len(p[1].pattern))
+# What else a reader calls a region (regex words, a plural "s" allowed): the claim checker reads them, sides unsaid.
+REGION_SYNONYMS = {"lip corner": ["mouth_corner"], "corners? of the mouth": ["mouth_corner"],
+                   "(?:eye)?brow": ["inner_brow", "outer_brow"], "eyelid": ["upper_eyelid", "lower_eyelid"],
+                   "lid": ["upper_eyelid", "lower_eyelid"], "lip": ["upper_lip", "lower_lip"],
+                   "mouth": ["mouth_corner", "upper_lip", "lower_lip"]}
+# Region words without a side -> the regions they cover: each region's own name first, then the synonyms.
+SIDELESS_PATTERNS = [(re.compile(r"\b" + r"\s+".join(map(re.escape, phrase.split(" (")[0].split())) + r"s?\b", re.I), [base])
+                     for base, phrase in REGION_BASES.items()]
+SIDELESS_PATTERNS += [(re.compile(rf"\b{word}s?\b", re.I), bases) for word, bases in REGION_SYNONYMS.items()]
 AU_PATTERN = re.compile(r"\bAU\s?(\d{1,2})\b", re.I)
-MOTION_WORDS = {"up": "upward", "down": "downward", "left": "to the image left", "right": "to the image right",
-                "up-left": "up and to the image left", "up-right": "up and to the image right",
-                "down-left": "down and to the image left", "down-right": "down and to the image right"}
+IMAGE_SIDE = "to the image"  # + left/right: sideways motion as the image shows it (not the subject's side)
+MOTION_WORDS = {"up": "upward", "down": "downward", "left": f"{IMAGE_SIDE} left", "right": f"{IMAGE_SIDE} right",
+                "up-left": f"up and {IMAGE_SIDE} left", "up-right": f"up and {IMAGE_SIDE} right",
+                "down-left": f"down and {IMAGE_SIDE} left", "down-right": f"down and {IMAGE_SIDE} right"}
