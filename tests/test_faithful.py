@@ -61,6 +61,8 @@ def test_a_faithful_answer_has_every_claim_backed():
     ("The motion lasted 2.5 s.", "2.5"),  # seconds: the phases' times and the durations between them
     ("AU12 fired with 40 % confidence.", "40"),
     ("The smile is unilateral.", "unilateral"),  # AU12 fired on both sides
+    ("AU12, the mouth corner puller, shows.", "AU12, the mouth corner puller,"),  # a name not in the table
+    ("AU12, the lip corner, shows.", "AU12, the lip corner,"),  # a name cut short
 ])
 def test_an_unbacked_claim_is_caught(text, wrong):
     assert wrong in unbacked(text)
@@ -78,6 +80,13 @@ def test_neutral_is_the_label_none_not_others():
     assert "others" in unbacked("It reads as no MEGC class (others).")
     nothing = ClipFacts.from_analysis({**AU12_ONLY, "aus": [], "emotion": {"label": "none", "fine": "none"}})
     assert not unbacked_with(nothing, said)
+
+
+def test_a_facs_name_after_its_code_is_read_and_its_words_are_no_direction():
+    assert not unbacked("AU12, the lip corner puller, shows in the mouth corners.")
+    assert not unbacked("AU12, the lip corner puller is active.")
+    jaw = ClipFacts.from_analysis({**AU12_ONLY, "ordinary": {"aus": [{"au": "AU26", "name": "jaw drop", "sides": ["both"]}]}})
+    assert not unbacked_with(jaw, "AU26 (jaw drop) and AU12 (lip corner puller) fired.")  # "drop" is the name's
 
 
 def test_a_negation_speaks_of_its_own_regions():
@@ -125,7 +134,7 @@ FRAGMENTS = (" left side", " both sides", " rose", " lowered", " lower", " 0.2 s
              " did not move", " stayed still", " up", " down", " up and to the image left", " up and to the image right",
              " upward", " outward", " by", " 1.75", " 61.14", " 0.0226", " 0.0229", " 3", " px", " IOD", " at frame", " 8",
              " 14", " peaks", " happiness", " surprise", " lip corner", " brow lowerer", " chin raiser", " not", " and",
-             " upper lip", " lower lip", " action unit", " 12", " neutral", " (none)", " (others)", " (", "none")
+             " upper lip", " lower lip", " action unit", " 12", " neutral", " (none)", " (others)", " (", "none", ", the", " lip corner puller", " mouth corner puller", " brow lowerer,")
 
 
 @pytest.mark.parametrize("facts", [FACTS, OTHERS_CLIP, ClipFacts.from_analysis({**AU12_ONLY, "aus": [

@@ -20,6 +20,7 @@ from deft.labels import AU_NAMES, NONE, OTHERS, describe_emotion
 # No word boundary before "AU": "xAU4" still names AU4 to a reader.
 AU_CODE = re.compile(r"(?:AU|\b[Aa]ction [Uu]nits?)\s?(\d*)")
 AU_WITH_NAME = re.compile(r"AU\s?(\d+)\s*\(([^)]*)(\)?)")
+AU_THE_NAME = re.compile(r"AU\s?(\d+),\s+the\s+([^,.;:()]*)([,.;:()]?)")  # "AU12, the lip corner puller, shows"
 NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d*)?")
 UNIT = re.compile(r"\s*(px\b|pixels?\b|IOD\b|inter-ocular|ms\b|milliseconds?\b|s\b|secs?\b|seconds?\b|%|per\s?cent\b)", re.I)
 UNIT_KIND = {"px": "px", "pix": "px", "iod": "iod", "int": "iod", "ms": "ms", "mil": "ms", "%": "percent", "per": "percent"}
@@ -266,6 +267,17 @@ def _names(text: str, facts: ClipFacts, final: bool) -> list[Claim]:
             out.append(Claim("name", m.group(0), m.start(2) + n, None))
         elif not closed:  # held back whole, so a decoder that cannot finish it may still take the bracket back
             out.append(Claim("name", m.group(0), m.end(1), None, pending=True))
+    for m in AU_THE_NAME.finditer(text):  # "AU12, the ...": the name must follow, from the table
+        au, said = f"AU{int(m.group(1))}", m.group(2)
+        name = AU_NAMES.get(au)
+        if name is None or au not in facts.aus:
+            continue
+        n = _prefix_ok(said, [name])
+        whole = said.lower().startswith(name.lower()) and re.match(r"\W|$", said[len(name):])
+        if not whole and (n < min(len(said), len(name)) or m.group(3) or final):  # went astray, or ended short
+            out.append(Claim("name", m.group(0), m.start(2) + n, None))
+        elif not whole:  # may still become the name: held back whole, so a guard can take it back
+            out.append(Claim("name", m.group(0), m.start(2), None, pending=True))
     for m in FACS_NAME.finditer(text):
         if m.end() == len(text) and not final:
             continue  # "lip corner pull" may grow into "lip corner puller"
@@ -327,7 +339,10 @@ def _own_part(text: str, end: int, spans) -> int:
 def _directions(text: str, facts: ClipFacts, final: bool) -> list[Claim]:
     out = []
     spans = _region_spans(text)
+    names = [(n.start(), n.end()) for n in FACS_NAME.finditer(text)]
     for m in DIRECTION.finditer(text):
+        if any(s < m.end() and m.start() < e for s, e in names):
+            continue  # "jaw drop" is AU26's name, not a direction
         if not final and re.fullmatch(r"\s*\w*", text[m.end():]):  # "lower" may be "lower lip"
             out.append(Claim("direction", m.group(0), m.start(), None, pending=True))
             continue
