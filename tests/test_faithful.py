@@ -221,7 +221,7 @@ def test_an_au12_clip_cannot_produce_au4_even_from_a_model_that_insists(question
 
 def test_a_wrong_emotion_verdict_gets_the_analysis_label_and_a_negated_one_a_ban():
     assert check("This reads as surprise.", FACTS, final=True).fix == "positive (happiness)"
-    assert check("It reads as neutral (none)", OTHERS_CLIP).fix == "no MEGC class (others)"
+    assert check("It reads as neutral (none)", OTHERS_CLIP).fix.startswith("no MEGC class (others): ")
     assert check("This is not surprise.", FACTS, final=True).fix is None
     assert check("It reads as positive (happiness), never anger.", FACTS, final=True).fix is None
 

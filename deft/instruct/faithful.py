@@ -46,6 +46,7 @@ EMOTION_WORDS = {**{w: w for w in ("happiness", "sadness", "surprise", "fear", "
                                    "repression", "positive", "negative")},
                  "happy": "happiness", "sad": "sadness", "surprised": "surprise", "fearful": "fear", "afraid": "fear", "angry": "anger",
                  "disgusted": "disgust", "contemptuous": "contempt", "repressed": "repression", "neutral": NONE}
+OTHERS_MEANS = "no emotion prototype fits these AUs"
 EMOTION = re.compile(r"\b(" + "|".join(sorted(EMOTION_WORDS, key=len, reverse=True)) + r")\b|"
                      rf"(?<=\()({NONE}|{OTHERS})(?=\))", re.I)
 FACS_NAME = re.compile(r"\b(" + "|".join(re.escape(n) for n in sorted(AU_NAMES.values(), key=len, reverse=True)) + r")\b",
@@ -162,7 +163,11 @@ def _label_fix(text: str, first: Claim, found: list[Claim], facts: ClipFacts) ->
     if first.kind != "emotion" or not fine or any(c.kind == "emotion" and c.fact for c in found if c.start < first.start):
         return None
     s0 = max((e.end() for e in SENTENCE_END.finditer(text, 0, first.start)), default=0)
-    return None if NEGATION.search(text[s0: first.start]) else describe_emotion(facts.emotion.get("label"), fine)
+    if NEGATION.search(text[s0: first.start]):
+        return None
+    label = facts.emotion.get("label")
+    # `others` in a sentence of its own: after the bare label a model never taught it wanders off
+    return describe_emotion(label, fine) + (f": {OTHERS_MEANS}." if label is None else "")
 
 
 def first_unbacked(text: str, facts: ClipFacts, final: bool = False) -> int | None:
