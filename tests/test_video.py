@@ -22,6 +22,14 @@ def test_step_and_downscale(happy_mp4):
     assert video.original_size == (256, 256)
 
 
+def test_downscaled_frames_are_what_pyav_gives_frame_by_frame(happy_mp4):
+    import av  # read_video converts through one reformatter per stream: the pixels must not change
+
+    with av.open(str(happy_mp4)) as container:
+        expected = [f.to_ndarray(format="rgb24", width=96, height=96) for f in container.decode(video=0)]
+    assert np.array_equal(read_video(happy_mp4, VideoLimits(work_side=96)).frames, np.stack(expected))
+
+
 def test_image_folder_in_natural_order(tmp_path, happy_clip):
     for i in (0, 1, 2, 10, 11):  # img10 must come after img2
         cv2.imwrite(str(tmp_path / f"img{i}.jpg"), cv2.cvtColor(happy_clip.frames[i], cv2.COLOR_RGB2BGR))
