@@ -232,16 +232,20 @@ class VLLMEngine:
                  stop: threading.Event | None, facts: ClipFacts) -> Iterator[str]:
         """Greedy decoding checked as TransformersEngine checks it (deft.model.guard), by re-decoding: vLLM
         streams on from the answer so far until the guard finds an unbacked claim; the stream is dropped,
-        the claim's first token is banned at its position (logit_bias -100, one token), and it streams on."""
+        the claim's first token is banned at its position (logit_bias -100, one token), and it streams on; what
+        the guard writes itself (`Guard.forced`: a wrong emotion verdict's label) is added without asking vLLM."""
         guard, tokens, sent, text = Guard(self.model.tokenizer, facts), [], 0, Detokenizer(self.model.tokenizer)
         stops = set(self.stop)
         while not (tokens and tokens[-1] in stops) and len(tokens) < max_new_tokens:
-            bans = guard.banned(len(tokens))
-            request, length = self._embeds_request(features, question, tokens)
-            count.prompt = count.prompt or length  # the clip's prompt, once
-            if bans:  # this position only: one token with the bans, then on without them
-                request["logit_bias"] = {str(t): -100.0 for t in bans}
-            events = self._ids(request, 1 if bans else max_new_tokens - len(tokens), TokenCount(), stop)
+            bans, forced = guard.banned(len(tokens)), guard.forced_from(len(tokens))[: max_new_tokens - len(tokens)]
+            if forced:  # the guard writes these itself (the analysis' label), as TransformersEngine does
+                events = (ids for ids in [forced])
+            else:
+                request, length = self._embeds_request(features, question, tokens)
+                count.prompt = count.prompt or length  # the clip's prompt, once
+                if bans:  # this position only: one token with the bans, then on without them
+                    request["logit_bias"] = {str(t): -100.0 for t in bans}
+                events = self._ids(request, 1 if bans else max_new_tokens - len(tokens), TokenCount(), stop)
             rewound = False
             for ids in events:
                 tokens += ids if isinstance(ids, list) else self.model.tokenizer.encode(ids, add_special_tokens=False)
