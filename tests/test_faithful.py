@@ -262,30 +262,6 @@ def test_the_default_checkpoint_cannot_say_au4_about_an_au12_clip(tmp_path):
 
 
 
-def _vllm_saying_anger(tokenizer):
-    """A stand-in vLLM whose answer starts "It reads as anger" and, from any later point, goes on " so."."""
-    import base64
-    import io
-
-    from fastapi import FastAPI, Request
-
-    from tests.test_serve_vllm import _events, _models
-
-    app, base, seen = FastAPI(), [], []
-    _models(app)
-
-    @app.post("/v1/completions")
-    async def completions(request: Request):
-        body = await request.json()
-        n = torch.load(io.BytesIO(base64.b64decode(body.pop("prompt_embeds"))), weights_only=True).shape[0]
-        base.append(base[0] if base else n)
-        seen.append(body)
-        ids = tokenizer.encode("It reads as anger so." if n == base[0] else " so.", add_special_tokens=False)
-        return _events([[t] for t in [*ids, tokenizer.eos_token_id][: body["max_tokens"]]])
-
-    return app, seen
-
-
 def test_the_vllm_engine_writes_the_label_in_as_transformers_does(happy_mp4):
     """vLLM says "anger" about a happiness clip: the guard's label goes in without asking it (a ban alone would
     leave "It reads as so."), and the answer goes on from the label, as TransformersEngine's decoding does."""
@@ -296,13 +272,15 @@ def test_the_vllm_engine_writes_the_label_in_as_transformers_does(happy_mp4):
     from deft.serve.engines import VLLMEngine
     from deft.serve.vllm_process import connect_vllm
     from tests.loopback import run_in_thread
+    from tests.test_serve_vllm import _stand_in
 
     llm, tok = tiny_llm()
     model = DeftModel(DeftConfig(expert_dim=32, conv_width=8), llm, tok).eval()
     analysis = analyze(happy_mp4)
     facts = ClipFacts.from_analysis(analysis.to_dict())
-    app, seen = _vllm_saying_anger(tok)
-    url, server, thread = run_in_thread(app)
+    seen: list[dict] = []  # a vLLM whose answer starts "It reads as anger" and from any later point goes on " so."
+    url, server, thread = run_in_thread(_stand_in(seen, lambda at, body: [*tok.encode(
+        "It reads as anger so." if at == 0 else " so.", add_special_tokens=False), tok.eos_token_id]))
     try:
         engine = VLLMEngine(model, connect_vllm(url + "/v1"))
         text = "".join(engine.explain(clip_features(analysis), "Which emotion?", 30, facts=facts))

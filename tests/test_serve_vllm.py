@@ -74,11 +74,10 @@ def _events(chunks: list[list[int]]) -> StreamingResponse:
     return StreamingResponse(events(), media_type="text/event-stream")
 
 
-def _steered_vllm(seen: list[dict], tokenizer, wrong: str, right: str) -> FastAPI:
-    """A stand-in for a greedy vLLM that would say `wrong` and, once its first differing token is banned
-    with logit_bias, says `right`: it reads how many answer tokens the prompt embeddings carry."""
-    app, bad, good = FastAPI(), tokenizer.encode(wrong, add_special_tokens=False), tokenizer.encode(right, add_special_tokens=False)
-    base: list[int] = []
+def _stand_in(seen: list[dict], answer) -> FastAPI:
+    """A stand-in for a greedy vLLM that streams answer(at, body) token ids one per event, `at` being how many
+    answer tokens the prompt embeddings already carry; each request body is kept in `seen`."""
+    app, base = FastAPI(), []
     _models(app)
 
     @app.post("/v1/completions")
@@ -87,15 +86,23 @@ def _steered_vllm(seen: list[dict], tokenizer, wrong: str, right: str) -> FastAP
         n = torch.load(io.BytesIO(base64.b64decode(body.pop("prompt_embeds"))), weights_only=True).shape[0]
         base.append(base[0] if base else n)
         seen.append(body)
-        at = n - base[0]  # answer tokens already in the prompt
-        if "logit_bias" in body:
-            assert str(good[at]) not in body["logit_bias"]
-            ids = [good[at]]
-        else:
-            ids = (bad if at == 0 else good[at:]) + [tokenizer.eos_token_id]
-        return _events([[token] for token in ids[: body["max_tokens"]]])
+        return _events([[token] for token in answer(n - base[0], body)[: body["max_tokens"]]])
 
     return app
+
+
+def _steered_vllm(seen: list[dict], tokenizer, wrong: str, right: str) -> FastAPI:
+    """A stand-in for a greedy vLLM that would say `wrong` and, once its first differing token is banned
+    with logit_bias, says `right`."""
+    bad, good = tokenizer.encode(wrong, add_special_tokens=False), tokenizer.encode(right, add_special_tokens=False)
+
+    def answer(at: int, body: dict) -> list[int]:
+        if "logit_bias" in body:
+            assert str(good[at]) not in body["logit_bias"]
+            return [good[at]]
+        return (bad if at == 0 else good[at:]) + [tokenizer.eos_token_id]
+
+    return _stand_in(seen, answer)
 
 
 def test_vllm_engine_re_decodes_around_an_unbacked_claim(happy_mp4):
