@@ -63,6 +63,7 @@ def test_a_faithful_answer_has_every_claim_backed():
     ("The smile is unilateral.", "unilateral"),  # AU12 fired on both sides
     ("AU12, the mouth corner puller, shows.", "AU12, the mouth corner puller,"),  # a name not in the table
     ("AU12, the lip corner, shows.", "AU12, the lip corner,"),  # a name cut short
+    ("The left mouth corner moves up and to the image right and the image left.", "the image left"),
 ])
 def test_an_unbacked_claim_is_caught(text, wrong):
     assert wrong in unbacked(text)
@@ -87,6 +88,23 @@ def test_a_facs_name_after_its_code_is_read_and_its_words_are_no_direction():
     assert not unbacked("AU12, the lip corner puller is active.")
     jaw = ClipFacts.from_analysis({**AU12_ONLY, "ordinary": {"aus": [{"au": "AU26", "name": "jaw drop", "sides": ["both"]}]}})
     assert not unbacked_with(jaw, "AU26 (jaw drop) and AU12 (lip corner puller) fired.")  # "drop" is the name's
+
+
+def test_a_wrong_frame_after_a_phase_word_gets_the_measured_one():
+    assert check("The motion starts at frame 2", FACTS).fix == "8"  # onset 8
+    assert check("It peaks at frame 1", FACTS).bad is None  # may become 14
+    assert check("It peaks at frame 12", FACTS).fix == "4"
+    assert check("It peaks at frame 12.", FACTS, final=True).fix == "4"
+    assert check("Something at frame 2", FACTS).fix is None  # no phase word: onset, apex or offset
+
+
+def test_a_model_that_insists_on_a_wrong_frame_writes_the_measured_one():
+    llm, tok = tiny_llm()
+    insistent = Insistent(llm, tok.encode("Peak at frame 3.", add_special_tokens=False))
+    embeds = llm.get_input_embeddings()(tok("When?", return_tensors="pt")["input_ids"])
+    tokens, _ = greedy_decode(insistent, embeds, 12, stop_ids(tok), guard=Guard(tok, FACTS))
+    text = tok.decode(tokens, skip_special_tokens=True)
+    assert text.startswith("Peak at frame 14") and first_unbacked(text, FACTS, final=True) is None, text
 
 
 def test_a_negation_speaks_of_its_own_regions():

@@ -28,7 +28,7 @@ FRAME = re.compile(r"\bframes?\s+(?:#\s?)?$", re.I)
 SENTENCE_END = re.compile(r"[.!?](?=\s)|[.!?]$")
 CLAUSE_END = re.compile(r"[.;:!?](?=\s|$)")
 NEGATION = re.compile(r"\b(?:not|no|never|absent|inactive|still|unchanged|at rest|isn't|wasn't|doesn't|didn't)\b", re.I)
-_IMAGE = re.escape(IMAGE_SIDE)
+_IMAGE = r"(?:to\s+)?" + re.escape(IMAGE_SIDE.removeprefix("to "))  # "... to the image right and the image left"
 DIRECTION = re.compile(rf"\b(?:(up|down)(?:wards?)? and {_IMAGE} (left|right)|{_IMAGE} (left|right)|"
                        r"(up|down)(?:wards?)?|(in|out)wards?|"
                        r"(rais(?:e[sd]?|ing)|ris(?:es?|ing|en)|rose|lift(?:s|ed|ing)?)|"  # verbs: up
@@ -117,6 +117,7 @@ class Claim:
     start: int  # where a decoder must change course when the claim is unbacked
     fact: dict | None  # the measured fact it rests on; None = unbacked
     pending: bool = False  # its verdict waits for text still to come (only while the text is being written)
+    fix: str | None = None  # the measured text to write from `start` instead, where the facts leave one choice
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "text": self.text, "fact": self.fact}
@@ -138,7 +139,8 @@ def claims(text: str, facts: ClipFacts, final: bool = True) -> list[Claim]:
 class Verdict:
     bad: int | None  # where the first unbacked claim begins to go wrong (None: all backed so far)
     safe: int  # text[:safe] holds no claim a later word can make unbacked: it may be streamed
-    fix: str | None = None  # what to write at `bad` instead: the analysis' label for a wrong emotion verdict
+    fix: str | None = None  # what to write at `bad` instead: the analysis' label, a phase's frame
+    fix_once: bool = False  # the fix is the emotion label: written in once per answer, then banned
 
 
 def check(text: str, facts: ClipFacts, final: bool = False) -> Verdict:
@@ -146,13 +148,14 @@ def check(text: str, facts: ClipFacts, final: bool = False) -> Verdict:
     found = _found(text, facts, final)
     bad = [c for c in found if c.fact is None and not c.pending]
     first = min(bad, key=lambda c: c.start) if bad else None
-    fix = _label_fix(text, first, found, facts) if first else None
+    label = _label_fix(text, first, found, facts) if first else None
+    fix, once = (label, True) if label else (first.fix if first else None, False)
     if final:
-        return Verdict(first.start if first else None, len(text), fix)
+        return Verdict(first.start if first else None, len(text), fix, once)
     # The word being written may become another; an AU code too ("AU4" may end as AU45 or fail, and a guard
     # that cannot finish it must be able to take it back).
     safe = min([TRAILING_WORD.search(text).start(), _growing(text), *(c.start for c in found if c.pending)])
-    return Verdict(first.start if first else None, safe, fix)
+    return Verdict(first.start if first else None, safe, fix, once)
 
 
 def _label_fix(text: str, first: Claim, found: list[Claim], facts: ClipFacts) -> str | None:
@@ -411,14 +414,23 @@ def _numbers(text: str, facts: ClipFacts, final: bool) -> list[Claim]:
         if open_end:  # still being written: it must be able to grow into a measured value
             n = _prefix_ok(m.group(0), _renderings(values))
             if n < len(m.group(0)):
-                out.append(Claim(kind, m.group(0), m.start() + n, None))
+                out.append(Claim(kind, m.group(0), m.start() + n, None, fix=_frame_fix(frame, values, m.group(0)[:n])))
             continue
         hit = next((v for v in values if _matches(written, v)), None)
         if hit is None or (frame and "." in written):
-            out.append(Claim(kind, written, m.start() + _prefix_ok(written, _renderings(values)), None))
+            n = _prefix_ok(written, _renderings(values))
+            out.append(Claim(kind, written, m.start() + n, None, fix=_frame_fix(frame, values, written[:n])))
         elif kind != "number" or frame:
             out.append(Claim(kind, written, m.start(), {**fact, "value": hit}))
     return out
+
+
+def _frame_fix(frame, values: list[float], said: str) -> str | None:
+    """The rest of the one frame a phase word asks for ("starts at frame 1" -> "4" when the onset is 14)."""
+    if not frame or len(values) != 1:
+        return None
+    whole = str(int(values[0]))
+    return whole[len(said):] if whole.startswith(said) and len(whole) > len(said) else None
 
 
 def _frame_values(text: str, at: int, facts: ClipFacts) -> tuple[list[float], str, dict]:

@@ -5,7 +5,8 @@ A decoder asks `first_bad(tokens)` after each step. When a claim is unbacked, th
 to go wrong is banned at that position and decoding resumes from there (the cache is cut back): the
 model's next-best token replaces it, so the text stays the model's own. A wrong emotion verdict is the
 exception: its place gets the analysis' label, once (`forced`; a model never taught a label, such as
-`others`, would otherwise wander to words the check does not know), and the model goes on from there.
+`others`, would otherwise wander to words the check does not know), and the model goes on from there; so
+does a wrong frame after a phase word ("starts at frame"), which has one measured value.
 The tokens before the check's safe point are settled (`settled`) and can be streamed at once: no later word can make a claim in them
 unbacked (deft.instruct.faithful.check), so sent text is never taken back.
 """
@@ -64,18 +65,21 @@ class Guard:
         resume from, never before `floor` (tokens already sent). Bans past it are dropped: they were
         bans after another prefix."""
         self.rewinds += 1
+        if self.rewinds > MAX_REWINDS:
+            raise GuardGaveUp
         self.forced = {p: t for p, t in self.forced.items() if p < bad}
         text, _, verdict = self._last or ("", False, None)
-        if verdict and verdict.fix and not self.fixed and bad >= floor and text == self.text(tokens):  # write the analysis' label in, not the model's word
+        fix = verdict.fix if verdict and not (verdict.fix_once and self.fixed) else None
+        if fix and bad >= floor and text == self.text(tokens):  # the measured text in, not the model's
             lead = text[len(self.text(tokens[:bad])): verdict.bad]  # the bad token's text before the claim
-            ids = self.tokenizer.encode(lead + verdict.fix, add_special_tokens=False)
+            ids = self.tokenizer.encode(lead + fix, add_special_tokens=False)
             self.forced.update({bad + i: t for i, t in enumerate(ids)})
-            self.fixed = True
+            self.fixed = self.fixed or verdict.fix_once
             self.bans = {p: b for p, b in self.bans.items() if p < bad}
             return bad
         while bad > floor and len(self.bans.get(bad, ())) >= MAX_BANS_AT:
             bad -= 1
-        if self.rewinds > MAX_REWINDS or bad < floor or len(self.bans.get(bad, ())) >= MAX_BANS_AT:
+        if bad < floor or len(self.bans.get(bad, ())) >= MAX_BANS_AT:
             raise GuardGaveUp
         self.bans = {p: b for p, b in self.bans.items() if p <= bad}
         self.bans.setdefault(bad, set()).add(tokens[bad])
