@@ -114,12 +114,13 @@ class Tally:
     def __init__(self):
         self.backed, self.total = Counter(), Counter()
         self.fired = self.covered = self.fired_all = self.covered_all = 0
-        self.emotion_asked = self.emotion_said = self.answers = 0
+        self.emotion_asked = self.emotion_said = self.answers = self.unfinished = 0
         self.unbacked: list[str] = []
         self.missed: Counter = Counter()
 
     def add(self, text: str, facts: ClipFacts, question: str) -> None:
         self.answers += 1
+        self.unfinished += bool(text.strip()) and not text.rstrip().endswith((".", "!", "?", "}"))  # cut short
         found = claims(text, facts)
         for c in found:
             self.total[c.kind] += 1
@@ -140,7 +141,8 @@ class Tally:
     def report(self, name: str) -> None:
         kinds = " ".join(f"{k} {self.backed[k]}/{self.total[k]}" for k in sorted(self.total))
         allb, allt = sum(self.backed.values()), sum(self.total.values())
-        print(f"{name}: {self.answers} answers; claims backed {allb}/{allt} ({allb / max(allt, 1):.3f}); {kinds}")
+        print(f"{name}: {self.answers} answers ({self.unfinished} end mid-sentence); "
+              f"claims backed {allb}/{allt} ({allb / max(allt, 1):.3f}); {kinds}")
         if self.fired:
             print(f"  named-AU coverage per clip: expression AUs {self.covered}/{self.fired} "
                   f"({self.covered / self.fired:.3f}); with blinks/speech AUs {self.covered_all}/{self.fired_all} "
