@@ -39,11 +39,11 @@ from deft.serve.api.long_chat import LongAnswer
 from deft.serve.engines import Engine, TokenCount
 from deft.serve.media import FileStore, decode_data_url, write_temp
 from deft.serve.openai_errors import RETRY_AFTER, APIError
+from deft.serve.settings import ServeSettings
+from deft.video import VideoLimits
 
 if TYPE_CHECKING:
     from deft.long.analyze import LongAnalyzeConfig
-from deft.serve.settings import ServeSettings
-from deft.video import VideoLimits
 
 
 class Gate:
