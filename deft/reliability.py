@@ -10,18 +10,20 @@ from deft.aus import MOTION_THRESHOLD_IOD
 from deft.confidence import Covariates
 from deft.tracking.quality import MACRO_MAX_S, MAX_OUT_OF_PLANE_DEG, POSE_NOISE_DEG, TrackQuality
 
-# Measured on the world calibration set (560 clips, 7 kinds x 80, the rules fired 1585 times; precision = share
-# of fired rules whose AU really moved; `python benchmarks/calibrate_aus.py` prints the table):
-# - head residual (stable landmarks onset -> apex after the best similarity): precision 0.69-0.82 under
-#   0.01 IOD, 0.59 at 0.01-0.015, 0.35 at 0.015-0.02, 0.19-0.24 above;
-# - background (10th percentile of the regions' motion): 0.77 under 0.5 motion thresholds, 0.14-0.30 above.
+# Measured on the world calibration set (560 clips, 7 kinds x 80; registered perception: the rules fired 852
+# times; precision = share of fired rules whose AU really moved; `python benchmarks/calibrate_aus.py` prints the
+# table, benchmarks/README has it):
+# - head residual (stable landmarks onset -> apex after the best similarity): precision 0.53-0.82 under
+#   0.01 IOD, 0.60 at 0.01-0.015, 0.52 at 0.015-0.02, 0.21-0.35 above;
+# - background (10th percentile of the regions' motion): 0.75 under 0.5 motion thresholds, 0.26-0.33 above.
 #   The limit sits at 2 because a surprise with a dropped jaw reaches ~1.4 by itself; the calibrated
 #   confidences carry the lower precision below it;
-# - yaw/pitch change between onset and apex: 0.72-0.79 under 2°, 0.59 at 2-3°, 0.18-0.38 past 3°, but dlib's pose
-#   is noisy by a few degrees on some faces, so a turn alone counts only past what a 2D alignment cannot undo
-#   (deft.tracking.quality: ~5° of parallax plus 3° of pose noise);
-# - face size (eyes 19-100 px apart) and sharpness (7-600) showed no step: their limits sit at the edge of
-#   what was calibrated, below which nothing was measured (benchmarks/bench_face_size.py sweeps face size).
+# - yaw/pitch change between onset and apex: 0.78 under 1°, 0.55-0.58 at 1-3°, 0.49-0.50 at 3-6°, 0.25-0.30
+#   past 6°, but dlib's pose is noisy by a few degrees on some faces, so a turn alone counts only past what a
+#   2D alignment cannot undo (deft.tracking.quality: ~5° of parallax plus 3° of pose noise);
+# - face size and sharpness showed no step (eyes apart .56-.77 under 30 px, .31 on 36 rules at 30-40 px,
+#   .58-.71 above; sharpness .50-.75): their limits sit at the edge of what was calibrated, below which
+#   nothing was measured (benchmarks/bench_face_size.py sweeps face size).
 MAX_HEAD_RESIDUAL_IOD = 0.015  # TrackQuality.head_residual_iod
 MAX_BACKGROUND_IOD = 2 * MOTION_THRESHOLD_IOD  # 10th percentile of the regions' |mean flow| (deft.confidence)
 MAX_POSE_CHANGE_DEG = MAX_OUT_OF_PLANE_DEG + POSE_NOISE_DEG  # yaw or pitch change between onset and apex
