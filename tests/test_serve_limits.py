@@ -70,6 +70,37 @@ def test_a_consumer_that_leaves_ends_the_generation(engine):
     assert count.completion < 200  # 400 tokens would take at least 8 s
 
 
+def test_a_stream_whose_client_left_does_not_wait_for_the_next_piece():
+    """A tiny model can go hundreds of tokens without a word boundary: the reader must go at once."""
+    import anyio
+
+    from deft.serve.api.serving import each_piece
+
+    release = threading.Event()
+
+    def pieces():
+        yield "first"
+        release.wait(30)  # the next piece is far away
+        yield "never read"
+
+    async def leave_after_first() -> list[str]:
+        got = []
+
+        async def read():
+            async for piece in each_piece(pieces()):
+                got.append(piece)
+
+        with anyio.move_on_after(0.5):
+            await read()
+        return got
+
+    started = time.perf_counter()
+    got = anyio.run(leave_after_first)
+    waited = time.perf_counter() - started
+    release.set()
+    assert got == ["first"] and waited < 10  # it waited the full 30 s before
+
+
 @pytest.mark.parametrize("route, body", [
     ("/v1/completions", {"prompt": "AU six " * 100}),
     ("/v1/chat/completions", {"messages": [{"role": "user", "content": "AU six " * 100}]}),

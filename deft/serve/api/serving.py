@@ -12,8 +12,9 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from anyio import to_thread
 from fastapi import UploadFile
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.concurrency import run_in_threadpool
 
 from deft.analyze import Analysis, AnalyzeConfig, analyze
 from deft.errors import DeftError
@@ -116,6 +117,14 @@ def collect(pieces: Iterator[str], stop: threading.Event, deadline: float) -> st
     finally:
         stop.set()
     return "".join(out)
+
+
+async def each_piece(pieces: Iterator[str]) -> AsyncIterator[str]:
+    """The pieces, each read in a worker thread. A cancelled reader (its client left) goes at once instead of
+    waiting for the next piece, which can be hundreds of tokens away; its caller's stop event ends the generation."""
+    end = object()
+    while (piece := await to_thread.run_sync(next, pieces, end, abandon_on_cancel=True)) is not end:
+        yield piece
 
 
 def usage_info(count: TokenCount) -> UsageInfo:
@@ -283,7 +292,7 @@ class Serving:
         try:  # the slot is held until the last piece is sent
             yield event(DeltaMessage(role="assistant", content=""), **evidence)
             text = []
-            async for piece in iterate_in_threadpool(pieces):
+            async for piece in each_piece(pieces):
                 text.append(piece)
                 yield event(DeltaMessage(content=piece))
             checked = {"claims": check("".join(text))} if check is not None else {}
