@@ -434,7 +434,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     from deft.model.config import DeftConfig
 
     p = sub.add_parser("train", help="train the DEFT model on a folder from build-instructions --features")
-    p.add_argument("data", help="training folder")
+    p.add_argument("data", nargs="+", help="training folder(s); several are trained on together")
     p.add_argument("--out", required=True)
     p.add_argument("--eval", help="held-apart folder to score on after training")
     p.add_argument("--stage", choices=["all", "experts"], default="all")

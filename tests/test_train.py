@@ -5,11 +5,13 @@ import json
 import pytest
 import torch
 
-from deft.instruct.build import build, jobs_from_source
+from deft.cli import build_parser
+from deft.errors import ConfigError
+from deft.instruct.build import build, jobs_from_source, write_provenance
 from deft.model.config import DeftConfig
 from deft.model.deft import DeftModel
 from deft.model.drafts import DRAFTS_FILE
-from deft.train.data import load_training_set
+from deft.train.data import load_training_set, load_training_sets
 from deft.train.experts_stage import ExpertsStage
 from deft.train.instruct_stage import CHECKPOINT, InstructStage, train_instruct
 from deft.train.log import TrainingLog
@@ -22,6 +24,8 @@ def folders(tmp_path_factory):
     root = tmp_path_factory.mktemp("train")
     build(jobs_from_source("synthetic:10:31"), root / "train", features=True, progress=False)
     build(jobs_from_source("synthetic:4:32"), root / "held", features=True, progress=False)
+    write_provenance(root / "train", "synthetic:10:31", True, None)  # as `deft build-instructions` does
+    write_provenance(root / "held", "synthetic:4:32", True, None)
     return root
 
 
@@ -58,6 +62,26 @@ def test_train_both_stages_and_reload(folders, tmp_path):
         assert torch.allclose(loaded.classify(batch)[2]["composite"], model.classify(batch)[2]["composite"], atol=1e-5)
     assert loaded.drafts is not None and loaded.drafts.next_token == model.drafts.next_token  # the trained answers
     assert loaded.generate(batch, "Which AUs?", 12) == loaded.generate(batch, "Which AUs?", 12, speculative=False)
+
+
+def test_several_folders_train_together(folders, tmp_path):
+    """`deft train A B`: both folders' clips and records, each build named on the card; a clip in both is refused."""
+    a, b = load_training_set(folders / "train"), load_training_set(folders / "held")
+    joined = load_training_sets([folders / "train", folders / "held"])
+    assert [c.key for c in joined.clips] == [c.key for c in a.clips] + [c.key for c in b.clips]
+    assert len(joined.records) == len(a.records) + len(b.records)
+    with pytest.raises(ConfigError, match="more than one training folder"):
+        load_training_sets([folders / "train", folders / "train"])
+    assert build_parser().parse_args(["train", "A", "B", "--out", "M"]).data == ["A", "B"]
+    llm, tok = tiny_llm()
+    train([folders / "train", folders / "held"], tmp_path / "m", DeftConfig(expert_dim=32, conv_width=8),
+          ExpertsStage(epochs=1, batch_size=8), None, llm=llm, tokenizer=tok, progress=False)
+    extra = json.loads((tmp_path / "m" / "config.json").read_text())["extra"]
+    assert extra["train_clips"] == len(a.clips) + len(b.clips)
+    assert extra["train_data"] == f"{folders / 'train'} + {folders / 'held'}"
+    card = (tmp_path / "m" / "README.md").read_text()
+    assert "train 1 data built by `deft build-instructions synthetic:10:31" in card
+    assert "train 2 data built by `deft build-instructions synthetic:4:32" in card
 
 
 def test_instruct_stage_resumes_from_checkpoint(folders, tmp_path):

@@ -1,10 +1,12 @@
-"""A training folder made by `deft build-instructions --features`: clips, labels, features, records."""
+"""Training folders made by `deft build-instructions --features`: clips, labels, features, records."""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -60,3 +62,14 @@ def load_training_set(folder: str | Path) -> TrainingSet:
     keys = {c.key for c in clips}
     records = [json.loads(x) for x in (folder / INSTRUCTIONS_FILE).read_text().splitlines()]
     return TrainingSet(clips, [r for r in records if record_key(r) in keys])
+
+
+def load_training_sets(folders: Sequence[str | Path]) -> TrainingSet:
+    """Several built folders as one training set (e.g. synthetic and world); a clip in two of them is an error."""
+    sets = [load_training_set(f) for f in folders]
+    if not sets:
+        raise ConfigError("no training folder given")
+    twice = sorted(k for k, n in Counter(c.key for s in sets for c in s.clips).items() if n > 1)
+    if twice:
+        raise ConfigError(f"{len(twice)} clips are in more than one training folder, e.g. {twice[0]}")
+    return TrainingSet([c for s in sets for c in s.clips], [r for s in sets for r in s.records])

@@ -6,13 +6,14 @@ import json
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Sequence
 
 import torch
 
 from deft.instruct.build import PROVENANCE_FILE
 from deft.model.config import DeftConfig
 from deft.model.deft import DeftModel
-from deft.train.data import TrainingSet, load_training_set
+from deft.train.data import TrainingSet, load_training_set, load_training_sets
 from deft.train.experts_stage import ExpertsStage, load_experts, save_experts, train_experts
 from deft.model.drafts import DraftTable, write_answers
 from deft.train.instruct_stage import InstructStage, stage_records, train_instruct
@@ -20,11 +21,13 @@ from deft.train.log import TrainingLog
 from deft.train.parallel import check_batch_sizes, make_accelerator
 
 
-def train(data_dir: str | Path, out: str | Path, config: DeftConfig = DeftConfig(), experts: ExpertsStage = ExpertsStage(),
-          instruct: InstructStage | None = InstructStage(), eval_dir: str | Path | None = None, llm=None, tokenizer=None,
-          resume: bool = False, progress: bool = True, text_eval_clips: int | None = 20) -> DeftModel:
+def train(data_dir: str | Path | Sequence[str | Path], out: str | Path, config: DeftConfig = DeftConfig(),
+          experts: ExpertsStage = ExpertsStage(), instruct: InstructStage | None = InstructStage(),
+          eval_dir: str | Path | None = None, llm=None, tokenizer=None, resume: bool = False, progress: bool = True,
+          text_eval_clips: int | None = 20) -> DeftModel:
     """Train and save to OUT: config.json, deft.safetensors, adapter/, README.md, log.jsonl, curves.png and
-    the trained answers that draft its speculative decoding (deft.model.drafts)."""
+    the trained answers that draft its speculative decoding (deft.model.drafts). Several DATA_DIR folders are
+    trained on together."""
     from deft.eval.model_eval import evaluate_heads, evaluate_text
     from deft.model.card import model_card
 
@@ -33,7 +36,8 @@ def train(data_dir: str | Path, out: str | Path, config: DeftConfig = DeftConfig
                       **({"instructions": instruct.batch_size} if instruct else {}))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    data = load_training_set(data_dir)
+    folders = [data_dir] if isinstance(data_dir, (str, Path)) else list(data_dir)
+    data = load_training_sets(folders)
     config.n_subjects = len(data.subjects)
     log = TrainingLog(out / "log.jsonl")
     if instruct is not None and llm is None:
@@ -69,10 +73,12 @@ def train(data_dir: str | Path, out: str | Path, config: DeftConfig = DeftConfig
         if instruct is not None:
             subset = held if text_eval_clips is None else TrainingSet(held.clips[:text_eval_clips], [])
             scores["text"] = evaluate_text(model, subset)
-    builds = {part: Path(folder) / PROVENANCE_FILE for part, folder in (("train", data_dir), ("held", eval_dir)) if folder}
+    parts = [("train" if len(folders) == 1 else f"train {i + 1}", f) for i, f in enumerate(folders)]
+    builds = {part: Path(folder) / PROVENANCE_FILE for part, folder in (*parts, ("held", eval_dir)) if folder}
     config.extra.update({
         "data_build": {part: json.loads(p.read_text()) for part, p in builds.items() if p.exists()},
-        "train_data": str(data_dir), "train_clips": len(data.clips), "train_records": len(data.records),
+        "train_data": " + ".join(map(str, folders)),
+        "train_clips": len(data.clips), "train_records": len(data.records),
         "subjects": data.subjects, "experts_stage": asdict(experts), "instruct_stage": asdict(instruct) if instruct else None,
         "train_seconds": round(elapsed, 1), "scores": scores,
     })
