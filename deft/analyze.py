@@ -134,7 +134,7 @@ def analyze_frames(
         pose = head_pose(tracked.landmarks, (video.frames.shape[2], video.frames.shape[1]))
         quality = track_quality(tracked, pose)
     with _timed(timings, "ordinary"):
-        ordinary = detect_ordinary(video.frames, tracked.landmarks, fps)
+        ordinary = detect_ordinary(video.frames, tracked.landmarks, fps, pose=pose.angles())
     if config.register == "none":
         with _timed(timings, "phases"):
             gray = np.stack([to_gray(c) for c in face.crops])

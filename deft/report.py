@@ -25,6 +25,7 @@ def format_table(result: Analysis) -> str:
     if result.ordinary is not None and result.ordinary.events:
         lines += ["", "ordinary motion (not an expression): " + "; ".join(
             f"{e.kind}{'' if e.side == 'both' else f' ({e.side})'} {e.onset}-{e.offset} {'+'.join(e.aus)}"
+            + (" (unsure, see warnings)" if e.unsure else "")
             for e in result.ordinary.events)]
     lines += ["", f"{'region':<20}{'mean px':>8}{'peak px':>8}{'IOD':>8}  direction"]
     for r in sorted(result.regions, key=lambda r: -r.mean_iod):

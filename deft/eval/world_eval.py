@@ -79,7 +79,8 @@ def analyze_cases(cases: list[Case], config: AnalyzeConfig = AnalyzeConfig()) ->
         try:
             result = analyze(case.path, config)
             pred_aus, pred, apex, error = {a.au for a in result.aus}, result.emotion.label, result.phases.apex, ""
-            kinds, ordinary_aus = (result.ordinary.kinds(), result.ordinary.aus()) if result.ordinary else (set(), set())
+            kinds, ordinary_aus = ((result.ordinary.kinds(stated=True), result.ordinary.aus()) if result.ordinary
+                                   else (set(), set()))  # what deft states: an unsure event is not
             confidence = {a.au: a.confidence for a in result.all_aus}
         except DeftError as err:
             pred_aus, pred, apex, error = set(), NONE, None, f"{type(err).__name__}: {err}"

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from deft.ordinary.doubt import DoubtConfig, doubt
 from deft.ordinary.eyelids import EyelidConfig, lid_events, widen_events
-from deft.ordinary.eyes import closure_scores
+from deft.ordinary.eyes import SHIFT_PX, closure_scores
 from deft.ordinary.geometry import face_measures, fill_lost
 from deft.ordinary.mouth import MouthConfig, jaw_drops, speech_events
 from deft.ordinary.result import Ordinary
@@ -18,19 +19,24 @@ from deft.ordinary.result import Ordinary
 class OrdinaryConfig:
     eyelids: EyelidConfig = EyelidConfig()
     mouth: MouthConfig = MouthConfig()
+    doubt: DoubtConfig = DoubtConfig()
 
 
 def detect_ordinary(frames: np.ndarray, landmarks: np.ndarray, fps: float,
-                    config: OrdinaryConfig = OrdinaryConfig()) -> Ordinary:
+                    config: OrdinaryConfig = OrdinaryConfig(), pose: dict[str, np.ndarray] | None = None) -> Ordinary:
     """Blinks, winks, closed or widened eyes, speech and jaw drops of (T, H, W, 3) RGB frames whose
-    (T, 68, 2) landmarks (frame pixels, NaN where lost) are given."""
+    (T, 68, 2) landmarks (frame pixels, NaN where lost) are given; eyelid events deft cannot tell from the
+    head's motion (per-frame `pose` yaw/pitch in degrees, deft.tracking) are marked unsure (doubt.py)."""
     gray = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames])
     measures = face_measures(landmarks)
     eye_open = {side: fill_lost(v) for side, v in measures.eye_open.items()}
-    closure = closure_scores(gray, landmarks, max(2, round(config.eyelids.window_s * fps)))
+    half_window = max(2, round(config.eyelids.window_s * fps))
+    closure = closure_scores(gray, landmarks, half_window)
     lids = lid_events(closure, eye_open, fps, config.eyelids)
+    eyes = doubt([*lids, *widen_events(eye_open, lids, config.eyelids)], closure_scores(gray, landmarks, half_window, SHIFT_PX),
+                 np.mean([eye_open["right"], eye_open["left"]], axis=0), pose, half_window, config.doubt)
     mouth, lips, jaw = fill_lost(measures.mouth_open), fill_lost(measures.lip_gap), fill_lost(measures.jaw)
     speech = speech_events(mouth, jaw, fps, measures.iod_px, config.mouth)
-    events = [*lids, *widen_events(eye_open, lids, config.eyelids), *speech, *jaw_drops(mouth, lips, jaw, speech, config.mouth)]
+    events = [*eyes, *speech, *jaw_drops(mouth, lips, jaw, speech, config.mouth)]
     signals = {"mouth": mouth, "lips": lips, "jaw": jaw, **{f"closure_{side}": v for side, v in closure.items()}}
     return Ordinary(sorted(events, key=lambda e: (e.onset, e.kind)), signals=signals)

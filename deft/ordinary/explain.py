@@ -57,8 +57,9 @@ def explained_aus(ordinary: Ordinary, onset: int, apex: int, fired: set[str], ma
 
 
 def supporting_aus(ordinary: Ordinary, onset: int, offset: int) -> frozenset[str]:
-    """Ordinary AUs under way during the expression that an expression may include: AU5, and AU26 outside speech."""
-    return frozenset(au for e in ordinary.events if e.kind in ("widen", "jaw") and e.overlaps(onset, offset)
+    """Stated ordinary AUs under way during the expression that an expression may include: AU5, and AU26
+    outside speech (a widening deft cannot tell from a head turn does not make a surprise)."""
+    return frozenset(au for e in ordinary.stated() if e.kind in ("widen", "jaw") and e.overlaps(onset, offset)
                      for au in e.aus if au in ("AU5", "AU26"))
 
 

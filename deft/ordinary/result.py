@@ -20,13 +20,14 @@ class OrdinaryEvent:
     aus: tuple[str, ...]
     side: str = "both"  # "both" | "left" | "right" (the subject's sides)
     strength: float = 0.0  # peak of the signal that found it (closure score, or IOD for lids, lips, jaw)
+    unsure: str = ""  # why deft cannot tell it from a head turn (deft.ordinary.doubt); "" when it can
 
     def overlaps(self, start: int, end: int) -> bool:
         return self.onset <= end and start <= self.offset
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "onset": self.onset, "apex": self.apex, "offset": self.offset,
-                "aus": list(self.aus), "side": self.side, "strength": round(self.strength, 4)}
+                "aus": list(self.aus), "side": self.side, "strength": round(self.strength, 4), "unsure": self.unsure or None}
 
 
 @dataclass
@@ -39,16 +40,22 @@ class Ordinary:
     signals: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     reference: int | None = None  # the flow's phase-matched reference frame when it is not the onset (separate.py)
 
-    def kinds(self) -> set[str]:
-        return {e.kind for e in self.events}
+    def stated(self) -> list[OrdinaryEvent]:
+        """The events deft states (an `unsure` one is found but not told from a head turn)."""
+        return [e for e in self.events if not e.unsure]
+
+    def kinds(self, stated: bool = False) -> set[str]:
+        """Every kind found (what the calibrated confidences were fitted with), or only the stated ones."""
+        return {e.kind for e in (self.stated() if stated else self.events)}
 
     def aus(self) -> set[str]:
-        return {au for e in self.events for au in e.aus}
+        """The ordinary AUs deft states."""
+        return {au for e in self.stated() for au in e.aus}
 
     def aus_dict(self) -> list[dict]:
-        """One entry per ordinary AU: its name, sides, kinds and frame intervals."""
+        """One entry per stated ordinary AU: its name, sides, kinds and frame intervals."""
         out: dict[str, dict] = {}
-        for e in self.events:
+        for e in self.stated():
             for au in e.aus:
                 entry = out.setdefault(au, {"au": au, "name": AU_NAMES[au], "kind": e.kind, "sides": [], "frames": []})
                 entry["sides"] = sorted({*entry["sides"], e.side})
@@ -56,9 +63,12 @@ class Ordinary:
         return [out[au] for au in sorted(out, key=au_number)]
 
     def warnings(self) -> list[str]:
-        """Speech, and any expression AU set aside because ordinary motion explains it."""
+        """Speech, eyelid events deft cannot tell from a head turn, and any expression AU set aside because
+        ordinary motion explains it."""
         out = [f"speech at frames {e.onset}-{e.offset} ({', '.join(e.aus)}): lip and jaw motion there is talking"
                for e in self.events if e.kind == "speech"]
+        out += [f"{e.kind} at frames {e.onset}-{e.offset} not stated as {'/'.join(e.aus)}, deft cannot tell it from "
+                f"head motion: {e.unsure}" for e in self.events if e.unsure]
         if self.explained:
             by_kind: dict[str, list[str]] = {}
             for au, kind in sorted(self.explained.items(), key=lambda kv: au_number(kv[0])):
