@@ -100,11 +100,11 @@ def test_a_wrong_frame_after_a_phase_word_gets_the_measured_one():
 
 def test_a_model_that_insists_on_a_wrong_frame_writes_the_measured_one():
     llm, tok = tiny_llm()
-    insistent = Insistent(llm, tok.encode("Peak at frame 3.", add_special_tokens=False))
+    insistent = Insistent(llm, tok.encode("Peak at frame 3.\n", add_special_tokens=False), tok.encode(".\n", add_special_tokens=False))
     embeds = llm.get_input_embeddings()(tok("When?", return_tensors="pt")["input_ids"])
-    tokens, _ = greedy_decode(insistent, embeds, 12, stop_ids(tok), guard=Guard(tok, FACTS))
+    tokens, _ = greedy_decode(insistent, embeds, 16, stop_ids(tok), guard=Guard(tok, FACTS))
     text = tok.decode(tokens, skip_special_tokens=True)
-    assert text.startswith("Peak at frame 14") and first_unbacked(text, FACTS, final=True) is None, text
+    assert text.startswith("Peak at frame 14.") and first_unbacked(text, FACTS, final=True) is None, text
 
 
 def test_a_negation_speaks_of_its_own_regions():
@@ -139,12 +139,13 @@ def test_streaming_holds_back_only_what_may_still_turn_unbacked(text, held):
     assert verdict.bad is None and text[verdict.safe:] == held
 
 
-def test_the_guard_streams_a_checked_answer_before_its_sentence_ends():
+def test_the_guard_streams_whole_checked_sentences_only():
+    """The sentence being written waits (the guard may still rewind it to its start or drop it)."""
     _, tok = tiny_llm()
     guard = Guard(tok, FACTS)
-    tokens = tok.encode("AU12 (lip corner puller) moved: the right mouth corner moves up", add_special_tokens=False)
-    sent = guard.text(tokens[: guard.settled(tokens, False)])
-    assert sent.startswith("AU12 (lip corner puller) moved: the right mouth corner") and "up" not in sent
+    tokens = tok.encode("AU12 (lip corner puller) moved. The right mouth corner moves up", add_special_tokens=False)
+    assert guard.text(tokens[: guard.settled(tokens, False)]) == "AU12 (lip corner puller) moved."
+    assert guard.settled(tokens[:3], False) == 0
 
 
 FRAGMENTS = (" left side", " both sides", " rose", " lowered", " lower", " 0.2 s", " 100 %", "AU12", "AU4", "AU1", " (lip corner puller)", " (brow lowerer)", " (inner brow raiser)", " is active", " moved",
@@ -203,11 +204,13 @@ class Insistent(torch.nn.Module):
     """An LLM that wants to say `target` over and over: its logits get +50 on the target's next token. A model
     that names AU4 whatever it is shown, to check that the guard, not the model, keeps AU4 out."""
 
-    def __init__(self, llm, target: list[int]):
+    def __init__(self, llm, target: list[int], resume: list[int] = ()):
+        """After a token not in `target` (one the guard wrote in) it says `resume` (e.g. ". "), then `target`."""
         super().__init__()
         self.llm, self.config, self.name = llm, llm.config, _cache_kwarg(llm)
         self.next = {a: b for a, b in zip(target, target[1:] + target[:1])}
-        self.first = target[0]
+        self.first, self.unknown = target[0], (resume or target)[0]
+        self.next.update({a: b for a, b in zip(resume, [*resume[1:], target[0]])})
 
     def get_input_embeddings(self):
         return self.llm.get_input_embeddings()
@@ -216,7 +219,7 @@ class Insistent(torch.nn.Module):
         out = self.llm(input_ids=input_ids, inputs_embeds=inputs_embeds, **{self.name: cache}, use_cache=use_cache,
                        logits_to_keep=logits_to_keep)
         logits = out.logits.clone()
-        favoured = ([self.first] if input_ids is None else [self.next.get(int(t), self.first) for t in input_ids[0]])
+        favoured = ([self.first] if input_ids is None else [self.next.get(int(t), self.unknown) for t in input_ids[0]])
         for i, token in enumerate(favoured[-logits.shape[1]:]):
             logits[0, i, token] += 50.0
         out.logits = logits
@@ -249,7 +252,8 @@ def test_a_model_that_insists_on_neutral_states_the_analysis_label(facts, label)
     """The label a model was never taught (`others`) is written in where its verdict goes wrong; the model goes
     on from there; its next "neutral" is only banned."""
     llm, tok = tiny_llm()
-    insistent = Insistent(llm, tok.encode("Reads neutral (none).", add_special_tokens=False))
+    insistent = Insistent(llm, tok.encode("Reads neutral (none).\n", add_special_tokens=False),
+                          tok.encode(".\n", add_special_tokens=False))
     embeds = llm.get_input_embeddings()(tok("Which emotion?", return_tensors="pt")["input_ids"])
     guard = Guard(tok, facts)
     tokens, stats = greedy_decode(insistent, embeds, 40, stop_ids(tok), guard=guard)
@@ -307,3 +311,129 @@ def test_the_vllm_engine_writes_the_label_in_as_transformers_does(happy_mp4):
         thread.join(timeout=10)
     assert text == "It reads as positive (happiness) so.", (text, analysis.emotion)
     assert not any("logit_bias" in body for body in seen)  # written in, not banned
+
+
+class Scripted(Insistent):
+    """An LLM that wants to say `script` once, token by token by answer position (+50 on the logit of the
+    script's token at each position), then the stop token."""
+
+    def __init__(self, llm, script: list[int], stop: int):
+        super().__init__(llm, script)
+        self.script, self.stop, self.prompt = script, stop, 0
+
+    def forward(self, input_ids=None, inputs_embeds=None, cache=None, use_cache=True, logits_to_keep=0):
+        cache = cache if cache is not None else None
+        before = cache.get_seq_length() if cache is not None else 0
+        if input_ids is None:
+            self.prompt = inputs_embeds.shape[1]
+        out = self.llm(input_ids=input_ids, inputs_embeds=inputs_embeds, **{self.name: cache}, use_cache=use_cache,
+                       logits_to_keep=logits_to_keep)
+        logits = out.logits.clone()
+        first = 0 if input_ids is None else before - self.prompt + 1  # answer position the first logits predict
+        for i in range(logits.shape[1]):
+            p = first + i
+            logits[0, i, self.script[p] if p < len(self.script) else self.stop] += 50.0
+        out.logits = logits
+        return out
+
+
+class Pieces:
+    """A streamer keeping what it is given (its first put is the prompt)."""
+
+    def __init__(self):
+        self.ids: list[int] = []
+        self.puts = -1
+
+    def put(self, value):
+        self.puts += 1
+        self.ids += value.tolist() if self.puts else []
+
+    def end(self):
+        pass
+
+
+@pytest.mark.parametrize("said, budget", [
+    ("AU12 (lip corner puller) moved.\nThe right mouth corner moves down and", 60),  # gives up at "down"
+    ("AU12 (lip corner puller) moved.\nThe right mouth corner moves up and to the image left, and the", 24),  # length
+])
+def test_an_answer_cut_short_ends_at_its_last_whole_checked_sentence(monkeypatch, said, budget):
+    """A guard that gives up, or an answer that runs out of tokens mid-sentence, ends on a full stop; what was
+    streamed is the answer itself (nothing taken back, nothing past it)."""
+    monkeypatch.setattr("deft.model.guard.MAX_REWINDS", 0)  # the first unbacked claim makes it give up
+    llm, tok = tiny_llm()
+    insistent = Scripted(llm, tok.encode(said, add_special_tokens=False), tok.eos_token_id)
+    embeds = llm.get_input_embeddings()(tok("What moved?", return_tensors="pt")["input_ids"])
+    streamed = Pieces()
+    tokens, stats = greedy_decode(insistent, embeds, budget, stop_ids(tok), streamer=streamed, guard=Guard(tok, FACTS))
+    text = tok.decode(tokens, skip_special_tokens=True)
+    assert text.strip() == "AU12 (lip corner puller) moved.", (text, stats)
+    assert streamed.ids == tokens and stats["gave_up"] == ("down" in said)
+
+
+QUESTION = "Which Action Units are active, and what is the evidence for each?"  # deft explain's
+WITH_AU25 = ClipFacts.from_analysis({**AU12_ONLY, "aus": [*AU12_ONLY["aus"], {
+    "au": "AU25", "name": "lips part", "strength_iod": 0.03, "side": "centre", "evidence": ["lower_lip", "upper_lip"]}],
+    "regions": [*AU12_ONLY["regions"], _region("lower_lip", "down"), _region("upper_lip", "up-left")]})
+
+
+@pytest.mark.parametrize("question, named", [(QUESTION, True), ("Name every Action Unit with its FACS name.", True),
+                                             ("Which muscles moved, and where?", True), ("Is the person angry?", False)])
+def test_an_answer_about_the_aus_names_every_fired_expression_au(question, named):
+    """The model stops after AU12: the guard adds one backed sentence for AU25 (its FACS name, its regions'
+    measured directions), before the stop token; a question not about the AUs is left as the model said it."""
+    llm, tok = tiny_llm()
+    insistent = Scripted(llm, tok.encode("AU12 (lip corner puller) is active.", add_special_tokens=False),
+                         tok.eos_token_id)
+    embeds = llm.get_input_embeddings()(tok(question, return_tensors="pt")["input_ids"])
+    streamed = Pieces()
+    tokens, _ = greedy_decode(insistent, embeds, 80, stop_ids(tok), streamer=streamed,
+                              guard=Guard(tok, WITH_AU25, question))
+    text = tok.decode(tokens, skip_special_tokens=True)
+    assert tokens[-1] == tok.eos_token_id and first_unbacked(text, WITH_AU25, final=True) is None, text
+    assert streamed.ids == tokens
+    added = ("AU12 (lip corner puller) is active. AU25 (lips part) is active: the lower lip moves downward and the "
+             "upper lip moves up and to the image left.")
+    assert text == (added if named else "AU12 (lip corner puller) is active."), text
+
+
+def test_coverage_adds_nothing_past_the_token_budget_or_to_an_answer_that_names_every_au():
+    from deft.instruct.coverage import missing
+
+    assert missing("AU25 and AU12 fired.", WITH_AU25) == ""
+    assert missing("AU12 fired.", WITH_AU25).startswith(" AU25 (lips part) is active: ")
+    _, tok = tiny_llm()
+    tokens = [*tok.encode("AU12 (lip corner puller) is active.", add_special_tokens=False), tok.eos_token_id]
+    assert Guard(tok, WITH_AU25, QUESTION).end(tokens, 0, len(tokens) + 3) == tokens  # no room: left as it is
+
+
+@pytest.mark.parametrize("said, budget", [("AU12 (lip corner puller) is active. The right mouth corner moves", 24),
+                                          ("AU12 (lip corner puller) is active.", 120)])
+def test_both_engines_end_an_answer_alike(happy_mp4, said, budget):
+    """The same greedy answer from vLLM (a stand-in) and from transformers (a scripted tiny model) ends the same
+    way: cut back to its last whole sentence at the token budget, or, at its stop token, with the sentence the
+    guard adds for the fired AU it did not name (the happy clip fires AU6 + AU12)."""
+    from deft.analyze import analyze
+    from deft.model.config import DeftConfig
+    from deft.model.deft import DeftModel
+    from deft.model.features import clip_features
+    from deft.serve.engines import TransformersEngine, VLLMEngine
+    from deft.serve.vllm_process import connect_vllm
+    from tests.loopback import run_in_thread
+    from tests.test_serve_vllm import _stand_in
+
+    llm, tok = tiny_llm()
+    script = tok.encode(said, add_special_tokens=False)
+    analysis = analyze(happy_mp4)
+    facts, features = ClipFacts.from_analysis(analysis.to_dict()), clip_features(analysis)
+    model = DeftModel(DeftConfig(expert_dim=32, conv_width=8), llm, tok).eval()
+    url, server, thread = run_in_thread(_stand_in([], lambda at, body: [*script[at:], tok.eos_token_id]))
+    try:
+        by_vllm = "".join(VLLMEngine(model, connect_vllm(url + "/v1")).explain(features, QUESTION, budget, facts=facts))
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    model.llm = Scripted(llm, script, tok.eos_token_id)
+    by_transformers = "".join(TransformersEngine(model).explain(features, QUESTION, budget, facts=facts))
+    assert by_vllm == by_transformers and by_vllm.startswith("AU12 (lip corner puller) is active."), by_vllm
+    assert first_unbacked(by_vllm, facts, final=True) is None
+    assert ("AU6 (cheek raiser) is active" in by_vllm) == (budget == 120), by_vllm

@@ -80,6 +80,7 @@ class ClipFacts:
     expressive: bool = True  # an expression AU fired (not only ordinary motion: blinks, speech)
     times: list[float] = field(default_factory=list)  # s: onset, apex, offset, the durations between, motion_s
     percents: list[float] = field(default_factory=list)  # AU confidences, emotion scores, x 100
+    expression: list[str] = field(default_factory=list)  # the fired expression AUs (not blinks, speech), in order
 
     @classmethod
     def from_analysis(cls, analysis: dict) -> "ClipFacts":
@@ -102,7 +103,8 @@ class ClipFacts:
         emotion = analysis.get("emotion", {})
         percents = [100 * float(a["confidence"]) for a in aus.values() if "confidence" in a]
         percents += [100 * float(v) for k in ("scores", "fine_scores") for v in (emotion.get(k) or {}).values()]
-        return cls(aus, regions, moved, emotion, phases, numbers, cautions, bool(expression), times, percents)
+        return cls(aus, regions, moved, emotion, phases, numbers, cautions, bool(expression), times, percents,
+                   list(expression))
 
     @property
     def labels(self) -> set[str]:
@@ -178,10 +180,20 @@ def first_unbacked(text: str, facts: ClipFacts, final: bool = False) -> int | No
     return check(text, facts, final).bad
 
 
+def sentence_ends(text: str) -> list[int]:
+    """Where each whole sentence of a text being written ends (a last "10." may yet become "10.5")."""
+    return [m.end() for m in re.finditer(r"[.!?](?=\s)", text)]
+
+
 def checked_end(text: str) -> int:
     """End of the last whole sentence (where an answer cut short ends)."""
-    ends = [m.end() for m in re.finditer(r"[.!?](?=\s)", text)]  # a last "10." may yet become "10.5"
+    ends = sentence_ends(text)
     return ends[-1] if ends else 0
+
+
+def ends_whole(text: str) -> bool:
+    """A finished answer ends as a whole sentence (or a whole JSON object)."""
+    return text.rstrip().endswith((".", "!", "?", "}"))
 
 
 def _growing(text: str) -> int:

@@ -31,7 +31,8 @@ def greedy_decode(llm, embeds: torch.Tensor, max_new_tokens: int, stop: list[int
     tokens, then end). Stats: steps (LLM forwards after the prefill), drafted and accepted draft tokens,
     rewinds. With a `guard` (deft.model.guard) every step's text is checked against the clip's facts: the
     first token of an unbacked claim is banned at its position and decoding resumes there; the streamer
-    gets settled tokens only (deft.model.guard); if the guard gives up, the answer ends at its last checked sentence.
+    gets whole checked sentences only, and the answer ends as `Guard.end` says (its last whole checked sentence
+    when cut short or when the guard gives up; the AUs a "which AUs" answer left unnamed).
     """
     from transformers import DynamicCache
 
@@ -60,7 +61,7 @@ def greedy_decode(llm, embeds: torch.Tensor, max_new_tokens: int, stop: list[int
                     bad = guard.rewind(tokens, bad, floor=sent)
             except GuardGaveUp:
                 stats["gave_up"] = True
-                tokens = guard.cut(tokens, sent)
+                tokens = guard.end(tokens, sent, max_new_tokens)
                 break
             if bad is not None:
                 stats["rewinds"] += 1
@@ -74,6 +75,7 @@ def greedy_decode(llm, embeds: torch.Tensor, max_new_tokens: int, stop: list[int
             streamer.put(torch.tensor(tokens[sent:settled]))
         sent = max(sent, settled)
         if done:
+            tokens = guard.end(tokens, sent, max_new_tokens) if guard is not None else tokens
             break
         room = max_new_tokens - len(tokens) - 1
         draft = guard.forced_from(len(tokens))[:room] if guard is not None else []  # checked in one pass, too

@@ -151,7 +151,7 @@ class DeftModel(nn.Module):
         per LLM pass unless `speculative` is False (deft.model.decode). With the clip's `facts` it can
         only state what they hold (deft.model.guard)."""
         embeds = self.prompt_embeds(batch, instruction)[None]  # (1, L, H)
-        guard = Guard(self.tokenizer, facts) if facts is not None else None
+        guard = Guard(self.tokenizer, facts, instruction) if facts is not None else None
         tokens, _ = greedy_decode(self.llm, embeds, max_new_tokens, stop_ids(self.tokenizer),
                                   drafts=self.drafts if speculative else None, streamer=streamer, guard=guard)
         return self.tokenizer.decode(tokens, skip_special_tokens=True).strip()

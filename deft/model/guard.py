@@ -7,28 +7,33 @@ model's next-best token replaces it, so the text stays the model's own. A wrong 
 exception: its place gets the analysis' label, once (`forced`; a model never taught a label, such as
 `others`, would otherwise wander to words the check does not know), and the model goes on from there; so
 does a wrong frame after a phase word ("starts at frame"), which has one measured value.
-The tokens before the check's safe point are settled (`settled`) and can be streamed at once: no later word can make a claim in them
-unbacked (deft.instruct.faithful.check), so sent text is never taken back.
+Only whole, checked sentences are settled (`settled`) and streamed: no later word can make a claim in them
+unbacked (deft.instruct.faithful.check), and the sentence being written can still be rewound from its start
+or dropped, so sent text is never taken back. When decoding stops (`end`: the stop token, the length limit,
+or the guard gave up), the answer ends at its last whole sentence that checks; an answer to a question about
+the clip's AUs gets one backed sentence for each fired expression AU it left unnamed (deft.instruct.coverage).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from deft.instruct.faithful import ClipFacts, Verdict, check, checked_end
+from deft.instruct.coverage import asks_for_aus, missing
+from deft.instruct.faithful import ClipFacts, Verdict, check, ends_whole, sentence_ends
 
 MAX_BANS_AT = 8  # tokens banned at one position before the one before it is blamed instead
-MAX_REWINDS = 64  # per answer; past it the answer ends at its last checked sentence (GuardGaveUp)
+MAX_REWINDS = 64  # per answer; past it the answer ends at its last whole checked sentence (GuardGaveUp)
 
 
 class GuardGaveUp(Exception):
-    """Raised inside a decoder when the guard runs out of rewinds (the decoder cuts the answer back)."""
+    """Raised inside a decoder when the guard runs out of rewinds (the decoder ends the answer: `Guard.end`)."""
 
 
 @dataclass
 class Guard:
     tokenizer: object
     facts: ClipFacts
+    question: str = ""  # a question about the clip's AUs gets every fired expression AU named (`end`)
     bans: dict[int, set[int]] = field(default_factory=dict)  # position -> tokens barred there
     forced: dict[int, int] = field(default_factory=dict)  # position -> token written there (the analysis' label)
     rewinds: int = 0
@@ -86,14 +91,32 @@ class Guard:
         return bad
 
     def settled(self, tokens: list[int], final: bool) -> int:
-        """How many leading tokens no later check can take back."""
+        """How many leading tokens may be streamed: the whole, checked sentences (all of a finished answer
+        that ends one); the sentence being written waits, so the guard can still rewind or drop it."""
         text, verdict = self.check(tokens, final)
-        return len(tokens) if final or verdict.safe >= len(text) else self._token_at(tokens, verdict.safe)
+        if final and verdict.bad is None and ends_whole(text):  # all but a stop token (`end` may write before it)
+            return len(tokens) - (len(tokens) > 0 and self.text(tokens[:-1]) == text)
+        ends = [e for e in sentence_ends(text) if e <= verdict.safe]
+        return self._token_at(tokens, ends[-1] - 1) + 1 if ends else 0
 
-    def cut(self, tokens: list[int], sent: int) -> list[int]:
-        """The answer once the guard gave up: up to its last checked sentence, or what was already sent."""
-        end = self._token_at(tokens, checked_end(self.text(tokens)))
-        return tokens[: end if end > sent and self.first_bad(tokens[:end], True) is None else sent]
+    def end(self, tokens: list[int], sent: int, limit: int) -> list[int]:
+        """The answer once decoding stops: all of it when it ends a whole sentence and checks, else up to its
+        last whole sentence that checks (never less than the `sent` tokens; none may be left); then, for a
+        question about the clip's AUs, a backed sentence for each fired expression AU left unnamed, within
+        `limit` tokens."""
+        text, verdict = self.check(tokens, True)
+        if verdict.bad is not None or not ends_whole(text):
+            keep = [k for k in (self._token_at(tokens, e - 1) + 1 for e in sentence_ends(text)) if k > sent]
+            tokens = next((tokens[:k] for k in reversed(keep) if check(self.text(tokens[:k]), self.facts, True).bad
+                           is None), tokens[:sent])
+            text = self.text(tokens)
+        if not text.strip() or not asks_for_aus(self.question):
+            return tokens
+        stop = tokens[-1:] if self.text(tokens[:-1]) == text else []  # a stop token stays last
+        more = self.tokenizer.encode(missing(text, self.facts), add_special_tokens=False)
+        if not more or len(tokens) + len(more) > limit:
+            return tokens
+        return tokens[: len(tokens) - len(stop)] + more + stop
 
     def banned(self, position: int) -> set[int]:
         return self.bans.get(position, set())

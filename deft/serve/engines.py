@@ -52,7 +52,7 @@ class Engine(Protocol):
 def faithful(facts: ClipFacts | None, generate) -> Iterator[str]:
     """The pieces of `generate()`, after a plain caveat when the analysis cannot tell; none at all when
     nothing moved (the model would have to invent an expression); the facts in one sentence when the
-    checked model says nothing (the only template answer)."""
+    checked model says nothing, or no whole sentence that checks (the only template answer)."""
     note = caveat(facts) if facts is not None else None
     if note:
         yield note + (" " if facts.expressive else "")
@@ -136,7 +136,7 @@ class TransformersEngine:
             embeds = model.prompt_embeds(collate([features]), question)[None]  # (1, L, H)
             streamer.count.prompt += embeds.shape[1]
             greedy_decode(model.llm, embeds, max_new_tokens, stop_ids(model.tokenizer), drafts=model.drafts,
-                          streamer=streamer, guard=Guard(model.tokenizer, facts) if facts is not None else None)
+                          streamer=streamer, guard=Guard(model.tokenizer, facts, question) if facts is not None else None)
 
         return faithful(facts, lambda: self._stream(run, count, stop))
 
@@ -234,9 +234,9 @@ class VLLMEngine:
         streams on from the answer so far until the guard finds an unbacked claim; the stream is dropped,
         the claim's first token is banned at its position (logit_bias -100, one token), and it streams on; what
         the guard writes itself (`Guard.forced`: a wrong emotion verdict's label) is added without asking vLLM."""
-        guard, tokens, sent, text = Guard(self.model.tokenizer, facts), [], 0, Detokenizer(self.model.tokenizer)
-        stops = set(self.stop)
-        while not (tokens and tokens[-1] in stops) and len(tokens) < max_new_tokens:
+        guard, tokens, sent = Guard(self.model.tokenizer, facts, question), [], 0
+        text, stops, gave_up = Detokenizer(self.model.tokenizer), set(self.stop), False
+        while not (tokens and tokens[-1] in stops) and len(tokens) < max_new_tokens and not gave_up:
             bans, forced = guard.banned(len(tokens)), guard.forced_from(len(tokens))[: max_new_tokens - len(tokens)]
             if forced:  # the guard writes these itself (the analysis' label), as TransformersEngine does
                 events = (ids for ids in [forced])
@@ -255,9 +255,8 @@ class VLLMEngine:
                     if bad is not None:
                         tokens, rewound = tokens[: guard.rewind(tokens, bad, floor=sent)], True
                 except GuardGaveUp:
-                    tokens = guard.cut(tokens, sent)
                     events.close()
-                    max_new_tokens = len(tokens)  # ends the outer loop
+                    gave_up = True
                     break
                 if rewound:
                     events.close()  # closes the connection: vLLM aborts the request
@@ -268,6 +267,7 @@ class VLLMEngine:
                 sent = max(sent, settled)
             if stop is not None and stop.is_set():
                 return
+        tokens = guard.end(tokens, sent, max_new_tokens)  # whole checked sentences, as greedy_decode ends
         count.completion += len(tokens)
         if len(tokens) > sent and (piece := text.add(tokens[sent:])):
             yield piece
