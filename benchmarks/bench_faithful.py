@@ -37,7 +37,8 @@ from deft.analyze import analyze  # noqa: E402
 from deft.data.world.clips import render_clip, world_set, write_clip  # noqa: E402
 from deft.data.world.dataset import SPLITS  # noqa: E402
 from deft.errors import DeftError  # noqa: E402
-from deft.instruct.faithful import ClipFacts, caveat, claims  # noqa: E402
+from deft.instruct.coverage import named_aus  # noqa: E402
+from deft.instruct.faithful import ClipFacts, caveat, claims, ends_whole  # noqa: E402
 from deft.labels import DEFAULT_QUESTIONS, EMOTION_QUESTION  # noqa: E402
 from deft.model.batch import collate  # noqa: E402
 from deft.model.features import ClipFeatures, clip_features  # noqa: E402
@@ -120,7 +121,7 @@ class Tally:
 
     def add(self, text: str, facts: ClipFacts, question: str) -> None:
         self.answers += 1
-        self.unfinished += bool(text.strip()) and not text.rstrip().endswith((".", "!", "?", "}"))  # cut short
+        self.unfinished += bool(text.strip()) and not ends_whole(text)  # cut short
         found = claims(text, facts)
         for c in found:
             self.total[c.kind] += 1
@@ -133,7 +134,7 @@ class Tally:
 
     def cover(self, text: str, facts: ClipFacts, expression: set[str]) -> None:
         """Of the clip's fired AUs (expression AUs; then with blinks/speech), how many its explanation names."""
-        named = {c.fact["au"] for c in claims(text, facts) if c.kind == "au" and c.fact}
+        named = named_aus(text, facts)
         self.fired, self.covered = self.fired + len(expression), self.covered + len(named & expression)
         self.fired_all, self.covered_all = self.fired_all + len(facts.aus), self.covered_all + len(named & set(facts.aus))
         self.missed.update(expression - named)
