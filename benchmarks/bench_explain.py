@@ -6,8 +6,9 @@ token, tokens/s and peak memory (targets: TTFT <= 1 s, >= 25 tok/s, peak <= 3 GB
 The model answers deft explain's questions about three synthetic clips (happiness, surprise,
 anger-like AUs), as it would for a user: greedy, up to 120 tokens, ending where the answer ends.
 TTFT runs from the clip's analysis (perception is timed apart) to the first generated token:
-experts + projector + prefill of the prompt. Tokens/s is decoding only: the tokens after the first
-over the time from the first to the last, summed over all answers of a pass; medians over passes.
+experts + projector + prefill of the prompt (checked: to the first streamed piece, its first whole
+sentence). Tokens/s is decoding only: the tokens after the first piece over the time from the first
+piece to the last, summed over all answers of a pass; medians over passes.
 Three ways, in the same run: the model as loaded (float32, LoRA as a separate peft branch, one token
 per step: the baseline); deft's inference path (deft.model.inference: LoRA merged, LLM in bfloat16
 where the CPU has it natively) one token per step; and the same with the checkpoint's n-gram drafts
@@ -83,15 +84,23 @@ class Answer:
     ttft: float  # s
     decoded: int  # tokens after the first
     decode_s: float
-    steps: int  # LLM passes after the prefill
+    steps: int  # LLM passes after the prefill (a rewound pass counts)
+    tokens: int  # streamed in all
 
 
 def answer(model, batch: dict, question: str, speculative: bool, facts: ClipFacts | None = None) -> Answer:
-    clock = TokenClock()
+    """One answer, timed by its streamer; LLM passes counted by a forward hook (a checked answer streams
+    whole sentences, so its streamer sees fewer pieces than passes)."""
+    clock, passes = TokenClock(), []
+    hook = model.llm.register_forward_hook(lambda *_: passes.append(1))
     start = time.perf_counter()
-    text = model.generate(batch, question, MAX_NEW_TOKENS, streamer=clock, speculative=speculative, facts=facts)
+    try:
+        text = model.generate(batch, question, MAX_NEW_TOKENS, streamer=clock, speculative=speculative, facts=facts)
+    finally:
+        hook.remove()
     (first, n_first), last = clock.steps[0], clock.steps[-1][0]
-    return Answer(text, first - start, sum(n for _, n in clock.steps) - n_first, last - first, len(clock.steps) - 1)
+    total = sum(n for _, n in clock.steps)
+    return Answer(text, first - start, total - n_first, last - first, len(passes) - 1, total)
 
 
 @dataclass
@@ -114,7 +123,8 @@ def measure(model, batches: list[dict], repeats: int, speculative: bool, facts: 
     rates = [sum(a.decoded for a in p) / sum(a.decode_s for a in p) for p in passes]
     first = passes[0]
     return Result(statistics.median(a.ttft for p in passes for a in p), statistics.median(rates),
-                  sum(a.decoded for a in first) / max(1, sum(a.steps for a in first)), [a.text for a in first], cpu, wall)
+                  sum(a.tokens - 1 for a in first) / max(1, sum(a.steps for a in first)), [a.text for a in first],
+                  cpu, wall)
 
 
 def report(name: str, r: Result, base: Result | None = None) -> None:

@@ -437,3 +437,15 @@ def test_both_engines_end_an_answer_alike(happy_mp4, said, budget):
     assert by_vllm == by_transformers and by_vllm.startswith("AU12 (lip corner puller) is active."), by_vllm
     assert first_unbacked(by_vllm, facts, final=True) is None
     assert ("AU6 (cheek raiser) is active" in by_vllm) == (budget == 120), by_vllm
+
+
+def test_the_questions_that_ask_for_the_aus():
+    """Every Uni-MER phrasing of "name the AUs" asks for them (coverage applies); the JSON and emotion ones do
+    not (a sentence after a JSON object would break it)."""
+    from deft.instruct.coverage import asks_for_aus
+    from deft.instruct.templates import load_templates
+
+    templates = load_templates()
+    assert all(asks_for_aus(q) for q in templates["name_aus"]["instructions"])
+    assert not any(asks_for_aus(q) for kind in ("structured", "classify_emotion", "describe_motion")
+                   for q in templates[kind]["instructions"])
