@@ -51,7 +51,33 @@ def test_ordinary_motion_is_scored_as_what_it_is_not_as_a_false_positive():
 
 def test_a_case_reads_the_truth_json_of_deft_synth():
     truth = {"aus": {"AU1": 0.02}, "composite": "surprise", "phases": {"onset": 3, "apex": 8, "offset": 12},
-             "events": [{"kind": "micro", "aus": ["AU1"]}, {"kind": "wink", "aus": ["AU46"]},
+             "events": [{"kind": "micro", "aus": ["AU1"]}, {"kind": "wink", "onset": 0, "offset": 6, "aus": ["AU46"]},
                         {"kind": "head", "aus": []}]}
     case = case_of("c.mp4", truth)
     assert (case.aus, case.apex, case.ordinary, case.ordinary_aus) == ({"AU1"}, 8, {"wink"}, {"AU46"})
+
+
+def test_eyelid_events_are_scored_one_by_one_stated_and_found():
+    from deft.eval.world_eval import eye_event_scores
+
+    def clip(truth, found):
+        case = Case("x.mp4", frozenset(), "none", None, eye_events=tuple(truth))
+        return {"case": case, "eye_events": found}
+
+    rows = [
+        clip([("blink", 10, 14), ("wink", 30, 35)], [("blink", 12, 16, False), ("wink", 38, 40, False)]),  # wink 3 late: ok
+        clip([("blink", 5, 9)], [("blink", 20, 24, False), ("widen", 0, 4, True), ("closed", 30, 44, True)]),
+    ]
+    stated, found = eye_event_scores(rows), eye_event_scores(rows, stated=False)
+    assert stated["blink"] == (0.5, 0.5)  # 1 of 2 true blinks found; 1 made up over 2 clips
+    assert stated["wink"] == (0.0, 0.5)  # 38-40 does not reach 30-35 within 2 frames
+    assert stated["widen"][1] == 0.0 and found["widen"][1] == 0.5  # the unsure widening is found, not stated
+    assert stated["widen"][0] != stated["widen"][0]  # no true widening: NaN, not a made-up 1.0
+    assert found["closed"] == (found["closed"][0], 0.5)
+
+
+def test_a_case_keeps_the_truths_eyelid_events():
+    truth = {"aus": {}, "composite": "none", "phases": {"onset": None, "apex": None, "offset": None},
+             "events": [{"kind": "blink", "onset": 3, "apex": 5, "offset": 8, "aus": ["AU45"]},
+                        {"kind": "head", "onset": 0, "apex": 9, "offset": 20, "aus": []}]}
+    assert case_of("c.mp4", truth).eye_events == (("blink", 3, 8),)

@@ -34,6 +34,7 @@ class Case:
     apex: int | None  # frame index of the expression's apex; None: distractor-only
     ordinary: frozenset[str] = frozenset()  # ordinary kinds in the clip (blink, wink, speech, widen)
     ordinary_aus: frozenset[str] = frozenset()  # their AUs
+    eye_events: tuple[tuple[str, int, int], ...] = ()  # (kind, onset, offset) of each blink, wink and widening
 
     @property
     def distractor_only(self) -> bool:
@@ -58,9 +59,15 @@ class SetScore:
     ordinary_false: dict[str, float]  # kind -> share of clips without it where it was found
     clips_per_s: float  # analyze() throughput, reading the file included
     rows: list[dict] = field(repr=False, default_factory=list)
+    # Eyelid events one by one (EYE_KINDS): kind -> (share of true events found, false events per clip),
+    # of the events deft states and of every event it found (unsure ones too: deft.ordinary.doubt).
+    eye_stated: dict[str, tuple[float, float]] = field(default_factory=dict)
+    eye_found: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 ORDINARY_EVENT_KINDS = ("blink", "wink", "speech", "widen")  # the world's distractors that move the face itself
+EYE_KINDS = ("blink", "wink", "widen", "closed")  # eyelid events scored one by one (the world films no AU43)
+EVENT_MARGIN = 2  # frames: a found event overlapping a true one of its kind this closely found it
 
 
 def case_of(path: str, truth: dict) -> Case:
@@ -68,7 +75,8 @@ def case_of(path: str, truth: dict) -> Case:
     events = [e for e in truth["events"] if e["kind"] in ORDINARY_EVENT_KINDS]
     apex = truth["phases"]["apex"]
     return Case(path, frozenset(truth["aus"]), truth["composite"], apex, frozenset(e["kind"] for e in events),
-                frozenset(au for e in events for au in e["aus"]))
+                frozenset(au for e in events for au in e["aus"]),
+                tuple((e["kind"], e["onset"], e["offset"]) for e in events if e["kind"] in EYE_KINDS))
 
 
 def analyze_cases(cases: list[Case], config: AnalyzeConfig = AnalyzeConfig()) -> tuple[list[dict], float]:
@@ -82,13 +90,16 @@ def analyze_cases(cases: list[Case], config: AnalyzeConfig = AnalyzeConfig()) ->
             kinds, ordinary_aus = ((result.ordinary.kinds(stated=True), result.ordinary.aus()) if result.ordinary
                                    else (set(), set()))  # what deft states: an unsure event is not
             confidence = {a.au: a.confidence for a in result.all_aus}
+            eyes = [(e.kind, e.onset, e.offset, bool(e.unsure)) for e in (result.ordinary.events if result.ordinary else [])
+                    if e.kind in EYE_KINDS]
         except DeftError as err:
             pred_aus, pred, apex, error = set(), NONE, None, f"{type(err).__name__}: {err}"
-            kinds, ordinary_aus, confidence = set(), set(), {}
+            kinds, ordinary_aus, confidence, eyes = set(), set(), {}, []
         seconds += time.perf_counter() - start
         rows.append({"case": case, "pred_aus": pred_aus, "pred": pred, "pred_apex": apex, "error": error,
                      "pred_ordinary": kinds, "pred_ordinary_aus": ordinary_aus,
-                     "confidence": confidence})  # every rule's confidence, fired or not (ECE)
+                     "confidence": confidence,  # every rule's confidence, fired or not (ECE)
+                     "eye_events": eyes})  # (kind, onset, offset, unsure) of each eyelid event found
     return rows, seconds
 
 
@@ -114,8 +125,26 @@ def score(name: str, rows: list[dict], seconds: float) -> SetScore:
         {kind: _share([_as_what_it_is(kind, r) for r in rows if _has(kind, r["case"])]) for kind in PER_KIND},
         {kind: _share([kind in r.get("pred_ordinary", ()) for r in rows if kind not in r["case"].ordinary])
          for kind in PER_KIND[1:]},
-        len(rows) / seconds if seconds else float("nan"), rows,
+        len(rows) / seconds if seconds else float("nan"), rows, eye_event_scores(rows, stated=True),
+        eye_event_scores(rows, stated=False),
     )
+
+
+def eye_event_scores(rows: list[dict], stated: bool = True) -> dict[str, tuple[float, float]]:
+    """Per eyelid kind: (share of the true events a found event of that kind overlaps, within EVENT_MARGIN frames;
+    found events overlapping no true one, per clip). `stated`: only the events deft states (not `unsure`)."""
+    near = lambda a, b: a[1] <= b[2] + EVENT_MARGIN and b[1] - EVENT_MARGIN <= a[2]  # noqa: E731
+    out = {}
+    for kind in EYE_KINDS:
+        hits, n_true, false = 0, 0, 0
+        for r in rows:
+            truth = [e for e in r["case"].eye_events if e[0] == kind]
+            found = [e for e in r.get("eye_events", ()) if e[0] == kind and not (stated and e[3])]
+            hits += sum(any(near(f, t) for f in found) for t in truth)
+            n_true += len(truth)
+            false += sum(not any(near(f, t) for t in truth) for f in found)
+        out[kind] = (hits / n_true if n_true else float("nan"), false / len(rows) if rows else float("nan"))
+    return out
 
 
 def _has(kind: str, case: Case) -> bool:
