@@ -33,8 +33,9 @@ def detect_ordinary(frames: np.ndarray, landmarks: np.ndarray, fps: float,
     half_window = max(2, round(config.eyelids.window_s * fps))
     closure = closure_scores(gray, landmarks, half_window)
     lids = lid_events(closure, eye_open, fps, config.eyelids)
-    eyes = doubt([*lids, *widen_events(eye_open, lids, config.eyelids)], closure_scores(gray, landmarks, half_window, SHIFT_PX),
-                 np.mean([eye_open["right"], eye_open["left"]], axis=0), pose, half_window, config.doubt)
+    shifted = closure_scores(gray, landmarks, half_window, SHIFT_PX)  # a turn's eye moves; a lid covers it
+    gap = np.mean([eye_open["right"], eye_open["left"]], axis=0)
+    eyes = doubt([*lids, *widen_events(eye_open, lids, config.eyelids)], shifted, gap, pose, half_window, config.doubt)
     mouth, lips, jaw = fill_lost(measures.mouth_open), fill_lost(measures.lip_gap), fill_lost(measures.jaw)
     speech = speech_events(mouth, jaw, fps, measures.iod_px, config.mouth)
     events = [*eyes, *speech, *jaw_drops(mouth, lips, jaw, speech, config.mouth)]

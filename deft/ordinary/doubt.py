@@ -1,15 +1,15 @@
 """Which eyelid events deft cannot tell from a head turn: found, kept, but not stated as an AU.
 
 A turned or nodding head changes how the eye looks and how far apart dlib puts its lids: the closure score
-(eyes.py) rises as if a lid closed, and the lid gap grows on a nod as if the eyes widened. On the dev pose sets
-(+777, +1777: 40 clips of turning heads without any eyelid event) the detectors found 29 blinks, 10 winks,
-11 widenings and 2 closed eyes. An event stays in `Ordinary.events` (expression spotting and the calibrated
-confidences were fitted with it there) but is marked `unsure`, with the reason, and is not stated as an AU, when:
+(eyes.py) rises as if a lid closed, and the lid gap grows on a nod as if the eyes widened; on the dev pose sets
+(turning heads, no eyelid event rendered) most clips got one (benchmarks/README, "Eyelid events deft cannot tell
+from a head turn"). An event stays in `Ordinary.events` (expression spotting and the calibrated confidences were
+fitted with it there) but is marked `unsure`, with the reason, and is not stated as an AU, when:
 - the head's yaw or pitch during it is more than a 2D alignment undoes away from its pose in the frames it is
   compared with (the open eye's window for a lid, the frames outside closures for a widening);
 - a closing lid: the eye's look changed no more than the eye shifting by a pixel explains (eyes.py, SHIFT_PX);
-- a widening: it runs to the clip's first or last frame (a level, not a rise and fall: on the dev sets 9 invented
-  widenings did, no real one), or the lid gap rose less than `widen_iod` once the nod's own effect is taken out.
+- a widening: it runs to the clip's first or last frame (a level, not a rise and fall: most invented widenings
+  did, no real one), or the lid gap rose less than `widen_iod` once the nod's own effect is taken out.
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ frames around (a sliding window longer than a blink), so a head turn's slow chan
 is not taken for a lid.
 
 A turning or nodding head also moves the eyeball against its corners (it stands in front of them) by about
-a pixel of the patch, which 1 - NCC reads as a closing lid (dev pose sets: 29 invented blinks on 40 clips
-without one). The shift-tolerant score takes the best NCC over +-1 px shifts of the patch: an eye that only
-moved scores low, a lid that covers the iris does not (deft.ordinary.doubt judges the events with it).
+a pixel of the patch, which 1 - NCC reads as a closing lid (benchmarks/README). The shift-tolerant score
+takes the best NCC over +-1 px shifts of the patch: an eye that only moved scores low, a lid that covers the
+iris does not (deft.ordinary.doubt judges the events with it).
 """
 
 from __future__ import annotations
