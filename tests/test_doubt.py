@@ -119,3 +119,15 @@ def test_a_turning_head_without_eyelid_events_states_none(tmp_path):
     result = _analysed(tmp_path, world_set("pose", 10, seed=SET_SEEDS["pose"] + 777)[9])
     eyes = [e for e in result.ordinary.events if e.kind in ("blink", "wink", "closed", "widen")]
     assert eyes and not [e for e in eyes if not e.unsure]
+
+
+def test_explain_is_not_told_an_unsure_widening_moved():
+    from deft.instruct.faithful import ClipFacts, caveat
+
+    o = Ordinary([OrdinaryEvent("widen", 0, 2, 4, ("AU5",), unsure="it runs to the clip's edge"),
+                  OrdinaryEvent("speech", 1, 5, 31, ("AU25", "AU26"))])
+    facts = ClipFacts.from_analysis({"aus": [], "regions": [], "emotion": {"label": "none"}, "phases": {},
+                                     "ordinary": o.to_dict(), "warnings": o.warnings()})
+    assert set(facts.aus) == {"AU25", "AU26"}
+    assert "AU5" not in caveat(facts) and "AU25 (lips part)" in caveat(facts)
+    assert any("not stated as AU5" in c for c in facts.cautions)
