@@ -115,13 +115,14 @@ class Tally:
     def __init__(self):
         self.backed, self.total = Counter(), Counter()
         self.fired = self.covered = self.fired_all = self.covered_all = 0
-        self.emotion_asked = self.emotion_said = self.answers = self.unfinished = 0
+        self.emotion_asked = self.emotion_said = self.answers = self.unfinished = self.empty = 0
         self.unbacked: list[str] = []
         self.missed: Counter = Counter()
 
     def add(self, text: str, facts: ClipFacts, question: str) -> None:
         self.answers += 1
         self.unfinished += bool(text.strip()) and not ends_whole(text)  # cut short
+        self.empty += bool(question) and not text.strip()  # no whole sentence checked: the user gets the summary
         found = claims(text, facts)
         for c in found:
             self.total[c.kind] += 1
@@ -142,7 +143,8 @@ class Tally:
     def report(self, name: str) -> None:
         kinds = " ".join(f"{k} {self.backed[k]}/{self.total[k]}" for k in sorted(self.total))
         allb, allt = sum(self.backed.values()), sum(self.total.values())
-        print(f"{name}: {self.answers} answers ({self.unfinished} end mid-sentence); "
+        print(f"{name}: {self.answers} answers ({self.unfinished} end mid-sentence, {self.empty} empty: the "
+              f"facts' summary instead); "
               f"claims backed {allb}/{allt} ({allb / max(allt, 1):.3f}); {kinds}")
         if self.fired:
             print(f"  named-AU coverage per clip: expression AUs {self.covered}/{self.fired} "
