@@ -7,7 +7,7 @@ import json
 import random
 
 from deft.instruct.facts import Fact, GroundedFacts
-from deft.instruct.phrases import MOTION_WORDS, region_phrase
+from deft.instruct.phrases import AU_SIDE_WORDS, MOTION_WORDS, join_words, moves_phrase, region_phrase
 from deft.instruct.templates import INSTRUCTION_TYPES, load_templates
 from deft.labels import PROTOTYPES, au_number, clip_key
 
@@ -19,12 +19,8 @@ def _motion(region: Fact) -> str:
     return MOTION_WORDS[region.data["direction"]]
 
 
-def _join(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
 def _au_text(g: GroundedFacts) -> str:
-    return _join([f"{g.facts[f'au:{au}'].data['au']} ({g.facts[f'au:{au}'].data['name']})" for au in g.supported_aus])
+    return join_words([f"{g.facts[f'au:{au}'].data['au']} ({g.facts[f'au:{au}'].data['name']})" for au in g.supported_aus])
 
 
 class _Writer:
@@ -53,13 +49,13 @@ class _Writer:
         for au in self.g.supported_aus:
             fact = self.g.facts[f"au:{au}"]
             regions = [self.g.facts[f"region:{r}"] for r in fact.data["regions"]]
-            side = {"left": " on the left side", "right": " on the right side"}.get(fact.data["side"], "")
+            side = AU_SIDE_WORDS.get(fact.data["side"], "")
             facts = [fact.id] + [r.id for r in regions]
             if len({r.data["direction"] for r in regions}) == 1:  # one motion for all: say it once
                 self.say("name_aus", "au", facts, au=au, name=fact.data["name"], side=side,
-                         regions=_join([region_phrase(r.data["region"]) for r in regions]), motion=_motion(regions[0]))
+                         regions=join_words([region_phrase(r.data["region"]) for r in regions]), motion=_motion(regions[0]))
             else:  # e.g. the two mouth corners move up and apart: each region with its own direction
-                evidence = _join([f"the {region_phrase(r.data['region'])} moves {_motion(r)}" for r in regions])
+                evidence = join_words([moves_phrase(r.data["region"], r.data["direction"]) for r in regions])
                 self.say("name_aus", "au_mixed", facts, au=au, name=fact.data["name"], side=side, evidence=evidence)
 
     def classify_emotion(self) -> None:
@@ -85,7 +81,7 @@ class _Writer:
         fine_other = CONTRAST_FINE[other]
         proto = sorted(PROTOTYPES[fine_other][0], key=au_number)
         self.say("contrast", "expected", [f"knowledge:{fine_other}"], other=other,
-                 proto_text=_join(proto))
+                 proto_text=join_words(proto))
         e = self.g.facts["emotion"].data
         if self.g.supported_aus:
             self.say("contrast", "actual", ["emotion"] + [f"au:{a}" for a in self.g.supported_aus],

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from deft.instruct.faithful import ClipFacts, check, claims
-from deft.instruct.phrases import MOTION_WORDS, region_phrase
+from deft.instruct.phrases import AU_SIDE_WORDS, MOTION_WORDS, join_words, moves_phrase
 from deft.instruct.templates import load_templates
 from deft.labels import AU_NAMES
 
@@ -15,7 +15,6 @@ from deft.labels import AU_NAMES
 # "which/name/list ... AUs|action units|muscles", or "every/all (the) AU(s)".
 ASKS_FOR_AUS = re.compile(r"\b(?:which|name|list)\b.*\b(?:AUs|action units|muscles)\b|"
                           r"\b(?:every|all)\s+(?:the\s+)?(?:AUs?|action units?|muscles?)\b", re.I | re.S)
-SIDE_WORDS = {"left": " on the left side", "right": " on the right side"}
 
 
 def asks_for_aus(question: str) -> bool:
@@ -27,20 +26,15 @@ def named_aus(text: str, facts: ClipFacts) -> set[str]:
     return {c.fact["au"] for c in claims(text, facts) if c.kind == "au" and c.fact}
 
 
-def _join(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
 def _sentences(au: str, facts: ClipFacts) -> list[str]:
     """Ways to say that `au` fired, the fullest first: with each evidence region's measured direction,
     then the code, name and side alone."""
     entry = facts.aus[au]
-    name, side = entry.get("name") or AU_NAMES.get(au, au), SIDE_WORDS.get(entry.get("side"), "")
+    name, side = entry.get("name") or AU_NAMES.get(au, au), AU_SIDE_WORDS.get(entry.get("side"), "")
     regions = [facts.regions[r] for r in entry.get("evidence", ()) if r in facts.regions]
-    moves = [f"the {region_phrase(r['name'])} moves {MOTION_WORDS[r['direction']]}" for r in regions
-             if r.get("direction") in MOTION_WORDS]
+    moves = [moves_phrase(r["name"], r["direction"]) for r in regions if r.get("direction") in MOTION_WORDS]
     mixed = load_templates()["name_aus"]["au_mixed"][0]  # "{au} ({name}) is active{side}: {evidence}."
-    return ([mixed.format(au=au, name=name, side=side, evidence=_join(moves))] if moves else []) + [
+    return ([mixed.format(au=au, name=name, side=side, evidence=join_words(moves))] if moves else []) + [
         f"{au} ({name}) is active{side}.", f"{au} ({name}) is active."]
 
 

@@ -185,12 +185,6 @@ def sentence_ends(text: str) -> list[int]:
     return [m.end() for m in re.finditer(r"[.!?](?=\s)", text)]
 
 
-def checked_end(text: str) -> int:
-    """End of the last whole sentence (where an answer cut short ends)."""
-    ends = sentence_ends(text)
-    return ends[-1] if ends else 0
-
-
 def ends_whole(text: str) -> bool:
     """A finished answer ends as a whole sentence (or a whole JSON object)."""
     return text.rstrip().endswith((".", "!", "?", "}"))

@@ -44,3 +44,14 @@ IMAGE_SIDE = "to the image"  # + left/right: sideways motion as the image shows 
 MOTION_WORDS = {"up": "upward", "down": "downward", "left": f"{IMAGE_SIDE} left", "right": f"{IMAGE_SIDE} right",
                 "up-left": f"up and {IMAGE_SIDE} left", "up-right": f"up and {IMAGE_SIDE} right",
                 "down-left": f"down and {IMAGE_SIDE} left", "down-right": f"down and {IMAGE_SIDE} right"}
+AU_SIDE_WORDS = {"left": " on the left side", "right": " on the right side"}  # after "AUn (name) is active"
+
+
+def join_words(items: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def moves_phrase(region: str, direction: str) -> str:
+    """'the left mouth corner moves upward': one region with its measured direction."""
+    return f"the {region_phrase(region)} moves {MOTION_WORDS[direction]}"
