@@ -9,7 +9,7 @@ import numpy as np
 
 from deft.ordinary.doubt import DoubtConfig, doubt
 from deft.ordinary.eyelids import EyelidConfig, lid_events, widen_events
-from deft.ordinary.eyes import SHIFT_PX, closure_scores
+from deft.ordinary.eyes import closure_scores
 from deft.ordinary.geometry import face_measures, fill_lost
 from deft.ordinary.mouth import MouthConfig, jaw_drops, speech_events
 from deft.ordinary.result import Ordinary
@@ -31,9 +31,8 @@ def detect_ordinary(frames: np.ndarray, landmarks: np.ndarray, fps: float,
     measures = face_measures(landmarks)
     eye_open = {side: fill_lost(v) for side, v in measures.eye_open.items()}
     half_window = max(2, round(config.eyelids.window_s * fps))
-    closure = closure_scores(gray, landmarks, half_window)
+    closure, shifted = closure_scores(gray, landmarks, half_window)  # a turn's eye moves; a lid covers it
     lids = lid_events(closure, eye_open, fps, config.eyelids)
-    shifted = closure_scores(gray, landmarks, half_window, SHIFT_PX)  # a turn's eye moves; a lid covers it
     gap = np.mean([eye_open["right"], eye_open["left"]], axis=0)
     eyes = doubt([*lids, *widen_events(eye_open, lids, config.eyelids)], shifted, gap, pose, half_window, config.doubt)
     mouth, lips, jaw = fill_lost(measures.mouth_open), fill_lost(measures.lip_gap), fill_lost(measures.jaw)

@@ -80,8 +80,12 @@ def departure(patches: np.ndarray, half_window: int, shift: int = 0) -> np.ndarr
     return score
 
 
-def closure_scores(gray: np.ndarray, landmarks: np.ndarray, half_window: int, shift: int = 0) -> dict[str, np.ndarray]:
-    """Per eye ("right" | "left", the subject's sides) the (T,) appearance departure from the open eye
-    (`shift`: the shift-tolerant score)."""
-    return {side: departure(eye_patches(gray, landmarks, corners, shift), half_window, shift)
-            for side, corners in EYE_CORNERS.items()}
+def closure_scores(gray: np.ndarray, landmarks: np.ndarray, half_window: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Per eye ("right" | "left", the subject's sides) the (T,) appearance departure from the open eye: the plain
+    score and the shift-tolerant one, both from one warp of the patch with its SHIFT_PX margin."""
+    plain, shifted = {}, {}
+    for side, corners in EYE_CORNERS.items():
+        patches = eye_patches(gray, landmarks, corners, SHIFT_PX)
+        plain[side] = departure(patches[:, SHIFT_PX:-SHIFT_PX, SHIFT_PX:-SHIFT_PX], half_window)
+        shifted[side] = departure(patches, half_window, SHIFT_PX)
+    return plain, shifted
