@@ -140,8 +140,8 @@ def analyze_frames(
             gray = np.stack([to_gray(c) for c in face.crops])
             ph, reference = _spot(gray, face.landmarks, face.iod, phases, video.source, ordinary, fps)
         with _timed(timings, "flow"):
-            flow = remove_head_motion(compute_flow(gray[reference], gray[ph.apex], config.flow), face.landmarks,
-                                      face.iod)
+            flow = compute_flow(gray[reference], gray[ph.apex], config.flow, full_resolution=True)
+            flow = remove_head_motion(flow, face.landmarks, face.iod)
             strain = optical_strain(flow)
         reg = None
     else:
@@ -197,7 +197,8 @@ def _registered_motion(video: Video, tracked: Tracked, face: AlignedFace, config
         start, apex = warp_frames(grey, reg, [reg.reference, ph.apex])
         # the flow is reference -> apex: its parallax is fitted only when the head turned in between
         depth = reg.depth if config.register == "depth" and reg.turned_at(ph.apex) else None
-        flow = remove_head_motion(compute_flow(start, apex, config.flow), reg.landmarks, reg.iod, depth)
+        flow = compute_flow(start, apex, config.flow, full_resolution=True)
+        flow = remove_head_motion(flow, reg.landmarks, reg.iod, depth)
         strain = optical_strain(flow)
         face = replace(face, crops=warp_frames(video.frames, reg), landmarks=reg.landmarks, iod=reg.iod,
                        reference_frame=reg.reference, transform=reg.to_crop)

@@ -45,3 +45,18 @@ def test_strain_is_zero_for_translation_and_positive_for_stretch():
     assert np.abs(optical_strain(shift)).max() < 1e-6
     stretch = np.stack([0.05 * xs, np.zeros_like(ys)], axis=-1)
     assert optical_strain(stretch)[5:-5, 5:-5] == pytest.approx(0.05, abs=1e-4)
+
+
+def test_full_resolution_flow_keeps_a_small_local_motion():
+    """A 1 px bump 6 px wide (a micro-expression's size in a 256 crop): the preset's half-resolution flow reads
+    about half of it, the full-resolution one (the AU flow's) nearly all."""
+    rng = np.random.default_rng(0)
+    texture = cv2.GaussianBlur((rng.random((256, 256)) * 255).astype(np.float32), (0, 0), 1.5)
+    texture = cv2.normalize(texture, None, 0, 255, cv2.NORM_MINMAX)
+    yy, xx = np.mgrid[:256, :256].astype(np.float32)
+    bump = np.exp(-((xx - 128) ** 2 + (yy - 100) ** 2) / (2 * 6.0**2))
+    moved = cv2.remap(texture, xx, yy - bump, cv2.INTER_CUBIC)
+    inside = bump > 0.5
+    read = {full: compute_flow(texture.astype(np.uint8), moved.astype(np.uint8), "dis", full)[..., 1][inside].mean()
+            for full in (False, True)}
+    assert read[True] > 0.8 * bump[inside].mean() > 1.5 * read[False]

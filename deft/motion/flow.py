@@ -27,23 +27,30 @@ PARALLAX_FIT_ABOVE = 33
 _per_thread = threading.local()
 
 
-def _dis(preset: int):
+def _dis(preset: int, finest_scale: int | None = None):
     """This thread's DIS instance: it keeps internal buffers, so threads must not share one."""
     cache = _per_thread.__dict__.setdefault("dis", {})
-    if preset not in cache:
-        cache[preset] = cv2.DISOpticalFlow_create(preset)
-    return cache[preset]
+    if (preset, finest_scale) not in cache:
+        dis = cv2.DISOpticalFlow_create(preset)
+        if finest_scale is not None:
+            dis.setFinestScale(finest_scale)
+        cache[preset, finest_scale] = dis
+    return cache[preset, finest_scale]
 
 
 def to_gray(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
 
 
-def compute_flow(prev_gray: np.ndarray, next_gray: np.ndarray, method: str = "dis") -> np.ndarray:
-    """Flow (H, W, 2) float32 in pixels from `prev_gray` to `next_gray` (uint8 grayscale)."""
+def compute_flow(prev_gray: np.ndarray, next_gray: np.ndarray, method: str = "dis",
+                 full_resolution: bool = False) -> np.ndarray:
+    """Flow (H, W, 2) float32 in pixels from `prev_gray` to `next_gray` (uint8 grayscale).
+
+    `full_resolution`: DIS refines down to the input's own scale (the MEDIUM preset stops at half of it):
+    slower, finer; the AU flow uses it, the many flows of the motion curve do not."""
     if method == "dis":
         # MEDIUM preset: the ULTRAFAST one misses sub-pixel motion of 1-2 px micro-expressions.
-        return _dis(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(prev_gray, next_gray, None)
+        return _dis(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, 0 if full_resolution else None).calc(prev_gray, next_gray, None)
     if method == "tvl1":
         tvl1 = cv2.optflow.DualTVL1OpticalFlow_create()
         return tvl1.calc(prev_gray, next_gray, None)
