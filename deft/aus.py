@@ -115,7 +115,7 @@ def au_rules(m: _Motion) -> list[AUEvidence]:
         def fn(s):
             inner_up = m.up(f"inner_brow_{s}") + 2.0 * inward(s)
             up, up_other = (inner_up, m.up(f"outer_brow_{s}")) if part == "inner" else (m.up(f"outer_brow_{s}"), inner_up)
-            return up, up >= 0.6 * up_other, [f"{part}_brow_{s}"]
+            return up, up >= SPILL * up_other, [f"{part}_brow_{s}"]  # more than the other muscle drags along
         return fn
 
     out.append(_sided("AU1", per_side(brow("inner", "outer"))))
