@@ -49,7 +49,7 @@ class LongConfig:
     identity_distance: float = SAME_PERSON_DISTANCE  # dlib descriptor distance under which faces are one person
     recheck_every_s: float = 10.0  # a followed face's descriptor is compared with the known faces this often
     cut_grey_levels: float = 30.0  # mean |difference| of 80x60 grey thumbnails above which a frame is a cut
-    track: TrackConfig = TrackConfig()
+    track: TrackConfig = TrackConfig(steady_box=True)  # no landmark runaway over minutes (tracker.BOX_IOD)
     motion: MotionConfig = MotionConfig()
     limits: VideoLimits = VideoLimits()
 

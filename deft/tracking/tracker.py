@@ -1,6 +1,7 @@
 """Per-frame face tracking: dlib's 68 landmarks on every frame, HOG detection only where needed.
 
-A frame's landmarks are fitted in the box the previous frame's landmarks give (~2 ms). The fit is kept
+A frame's landmarks are fitted in the box the previous frame's landmarks give (~2 ms): HOG's last box moved
+with the fitted eyes and sized for their IOD (slowly, with `steady_box`: see BOX_IOD). The fit is kept
 when the face still looks like the last HOG-verified face (normalised cross-correlation of a small
 eye-aligned patch) and did not jump; otherwise, and every `verify_every` frames, HOG looks for the face
 near where it was (a small crop: a few ms). Where HOG finds no face there (it misses faces turned past
@@ -20,10 +21,21 @@ from deft.tracking.smooth import SmoothConfig, smooth_track
 
 Box = tuple[int, int, int, int]  # (left, top, right, bottom), frame pixels
 PATCH = 32  # side of the eye-aligned appearance patch (px): eyes ~10 px apart, enough to tell a face
-# Box width per inter-ocular distance kept between these. HOG's boxes are 2.0-2.6 IOD wide on the world's faces
-# (a turn narrows the eyes); on a loose box dlib's fit can grow with the box, and a box that follows the fitted
-# eyes then runs away to a second, wrong fit (a still face read 35 % too wide; benchmarks/README.md, "Long videos").
-BOX_IOD = (1.9, 2.3)
+# Box width per inter-ocular distance kept between these. HOG's boxes are 1.9-2.6 IOD wide on the world's faces
+# (a turn narrows the eyes; small faces up to 3). In a box wider than ~2.6 true IODs dlib's fit can settle on a
+# second, wrong shape (on a face with glasses the eye corners go to the frames: IOD read 20-45 % wide), and a box
+# sized from each frame's fit keeps it there: the runaway of benchmarks/README.md, "Long videos".
+BOX_IOD = (1.9, 2.3)  # the short-clip follower, as the AU calibration was fitted on
+# `steady_box` (long videos): a tighter bound, and the box's scale follows the fitted IOD by at most SCALE_STEP a
+# frame (a real face's IOD changes < 2 % a frame at 30 fps in the world's long videos): a passing wrong fit is
+# not adopted.
+STEADY_BOX_IOD, SCALE_STEP = (1.9, 2.2), 0.02
+# steady_box: a well-fitted face's HOG box is never this few fitted IODs wide; narrower, the fit is too big.
+HOG_IOD_MIN = 1.7
+# steady_box: a fresh fit in a HOG box wider than LOOSE_IOD of its IODs is checked by a second fit in a box
+# NARROWER times as wide; where the IOD shrinks by more than GREW, the first fit had grown with the box (in the
+# 1.9-2.5 IOD boxes where dlib fits well, the IOD barely depends on the box).
+LOOSE_IOD, NARROWER, GREW = 2.1, 0.8, 0.08
 
 
 @dataclass(frozen=True)
@@ -36,6 +48,7 @@ class TrackConfig:
     max_jump_iod: float = 0.5  # eye-midpoint move between frames (IOD) beyond which HOG re-checks
     search_margin: float = 0.5  # the local HOG search region reaches this share of the box beyond it
     refit_iou: float = 0.6  # a HOG box overlapping the tracked box less than this restarts the landmarks
+    steady_box: bool = False  # the box's scale follows the fitted IOD slowly and loose HOG boxes are checked
     search_face_px: int = 90  # the local crop is scaled so the face box is about this wide (HOG sees 80 px)
     smooth: SmoothConfig = SmoothConfig()
 
@@ -71,10 +84,10 @@ def _eyes(lm: np.ndarray) -> tuple[np.ndarray, float]:
     return (left + right) / 2, max(float(np.linalg.norm(right - left)), 1e-6)
 
 
-def _moved_box(box: Box, anchor: tuple[np.ndarray, float], lm: np.ndarray) -> Box:
-    """`box` (placed when the eyes were at `anchor`) moved and scaled with the eyes of `lm`. The eyes are the
-    most stable landmarks; a box derived from all the landmarks' extent drifts as the jaw outline slides."""
-    (mid0, iod0), (mid, iod) = anchor, _eyes(lm)
+def _moved_box(box: Box, anchor: tuple[np.ndarray, float], mid: np.ndarray, iod: float) -> Box:
+    """`box` (placed when the eyes were at `anchor`) moved to eye midpoint `mid` and scaled to `iod`. The eyes
+    are the most stable landmarks; a box derived from all the landmarks' extent drifts as the jaw outline slides."""
+    mid0, iod0 = anchor
     s = iod / iod0
     centre = mid + s * (np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2]) - mid0)
     half = s * np.array([box[2] - box[0], box[3] - box[1]]) / 2
@@ -82,13 +95,16 @@ def _moved_box(box: Box, anchor: tuple[np.ndarray, float], lm: np.ndarray) -> Bo
             int(round(centre[0] + half[0])), int(round(centre[1] + half[1])))
 
 
-def _sized_box(box: Box, iod: float) -> Box:
-    """`box` resized about its centre to a width (and height, in proportion) within BOX_IOD x `iod`."""
+def _sized_box(box: Box, iod: float, bounds: tuple[float, float] = BOX_IOD) -> Box:
+    """`box` resized about its centre to a width (and height, in proportion) within `bounds` x `iod`."""
     w = box[2] - box[0]
-    s = float(np.clip(w / max(iod, 1e-6), *BOX_IOD)) * iod / max(w, 1)
-    if abs(s - 1.0) < 1e-3:
-        return box
-    cx, cy, hw, hh = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2, s * w / 2, s * (box[3] - box[1]) / 2
+    s = float(np.clip(w / max(iod, 1e-6), *bounds)) * iod / max(w, 1)
+    return box if abs(s - 1.0) < 1e-3 else _scaled_box(box, s)
+
+
+def _scaled_box(box: Box, s: float) -> Box:
+    """`box` scaled by `s` about its centre."""
+    cx, cy, hw, hh = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2, s * (box[2] - box[0]) / 2, s * (box[3] - box[1]) / 2
     return int(round(cx - hw)), int(round(cy - hh)), int(round(cx + hw)), int(round(cy + hh))
 
 
@@ -136,20 +152,41 @@ class _Follower:
         self.reference: np.ndarray | None = None
         self.box: Box | None = None  # the last HOG box and the eyes when it was placed
         self.anchor: tuple[np.ndarray, float] | None = None
+        self.scale = 1.0  # the IOD the box is sized for: the last fitted IOD (steady_box: followed slowly)
+        self.bounds = STEADY_BOX_IOD if config.steady_box else BOX_IOD
         self.since_verified = 0
 
     def current_box(self) -> Box | None:
-        """The face box at the last landmarks (HOG's last box moved and scaled with the eyes); None if lost."""
-        return None if self.lm is None else _moved_box(self.box, self.anchor, self.lm)
+        """The face box at the last landmarks (HOG's last box moved with the eyes, sized for the followed IOD);
+        None if lost."""
+        return None if self.lm is None else _moved_box(self.box, self.anchor, _eyes(self.lm)[0], self.scale)
 
-    def _accept(self, gray: np.ndarray, box: Box) -> tuple[np.ndarray, float, bool]:
+    def _accept(self, gray: np.ndarray, box: Box, scale: float | None = None) -> tuple[np.ndarray, float, bool]:
+        """Fit in HOG's `box`. While the face is followed (`scale`: its IOD now) the box is first sized for that
+        IOD: a loose HOG box could start the wrong fit, whose own IOD would then size the box."""
+        if scale is not None:
+            box = _sized_box(box, scale, self.bounds)
         lm = landmarks68(gray, box)
-        self.anchor = _eyes(lm)
-        self.box = _sized_box(box, self.anchor[1])
+        mid, iod = _eyes(lm)
+        if self.config.steady_box and scale is None and box[2] - box[0] > LOOSE_IOD * iod:
+            narrow = _scaled_box(box, NARROWER)
+            lm2 = landmarks68(gray, narrow)
+            if _eyes(lm2)[1] < (1 - GREW) * iod:
+                box, lm = narrow, lm2
+                mid, iod = _eyes(lm)
+        self.scale = iod if scale is None else scale
+        self.anchor = (mid, self.scale)
+        self.box = _sized_box(box, self.scale, self.bounds)
         self.reference = _patch(gray, lm)
         self.since_verified = 0
-        self.lm, self.last_centre = lm, lm.mean(axis=0)
+        self._keep(lm)
         return lm, 1.0, True
+
+    def _keep(self, lm: np.ndarray) -> None:
+        iod = _eyes(lm)[1]
+        self.scale = float(np.clip(iod, self.scale * (1 - SCALE_STEP), self.scale * (1 + SCALE_STEP))
+                           ) if self.config.steady_box else iod
+        self.lm, self.last_centre = lm, lm.mean(axis=0)
 
     def step(self, image: np.ndarray, seed: Box | None = None) -> tuple[np.ndarray | None, float, bool]:
         """Landmarks of this frame (RGB or grey; None: lost), its quality, whether HOG verified it."""
@@ -160,7 +197,7 @@ class _Follower:
             boxes, _ = hog_faces(gray, self.upsample)
             box = _nearest(boxes, self.last_centre)
             return (None, 0.0, False) if box is None else self._accept(gray, box)
-        box = _moved_box(self.box, self.anchor, self.lm)
+        box = self.current_box()
         lm = landmarks68(gray, box)
         quality = float(np.clip((_patch(gray, lm) * self.reference).sum(), 0.0, 1.0))
         (mid0, iod0), (mid, _) = _eyes(self.lm), _eyes(lm)
@@ -168,21 +205,23 @@ class _Follower:
         self.since_verified += 1
         c = self.config
         if quality >= c.min_appearance and jump <= c.max_jump_iod and self.since_verified < c.verify_every:
-            self.lm, self.last_centre = lm, lm.mean(axis=0)
+            self._keep(lm)
             return lm, quality, False
         found = _local_search(gray, box, c)
         if found is None:
             if quality >= c.keep_appearance:  # HOG misses turned or small faces; the face still looks the same
-                self.lm, self.last_centre = lm, lm.mean(axis=0)
+                self._keep(lm)
                 return lm, quality, False
             self.lm = None
             return None, 0.0, False
+        if c.steady_box and found[2] - found[0] < HOG_IOD_MIN * self.scale:  # the fit is too big for the face
+            return self._accept(gray, found)  # HOG sees: start again from HOG's box alone
         if _iou(found, box) < c.refit_iou:  # the face is elsewhere: fit again from HOG's box
-            return self._accept(gray, found)
+            return self._accept(gray, found, self.scale if c.steady_box else None)
         # HOG confirms the face where the landmarks are: keep them (refitting from HOG's slightly different
         # box would make the landmarks, and the pose, jump on every check)
         self.reference, self.since_verified = _patch(gray, lm), 0
-        self.lm, self.last_centre = lm, lm.mean(axis=0)
+        self._keep(lm)
         return lm, quality, True
 
 
