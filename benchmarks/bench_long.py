@@ -8,7 +8,8 @@ the truth person whose half of the frame holds its landmarks. UF1 is over the sp
 that hit a truth micro interval, truth = that event's composite class. `--truth-series` spots series
 made from the truth instead of tracking (spotting alone, no perception; tests/long_series.py). Per video and
 in all: identity switches (a truth person's face_id changing), tracking CPU seconds, video frames per tracking
-CPU-second and the process's peak RSS.
+CPU-second and the process's peak RSS; per face: its identity, false positives and IOD read against the
+rendered one (iod_px x the track's scale, frontal: a turned face reads a little less).
 Run: python benchmarks/bench_long.py [--videos 20] [--min-s 60] [--max-s 600] [--out DIR] [--seed 0]
 Tracks alone (speed, memory, identity switches): python benchmarks/bench_long.py tracks [--seconds 60]
 [--people 1] [--loops 10] (the rendered video played --loops times in a row).
@@ -117,7 +118,7 @@ def score_video(path: str, truth: dict, use_truth: bool, analyse: bool) -> dict:
     switches = None if use_truth else sum(p["switches"] for p in identity_switches(faces, truth, 1).values())
     start_spot = time.perf_counter()
     counts = {k: Counts() for k in ("overall", *KINDS)}
-    pairs, spotted, kinds_seen = [], {}, {}
+    pairs, spotted, kinds_seen, per_face = [], {}, {}, []
     for series in faces:
         face = truth_face(truth, series.landmarks)
         every = spot_all(series, fps)
@@ -126,8 +127,13 @@ def score_video(path: str, truth: dict, use_truth: bool, analyse: bool) -> dict:
         found = [iv for iv in every if iv.kind in SpotConfig().report]
         spotted[series.face_id] = found
         events = face["events"] if face else []
-        for k, c in spotting_counts(events, [iv.to_dict() for iv in found]).items():
+        face_counts = spotting_counts(events, [iv.to_dict() for iv in found])
+        for k, c in face_counts.items():
             counts[k].add(c)
+        if face:
+            rendered = face["iod_px"] * np.asarray(face["frames"]["scale"])[series.frames]
+            per_face.append({"face": series.face_id, "identity": face["identity"], "fp": face_counts["overall"].fp,
+                             "iod_read_over_rendered": round(float(np.nanmedian(series.iod / rendered)), 3)})
         micro_truth = [e for e in events if e["kind"] == "micro"]
         micro_found = [(k, iv) for k, iv in enumerate(found) if iv.kind == "micro"]
         for i, j in match([(e["onset"], e["offset"]) for e in micro_truth],
@@ -141,9 +147,9 @@ def score_video(path: str, truth: dict, use_truth: bool, analyse: bool) -> dict:
         for fid, k, d in iter_intervals(frames_of(path), faces, wanted, fps, truth["n_frames"], size, path):
             labels[(fid, k)] = d.get("emotion", {}).get("label", "error")
     return {"video": path, "counts": counts, "micro_pairs": [(t, labels.get((fid, k))) for fid, k, t in pairs],
-            "n_faces": len(faces), "kinds": kinds_seen, "track_s": track_s, "track_cpu_s": track_cpu_s,
-            "switches": switches, "face_frames": sum(len(f.frames) for f in faces), "spot_s": spot_s,
-            "total_s": time.perf_counter() - start}
+            "n_faces": len(faces), "per_face": per_face, "kinds": kinds_seen, "track_s": track_s,
+            "track_cpu_s": track_cpu_s, "switches": switches, "face_frames": sum(len(f.frames) for f in faces),
+            "spot_s": spot_s, "total_s": time.perf_counter() - start}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -173,7 +179,8 @@ def main(argv: list[str] | None = None) -> None:
         if row["track_cpu_s"]:
             frames, cpu_s = frames + truth["n_frames"], cpu_s + row["track_cpu_s"]
         print(json.dumps({"video": Path(path).name, "faces": row["n_faces"],
-                          **{k: row["counts"][k].to_dict() for k in total}, "kinds": row["kinds"],
+                          **{k: row["counts"][k].to_dict() for k in total}, "per_face": row["per_face"],
+                          "kinds": row["kinds"],
                           "micro_truth_read": row["micro_pairs"],
                           "switches": row["switches"], "track_s": row["track_s"] and round(row["track_s"], 1),
                           "track_cpu_s": row["track_cpu_s"] and round(row["track_cpu_s"], 1),
