@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from deft.ordinary.doubt import DoubtConfig, doubt
-from deft.ordinary.eyelids import EyelidConfig, lid_events, widen_events
+from deft.ordinary.doubt import DoubtConfig, doubt, relative_pitch
+from deft.ordinary.eyelids import EyelidConfig, dip_events, lid_dips, lid_events, widen_events
 from deft.ordinary.eyes import closure_scores
 from deft.ordinary.geometry import face_measures, fill_lost
 from deft.ordinary.mouth import MouthConfig, jaw_drops, speech_events
@@ -33,8 +33,11 @@ def detect_ordinary(frames: np.ndarray, landmarks: np.ndarray, fps: float,
     half_window = max(2, round(config.eyelids.window_s * fps))
     closure, shifted = closure_scores(gray, landmarks, half_window)  # a turn's eye moves; a lid covers it
     lids = lid_events(closure, eye_open, fps, config.eyelids)
+    dip = lid_dips(eye_open, relative_pitch(pose, len(frames)), fps, config.eyelids)  # lids the patch missed
+    lids = sorted([*lids, *dip_events(closure, dip, fps, lids, config.eyelids)], key=lambda e: e.onset)
     gap = np.mean([eye_open["right"], eye_open["left"]], axis=0)
-    eyes = doubt([*lids, *widen_events(eye_open, lids, config.eyelids)], shifted, gap, pose, half_window, config.doubt)
+    eyes = doubt([*lids, *widen_events(eye_open, lids, config.eyelids)], shifted, gap, pose, half_window, config.doubt,
+                 dip=dip)
     mouth, lips, jaw = fill_lost(measures.mouth_open), fill_lost(measures.lip_gap), fill_lost(measures.jaw)
     speech = speech_events(mouth, jaw, fps, measures.iod_px, config.mouth)
     events = [*eyes, *speech, *jaw_drops(mouth, lips, jaw, speech, config.mouth)]

@@ -1,11 +1,17 @@
-"""Eyelid events: AU45 blink, AU46 wink, AU43 eyes closed, AU5 upper lid raiser (eyes widened)."""
+"""Eyelid events: AU45 blink, AU46 wink, AU43 eyes closed, AU5 upper lid raiser (eyes widened).
+
+Closures are found on the eye patch's closure score (eyes.py); where a small or compressed eye keeps that score
+low, on dlib's lid gaps dipping together while the patch still departs from the open eye (dip_events).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
+from deft.ordinary.doubt import DoubtConfig
 from deft.ordinary.result import OrdinaryEvent
 from deft.ordinary.runs import hysteresis, runs
 
@@ -22,6 +28,12 @@ class EyelidConfig:
     min_s: float = 0.06  # shorter than this (2 frames at 30 fps) is noise: the fastest blinks take 100 ms
     widen_iod: float = 0.012  # mean lid gap this far above the clip's baseline: AU5
     widen_frames: int = 3
+    # Lid-gap dips (dlib's lids, the nod taken out, against the open level around): a blink the patch misses
+    # (small or compressed eyes) still brings both lids together.
+    dip_iod: float = DoubtConfig.dip_iod  # both eyes' lid gap this far under their open level at the dip's deepest
+    dip_edge: float = 0.012  # the dip runs while both stay this far under it
+    dip_closure: float = 0.06  # closure score the eye patch must still reach during the dip (1 - NCC)
+    open_s: float = 0.5  # the open level: the higher median of the lid gap this long before and after
 
 
 def lid_events(closure: dict[str, np.ndarray], eye_open: dict[str, np.ndarray], fps: float,
@@ -37,13 +49,61 @@ def lid_events(closure: dict[str, np.ndarray], eye_open: dict[str, np.ndarray], 
         if (b - a + 1) < max(2, config.min_s * fps) or gap[a:b + 1].mean() - base >= config.widen_iod:
             continue
         pr, pl = float(right[a:b + 1].max()), float(left[a:b + 1].max())
-        apex = a + int(np.argmax(both[a:b + 1]))
-        if min(pr, pl) < config.wink_ratio * max(pr, pl):
-            out.append(OrdinaryEvent("wink", a, apex, b, ("AU46",), "right" if pr > pl else "left", max(pr, pl)))
-        elif (b - a + 1) / fps > config.held_s:
-            out.append(OrdinaryEvent("closed", a, apex, b, ("AU43",), "both", max(pr, pl)))
-        else:
-            out.append(OrdinaryEvent("blink", a, apex, b, ("AU45",), "both", max(pr, pl)))
+        out.append(_closing(a, a + int(np.argmax(both[a:b + 1])), b, pr, pl, fps, config))
+    return out
+
+
+def _closing(a: int, apex: int, b: int, peak_right: float, peak_left: float, fps: float, config: EyelidConfig
+             ) -> OrdinaryEvent:
+    """A wink when one eye's closure peak is well below the other's, else a blink, or AU43 when held long."""
+    pr, pl = peak_right, peak_left
+    if min(pr, pl) < config.wink_ratio * max(pr, pl):
+        return OrdinaryEvent("wink", a, apex, b, ("AU46",), "right" if pr > pl else "left", max(pr, pl))
+    if (b - a + 1) / fps > config.held_s:
+        return OrdinaryEvent("closed", a, apex, b, ("AU43",), "both", max(pr, pl))
+    return OrdinaryEvent("blink", a, apex, b, ("AU45",), "both", max(pr, pl))
+
+
+def open_level(gap: np.ndarray, reach: int) -> np.ndarray:
+    """(T,) the lid gap's open level around each frame: the higher of its medians over the `reach` frames before
+    and after (the frame and its neighbours left out), so a blink's own frames do not lower it."""
+    n = len(gap)
+    windows = sliding_window_view(np.r_[np.full(reach, np.nan), gap, np.full(reach, np.nan)], reach - 1)
+    sides = []
+    for side in (windows[:n], windows[reach + 2:reach + 2 + n]):  # frames t-reach..t-2 and t+2..t+reach
+        enough = np.isfinite(side).sum(axis=1) >= 2
+        level = np.full(n, np.nan)
+        level[enough] = np.nanmedian(side[enough], axis=1)
+        sides.append(level)
+    level = np.fmax(*sides)
+    return np.where(np.isfinite(level), level, gap)
+
+
+def lid_dips(eye_open: dict[str, np.ndarray], pitch: np.ndarray, fps: float, config: EyelidConfig = EyelidConfig()
+             ) -> np.ndarray:
+    """(T,) how far both eyes' lid gaps (IOD) lie under their open level, the smaller of the two; `pitch`
+    (degrees from the clip's median, 0 where unmeasured) takes the nod's own change of the gap out."""
+    reach = max(3, round(config.open_s * fps))
+    dips = []
+    for gap in eye_open.values():
+        level = gap - DoubtConfig().nod_iod_per_deg * pitch
+        dips.append(open_level(level, reach) - level)
+    return np.minimum(*dips)
+
+
+def dip_events(closure: dict[str, np.ndarray], dip: np.ndarray, fps: float, found: list[OrdinaryEvent],
+               config: EyelidConfig = EyelidConfig()) -> list[OrdinaryEvent]:
+    """Blinks and winks the closure score alone missed: both lid gaps dip (`dip`, lid_dips) while the eye patch
+    still departs from the open eye; the patch says which eye closed (dlib moves both lids in a wink)."""
+    right, left = closure["right"], closure["left"]
+    out = []
+    for a, b in hysteresis(dip, config.dip_edge, config.dip_iod):
+        if not (max(2, config.min_s * fps) <= b - a + 1 <= config.held_s * fps) or any(e.overlaps(a, b) for e in found):
+            continue
+        lo, hi = max(0, a - 1), b + 2  # the patch's peak may lead or trail the landmarks' by a frame
+        pr, pl = float(right[lo:hi].max()), float(left[lo:hi].max())
+        if max(pr, pl) >= config.dip_closure:
+            out.append(_closing(a, a + int(np.argmax(dip[a:b + 1])), b, pr, pl, fps, config))
     return out
 
 
