@@ -9,14 +9,19 @@ import cv2
 import numpy as np
 
 from deft.errors import ConfigError
-from deft.motion.drift import Drift, fit_drift
+from deft.motion.drift import fit_drift
 from deft.motion.flow import compute_flow, remove_head_motion
 from deft.motion.regions import region_windows
 
 CURVE_SCALE = 0.5  # the motion curve is measured on half-size crops: 4x cheaper, same apex
-CURVE_STRIDE = 2  # coarse pass: every 2nd frame (a micro-expression rises over >= 4 frames at 30 fps)
-APEX_REFINE = 3  # fine pass: every frame within this many of the coarse peak ...
-PEAK_TIE, MAX_PEAKS = 0.9, 4  # ... and of coarse points within 10 % of it (at most 4: weak, flat curves)
+DRIFT_STRIDE = 2  # a far turn's drift is fitted on every 2nd frame (evenly spaced, as measured in session 4)
+# A region's weight in the curve is 1 / (its median motion over the clip + this): one that never moves does not
+# get an unbounded weight (IOD; ~1/150 of the smallest micro-expression's motion, deft.data.world.events) ...
+REGION_FLOOR_IOD = 1e-4
+# ... nor one that moves all clip long a vanishing one: a macro-expression over most of a clip would drop out of
+# its own curve (speech left over weighs a mouth region down ~10x, dev speech clips' median; 30-40x at the 10th
+# percentile, where this cap holds it).
+MAX_DOWNWEIGHT = 16.0
 # (measured frames (n,), their per-region mean flows vs frame 0 (n, R, 2), IOD) -> the expression's part of them
 Separate = Callable[[np.ndarray, np.ndarray], np.ndarray]
 ONSET_SHARE = 0.15  # onset/offset: last/first frame whose motion is under this share of the apex's
@@ -30,62 +35,51 @@ class Phases:
     apex: int
     offset: int
     source: str  # "spotted" | "given"
-    curve: list[float]  # head-motion-free mean motion per frame vs frame 0, in IOD
+    curve: list[float]  # head-motion-free motion per frame vs frame 0, each region weighted by its stillness (IOD)
 
     def to_dict(self) -> dict:
         return {"onset": self.onset, "apex": self.apex, "offset": self.offset, "source": self.source}
 
 
-def motion_curve(gray: np.ndarray, landmarks: np.ndarray, iod: float, depth: np.ndarray | None = None,
-                 separate: Separate | None = None, drift: bool = False) -> np.ndarray:
-    """Mean stabilised flow magnitude (IOD) from frame 0 to every frame, on half-size crops.
-
-    Coarse to fine in time: flows to every CURVE_STRIDE-th frame (and the last), linear in between,
-    then measured exactly on every frame near the coarse peak (and near-ties of it), where the apex
-    is picked: about half the flows of measuring every frame. `separate` (deft.ordinary.separate) turns
-    the measured frames' per-region mean flows into the expression's motion, speech and blinks taken out;
-    `drift` (the head turned far) takes the turn's slow drift out too (deft.motion.drift).
-    """
+def region_vectors(gray: np.ndarray, landmarks: np.ndarray, iod: float, depth: np.ndarray | None = None) -> np.ndarray:
+    """(T, R, 2) each region's mean stabilised flow (IOD) from frame 0 to every frame, on half-size crops."""
     small = np.stack([cv2.resize(g, None, fx=CURVE_SCALE, fy=CURVE_SCALE, interpolation=cv2.INTER_AREA) for g in gray])
     lm, unit = landmarks * CURVE_SCALE, iod * CURVE_SCALE
     if depth is not None:
         depth = cv2.resize(depth, small.shape[1:][::-1], interpolation=cv2.INTER_AREA) * CURVE_SCALE
     discs = region_windows(small.shape[1:], lm, unit)
-    mask = np.zeros(small.shape[1:], bool)
-    for rows, cols, disc in discs:
-        mask[rows, cols] |= disc
-    by_region = separate is not None or drift
-    raw: dict[int, float] = {0: 0.0}  # mean |flow| over the regions' union (IOD)
-    vectors: dict[int, np.ndarray] = {0: np.zeros((len(discs), 2))}  # per-region mean flow (IOD)
-    trend: list[Drift] = []  # fitted once, on the evenly spaced coarse pass
+    vectors = np.zeros((len(small), len(discs), 2))
+    for t in range(1, len(small)):
+        flow = remove_head_motion(compute_flow(small[0], small[t], "dis"), lm, unit, depth)
+        vectors[t] = np.array([flow[r, c][d].mean(axis=0) for r, c, d in discs]) / unit
+    return vectors
 
-    def measure(frames) -> dict[int, float]:
-        for t in frames:
-            if t not in raw:
-                flow = remove_head_motion(compute_flow(small[0], small[t], "dis"), lm, unit, depth)
-                raw[t] = float(np.linalg.norm(flow[mask], axis=-1).mean() / unit)
-                if by_region:
-                    vectors[t] = np.array([flow[r, c][d].mean(axis=0) for r, c, d in discs]) / unit
-        if not by_region:
-            return raw
-        ts = np.array(sorted(vectors))
-        motion = np.stack([vectors[t] for t in ts])
-        if separate is not None:
-            motion = separate(ts, motion)
-        if drift:
-            if not trend:
-                trend.append(fit_drift(ts, len(small), motion))
-            motion = motion - trend[0](ts)
-        return dict(zip(ts.tolist(), np.linalg.norm(motion, axis=-1).mean(axis=1).tolist()))
 
-    last = len(small) - 1
-    measured = measure([*range(CURVE_STRIDE, last, CURVE_STRIDE), last] if last > 0 else [])
-    top = max(measured.values())
-    peaks = sorted((t for t in measured if measured[t] >= PEAK_TIE * top), key=lambda t: -measured[t])
-    for peak in peaks[:MAX_PEAKS]:  # the highest coarse points and their near-ties
-        measured = measure(range(max(1, peak - APEX_REFINE), min(last, peak + APEX_REFINE) + 1))
-    known = sorted(measured)
-    return np.interp(np.arange(len(small)), known, [measured[t] for t in known])
+def weighted_motion(vectors: np.ndarray) -> np.ndarray:
+    """(T,) mean over regions of |motion vs frame 0|, each region weighted by the inverse of its median |motion|
+    over the clip (scaled so the weights' median is 1: IOD). A brief expression barely moves its regions' medians;
+    what moves a region all clip long (speech left over, a turn's residue, flow noise at low resolution) does,
+    so it weighs less, down to 1 / MAX_DOWNWEIGHT (a long macro-expression's own regions stay in the curve)."""
+    size = np.linalg.norm(vectors, axis=-1)
+    level = (np.median(size[1:], axis=0) if len(size) > 1 else np.zeros(size.shape[1])) + REGION_FLOOR_IOD
+    level = np.minimum(level, MAX_DOWNWEIGHT * np.median(level))
+    return (size * (np.median(level) / level)).mean(axis=1)
+
+
+def motion_curve(gray: np.ndarray, landmarks: np.ndarray, iod: float, depth: np.ndarray | None = None,
+                 separate: Separate | None = None, drift: bool = False) -> np.ndarray:
+    """The clip's motion from frame 0 to every frame, measured on every frame (a micro-expression's peak lasts
+    a few frames), each region weighted by how still it is otherwise (weighted_motion). `separate`
+    (deft.ordinary.separate) takes speech and blinks out of the per-region motion first; `drift` (the head
+    turned far) the turn's slow drift too (deft.motion.drift)."""
+    vectors = region_vectors(gray, landmarks, iod, depth)
+    frames = np.arange(len(vectors))
+    if separate is not None:
+        vectors = separate(frames, vectors)
+    if drift:
+        even = np.unique(np.r_[frames[::DRIFT_STRIDE], frames[-1]])
+        vectors = vectors - fit_drift(even, len(vectors), vectors[even])(frames)
+    return weighted_motion(vectors)
 
 
 def smooth_curve(curve: np.ndarray) -> np.ndarray:
