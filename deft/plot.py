@@ -63,7 +63,7 @@ def plot_analysis(result: Analysis, path: str | os.PathLike) -> None:
         ax_curve.axvline(idx, color=colour, ls="--", label=f"{name} {idx}")
     ax_curve.plot([ph.apex], [curve[ph.apex]], "o", color="#ff3b30", ms=8)  # spotted: the smoothed curve's peak
     ax_curve.set_xlabel("frame")
-    ax_curve.set_ylabel("facial motion vs frame 0 (IOD, weighted)")
+    ax_curve.set_ylabel("facial motion vs frame 0 (IOD)")
     ax_curve.set_title(f"emotion: {result.emotion.describe()}")
     ax_curve.legend(loc="upper right")
     fig.tight_layout()

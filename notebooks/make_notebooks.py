@@ -69,8 +69,8 @@ ANALYZE_A_CLIP = [
     md("""
     ### Phases
 
-    The motion curve is the mean facial motion against frame 0 over the face's regions, in IOD, each region
-    weighted by how still it is over the clip (speech left over weighs less). The apex is its peak; onset and
+    The motion curve is the mean facial motion against frame 0 over the face's regions, in IOD (with speech or
+    blinks in the clip, each region weighted by how still it is over the clip). The apex is its peak; onset and
     offset are where it falls under 15 % of the peak.
     """),
     code("""

@@ -35,7 +35,7 @@ class Phases:
     apex: int
     offset: int
     source: str  # "spotted" | "given"
-    curve: list[float]  # head-motion-free motion per frame vs frame 0, each region weighted by its stillness (IOD)
+    curve: list[float]  # head-motion-free mean region motion per frame vs frame 0 (IOD; weighted_motion with speech/blinks)
 
     def to_dict(self) -> dict:
         return {"onset": self.onset, "apex": self.apex, "offset": self.offset, "source": self.source}
@@ -68,10 +68,10 @@ def weighted_motion(vectors: np.ndarray) -> np.ndarray:
 
 def motion_curve(gray: np.ndarray, landmarks: np.ndarray, iod: float, depth: np.ndarray | None = None,
                  separate: Separate | None = None, drift: bool = False) -> np.ndarray:
-    """The clip's motion from frame 0 to every frame, measured on every frame (a micro-expression's peak lasts
-    a few frames), each region weighted by how still it is otherwise (weighted_motion). `separate`
-    (deft.ordinary.separate) takes speech and blinks out of the per-region motion first; `drift` (the head
-    turned far) the turn's slow drift too (deft.motion.drift)."""
+    """The clip's motion from frame 0 to every frame (mean over regions, IOD), measured on every frame (a
+    micro-expression's peak lasts a few frames). `separate` (deft.ordinary.separate) takes speech and blinks out
+    of the per-region motion, and what they leave is weighed down (weighted_motion); `drift` (the head turned
+    far) takes the turn's slow drift out too (deft.motion.drift)."""
     vectors = region_vectors(gray, landmarks, iod, depth)
     frames = np.arange(len(vectors))
     if separate is not None:
@@ -79,6 +79,8 @@ def motion_curve(gray: np.ndarray, landmarks: np.ndarray, iod: float, depth: np.
     if drift:
         even = np.unique(np.r_[frames[::DRIFT_STRIDE], frames[-1]])
         vectors = vectors - fit_drift(even, len(vectors), vectors[even])(frames)
+    if separate is None:  # no speech or blink left over to weigh down: every region counts alike
+        return np.linalg.norm(vectors, axis=-1).mean(axis=1)
     return weighted_motion(vectors)
 
 
