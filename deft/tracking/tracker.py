@@ -29,7 +29,7 @@ BOX_IOD = (1.9, 2.3)  # the short-clip follower, as the AU calibration was fitte
 # `steady_box` (long videos): a tighter bound, and the box's scale follows the fitted IOD by at most SCALE_STEP a
 # frame (a real face's IOD changes < 2 % a frame at 30 fps in the world's long videos): a passing wrong fit is
 # not adopted.
-STEADY_BOX_IOD, SCALE_STEP = (1.9, 2.2), 0.02
+STEADY_BOX_IOD, SCALE_STEP = (1.9, 2.1), 0.02
 # steady_box: a well-fitted face's HOG box is never this few fitted IODs wide; narrower, the fit is too big.
 HOG_IOD_MIN = 1.7
 # steady_box: a fresh fit in a HOG box wider than LOOSE_IOD of its IODs is checked by a second fit in a box
@@ -216,6 +216,8 @@ class _Follower:
             return None, 0.0, False
         if c.steady_box and found[2] - found[0] < HOG_IOD_MIN * self.scale:  # the fit is too big for the face
             return self._accept(gray, found)  # HOG sees: start again from HOG's box alone
+        if c.steady_box:  # HOG frames a face up to 3 IODs wide: whether it is elsewhere is judged at our size
+            found = _sized_box(found, self.scale, self.bounds)
         if _iou(found, box) < c.refit_iou:  # the face is elsewhere: fit again from HOG's box
             return self._accept(gray, found, self.scale if c.steady_box else None)
         # HOG confirms the face where the landmarks are: keep them (refitting from HOG's slightly different
