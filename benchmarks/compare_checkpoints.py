@@ -78,7 +78,7 @@ def main() -> None:
         h = evaluate_heads(model, held)
         print(f"\n{path}\n  heads: composite UF1 {h['composite_uf1']:.3f}  UAR {h['composite_uar']:.3f}  "
               f"fine acc {h['fine_accuracy']:.3f}  AU F1 {h['au_f1']:.3f}", flush=True)
-        for guarded in (False, True):
+        for guarded in (False, True) if expressive else ():  # --text-clips 0: heads only
             tally, t = text_scores(model, expressive, [analyses[c.key] for c in expressive], guarded)
             tally.report(f"  text {'guarded' if guarded else 'free'} ({t['seconds']:.0f} s)")
             print(f"    text against the labels: composite UF1 {t['composite_uf1']:.3f}  AU F1 {t['au_f1']:.3f}",
