@@ -105,10 +105,9 @@ def test_the_fit_recovers_a_known_calibration():
     assert cal.confidence("AU12", 2.5, 0.0, True, GOOD, True) > 0.9 > 0.5 > cal.confidence("AU12", 2.5, 0.0, True, POOR, False)
 
 
-def test_thresholds_are_chosen_for_f1_under_the_distractor_limit():
-    """Two AUs on clips of known truth: AU12's confidence separates at 0.3, so its threshold lands there (not at
-    0.5, where true ones are missed); AU4 fires on every distractor clip at 0.6, so it is raised above that."""
-    from deft.eval.au_thresholds import MAX_FP_SET, ClipRow, choose_thresholds, decision_scores, reported
+def _threshold_case(smile_conf: tuple[float, float], au4_conf: float):
+    """40 clips, every other one a smile: AU12 at smile_conf (smile, not), AU4 at au4_conf on every non-smile."""
+    from deft.eval.au_thresholds import ClipRow
     from deft.eval.world_eval import Case
 
     rows, clips, conf = [], [], []
@@ -118,11 +117,29 @@ def test_thresholds_are_chosen_for_f1_under_the_distractor_limit():
         clips.append(ClipRow(f"c{i}", str(i % 5), "set", case, (0, 10, 20), None))
         rows += [row(i, 1.0, smile, GOOD, True), row(i, 1.0, False, GOOD, True, "AU4")]
         rows[-2].clip = rows[-1].clip = f"c{i}"
-        conf += [0.35 if smile else 0.25, 0.6 if not smile else 0.1]
+        conf += [smile_conf[0] if smile else smile_conf[1], au4_conf if not smile else 0.1]
+    return rows, clips, conf
+
+
+def test_thresholds_are_chosen_for_f1_under_the_distractor_limit():
+    """AU12's confidence separates at 0.6, so its threshold lands there (not at a higher round value, where true
+    ones are missed); AU4 fires on every distractor clip at 0.8, so it is raised above that."""
+    from deft.eval.au_thresholds import MAX_FP_SET, choose_thresholds, decision_scores, reported
+
+    rows, clips, conf = _threshold_case((0.65, 0.55), 0.8)
     threshold = choose_thresholds(rows, clips, conf)
-    assert 0.25 < threshold["AU12"] <= 0.35 and threshold["AU4"] > 0.6
+    assert 0.55 < threshold["AU12"] <= 0.65 and threshold["AU4"] > 0.8
     f1, pooled, worst = decision_scores(clips, reported(rows, clips, conf, threshold))
     assert f1 == 1.0 and worst <= MAX_FP_SET
+
+
+def test_no_threshold_reports_an_au_more_likely_still_than_moved():
+    """AU12 separates at 0.3: F1 would be best there, but a confidence under 0.5 says the AU more likely did not
+    move, so it is not reported."""
+    from deft.eval.au_thresholds import choose_thresholds
+
+    rows, clips, conf = _threshold_case((0.35, 0.25), 0.1)
+    assert choose_thresholds(rows, clips, conf)["AU12"] >= 0.5
 
 
 def quality(**kw) -> TrackQuality:
