@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from deft.ordinary.doubt import doubt
-from deft.ordinary.eyelids import dip_events, lid_dips, lid_events
+from deft.ordinary.eyelids import EyelidConfig, dip_events, lid_dips, lid_events
 
 T, FPS, HALF = 45, 30.0, 30
 
@@ -33,7 +33,7 @@ def test_both_lids_meeting_is_a_blink_the_patch_alone_missed():
     [blink] = dip_events(closure, dip, FPS, [])
     assert (blink.kind, blink.side) == ("blink", "both") and 20 <= blink.onset <= blink.apex <= blink.offset <= 25
     shifted = _closure(0.08, slice(21, 25))  # under doubt's 0.13: the patch alone could be the eye shifting
-    [stated] = doubt([blink], shifted, np.mean(list(gap.values()), axis=0), None, HALF, dip=dip)
+    [stated] = doubt([blink], shifted, np.mean(list(gap.values()), axis=0), None, HALF, dipped=dip >= EyelidConfig().dip_iod)
     assert not stated.unsure
     assert doubt([blink], shifted, np.mean(list(gap.values()), axis=0), None, HALF)[0].unsure  # no dip given: doubted
 

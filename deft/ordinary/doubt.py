@@ -8,8 +8,8 @@ fitted with it there) but is marked `unsure`, with the reason, and is not stated
 - the head's yaw or pitch during it is more than a 2D alignment undoes away from its pose in the frames it is
   compared with (the open eye's window for a lid, the frames outside closures for a widening);
 - a closing lid: the eye's look changed no more than the eye shifting by a pixel explains (eyes.py, SHIFT_PX), unless
-  it is a blink and dlib's lid gaps both dipped `dip_iod` under their open level, the nod taken out (eyelids.lid_dips;
-  dlib moves both lids in a wink too, so a dip cannot say that one eye closed);
+  it is a blink during which dlib's lid gaps both dipped (eyelids.lid_dips, EyelidConfig.dip_iod; dlib moves both
+  lids in a wink too, so a dip cannot say that one eye closed);
 - a widening: it runs to the clip's first or last frame (a level, not a rise and fall: most invented widenings
   did, no real one), or the lid gap rose less than `widen_iod` once the nod's own effect is taken out.
 """
@@ -36,7 +36,6 @@ class DoubtConfig:
     # Lid gap (IOD) per degree of pitch: least squares over every frame of the dev pose clips (no eyelid event there).
     nod_iod_per_deg: float = -0.001
     widen_iod: float = 0.015  # lid gap rise over the frames outside closures, the nod taken out
-    dip_iod: float = 0.025  # both lid gaps this far under their open level (eyelids.lid_dips): the lids met
 
 
 def _turn(pose: dict[str, np.ndarray] | None, frames: slice, reference: np.ndarray) -> float:
@@ -62,12 +61,12 @@ def relative_pitch(pose: dict[str, np.ndarray] | None, n: int) -> np.ndarray:
 
 def doubt(events: list[OrdinaryEvent], shifted: dict[str, np.ndarray], gap: np.ndarray,
           pose: dict[str, np.ndarray] | None, half_window: int, config: DoubtConfig = DoubtConfig(),
-          dip: np.ndarray | None = None) -> list[OrdinaryEvent]:
+          dipped: np.ndarray | None = None) -> list[OrdinaryEvent]:
     """`events` with every eyelid event deft cannot tell from a head turn marked `unsure` (its reason).
 
     `shifted`: per eye the shift-tolerant closure score; `gap`: (T,) both eyes' mean lid gap (IOD); `pose`:
     per-frame yaw/pitch in degrees (None: not measured, no turn check); `half_window`: the open eye's (eyes.py);
-    `dip`: (T,) both lid gaps' dip under their open level (eyelids.lid_dips; None: not measured).
+    `dipped`: (T,) bool, frames where both lid gaps dipped as lids meeting do (eyelids.lid_dips; None: not measured).
     """
     n = len(gap)
     windows = reference_windows(np.arange(n), half_window)
@@ -95,7 +94,7 @@ def doubt(events: list[OrdinaryEvent], shifted: dict[str, np.ndarray], gap: np.n
                       f"(more than ~{config.turn_deg:.0f}°)")
         elif e.kind in LID_KINDS:
             sides = ("right", "left") if e.side == "both" else (e.side,)
-            confirmed = e.kind == "blink" and dip is not None and float(dip[span].max()) >= config.dip_iod  # both lids met
+            confirmed = e.kind == "blink" and dipped is not None and bool(dipped[span].any())  # both lids met
             if max(float(shifted[s][span].max()) for s in sides) < config.closed and not confirmed:
                 reason = "the eye's look changed no more than the eye shifting by a pixel explains (a turn or a nod)"
         elif e.onset == 0 or e.offset == n - 1:

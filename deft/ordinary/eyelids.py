@@ -30,7 +30,7 @@ class EyelidConfig:
     widen_frames: int = 3
     # Lid-gap dips (dlib's lids, the nod taken out, against the open level around): a blink the patch misses
     # (small or compressed eyes) still brings both lids together.
-    dip_iod: float = DoubtConfig.dip_iod  # both eyes' lid gap this far under their open level at the dip's deepest
+    dip_iod: float = 0.025  # both eyes' lid gap this far under their open level at the dip's deepest: the lids met
     dip_edge: float = 0.012  # the dip runs while both stay this far under it
     dip_closure: float = 0.06  # closure score the eye patch must still reach during the dip (1 - NCC)
     open_s: float = 0.5  # the open level: the higher median of the lid gap this long before and after
@@ -79,14 +79,15 @@ def open_level(gap: np.ndarray, reach: int) -> np.ndarray:
     return np.where(np.isfinite(level), level, gap)
 
 
-def lid_dips(eye_open: dict[str, np.ndarray], pitch: np.ndarray, fps: float, config: EyelidConfig = EyelidConfig()
-             ) -> np.ndarray:
+def lid_dips(eye_open: dict[str, np.ndarray], pitch: np.ndarray, fps: float, config: EyelidConfig = EyelidConfig(),
+             nod_iod_per_deg: float = DoubtConfig.nod_iod_per_deg) -> np.ndarray:
     """(T,) how far both eyes' lid gaps (IOD) lie under their open level, the smaller of the two; `pitch`
-    (degrees from the clip's median, 0 where unmeasured) takes the nod's own change of the gap out."""
+    (degrees from the clip's median, 0 where unmeasured) times `nod_iod_per_deg` takes the nod's own change of the
+    gap out."""
     reach = max(3, round(config.open_s * fps))
     dips = []
     for gap in eye_open.values():
-        level = gap - DoubtConfig().nod_iod_per_deg * pitch
+        level = gap - nod_iod_per_deg * pitch
         dips.append(open_level(level, reach) - level)
     return np.minimum(*dips)
 
