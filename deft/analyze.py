@@ -9,8 +9,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from deft.aus import AUEvidence, detect_aus, distrust
+from deft.aus import AUEvidence, detect_aus, distrust, motion_threshold
 from deft.confidence import calibrate, clip_covariates
+from deft.detection_limit import Sensitivity, sensitivity
 from deft.emotion import Emotion, classify_emotion
 from deft.face import AlignedFace, FaceConfig, align_face
 from deft.motion.drift import far_turn
@@ -71,6 +72,7 @@ class Analysis:
     reliable: bool = True  # False when the clip's quality says the AU reading cannot be trusted
     reliable_reason: str = ""  # why not, in plain words
     registration: Registration | None = field(default=None, repr=False)  # every frame onto the onset crop
+    sensitivity: Sensitivity | None = None  # the least motion each AU needed here; None: uncalibrated confidences
 
     def source_frames(self) -> dict:
         """`--step` mapping: frame indices above count kept frames; these keys give the source video's."""
@@ -99,6 +101,7 @@ class Analysis:
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
             **self.source_frames(),
             **self._tracking_dict(),
+            **(self.sensitivity.to_dict() if self.sensitivity is not None else {}),
             **({"ordinary": self.ordinary.to_dict()} if self.ordinary is not None else {}),
         }
 
@@ -153,20 +156,24 @@ def analyze_frames(
         quality = clip_quality(quality, gray, face.landmarks, tracked, (ph.onset, ph.apex, ph.offset), fps)
         covariates = clip_covariates(quality, pose, ph, regions, ordinary.kinds())
         reliable, reason = judge(quality, covariates)
-        all_aus = detect_aus(regions, face.iod, 0.0 if reg is None else np.nan_to_num(reg.parallax_iod(ph.apex)))
+        parallax = 0.0 if reg is None else float(np.nan_to_num(reg.parallax_iod(ph.apex)))
+        all_aus = detect_aus(regions, face.iod, parallax)
         if config.calibrated:
             all_aus = calibrate(all_aus, covariates, reliable)
-        if reg is not None and not trusted(reg, ph.apex):
+        registered = reg is None or trusted(reg, ph.apex)
+        if not registered:
             all_aus = distrust(all_aus)
         expression_aus = set_aside(ordinary, all_aus, (reference, ph.apex, ph.offset))  # speech/blinks explain the rest
         fired = sorted((a for a in expression_aus if a.fired), key=lambda a: -a.strength_iod)
         emotion = classify_emotion(expression_aus, supporting_aus(ordinary, ph.onset, ph.offset))
+        limits = (sensitivity(covariates, reliable, {a.au for a in fired}, motion_threshold(parallax), registered)
+                  if config.calibrated else None)
     return Analysis(
         video.source, video.n_frames, video.fps, ph, regions, fired, emotion, face.iod, config.flow, video.reader,
         list(face.warnings) + track_warnings(quality, tracked) + ordinary.warnings()
         + ([] if reg is None else registration_warnings(reg, ph.apex)), timings, face, flow, strain, all_aus,
         list(video.frame_indices), tracked, pose, quality, ordinary, reliable=reliable, reliable_reason=reason,
-        registration=reg,
+        registration=reg, sensitivity=limits,
     )
 
 

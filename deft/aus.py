@@ -186,11 +186,16 @@ def distrust(aus: list[AUEvidence]) -> list[AUEvidence]:
 PARALLAX_SHARE, PARALLAX_FLOOR_IOD = 0.2, 0.01
 
 
+def motion_threshold(parallax_iod: float = 0.0) -> float:
+    """The least motion (IOD) a rule counts as evidence, raised by a head turn's parallax."""
+    return MOTION_THRESHOLD_IOD + PARALLAX_SHARE * max(parallax_iod - PARALLAX_FLOOR_IOD, 0.0)
+
+
 def detect_aus(regions: list[RegionMotion], iod: float, parallax_iod: float = 0.0) -> list[AUEvidence]:
     """All AU rules on the regions' onset->apex motion; fired ones (`fired`) have confidence >= 0.5. `parallax_iod`: what a
     2D registration would leave of the head's turn between onset and apex, which raises the threshold."""
     aus = au_rules(_Motion(regions, iod))
-    threshold = MOTION_THRESHOLD_IOD + PARALLAX_SHARE * max(parallax_iod - PARALLAX_FLOOR_IOD, 0.0)
+    threshold = motion_threshold(parallax_iod)
     if threshold == MOTION_THRESHOLD_IOD:
         return aus
     return [replace(a, confidence=_confidence(a.strength_iod, threshold),

@@ -49,7 +49,8 @@ def plot_analysis(result: Analysis, path: str | os.PathLike) -> None:
         ax.add_patch(plt.Circle(centre, radius, fill=False, color=colour, lw=2 if red else 1.2))
         ax.arrow(centre[0], centre[1], region.dx * scale, region.dy * scale, color="#ffd60a", width=0.6,
                  head_width=3, length_includes_head=True)
-    labels = ", ".join(f"{a.au} {a.confidence:.2f}" for a in result.aus) or "no AU"
+    inconclusive = result.sensitivity is not None and result.sensitivity.inconclusive
+    labels = ", ".join(f"{a.au} {a.confidence:.2f}" for a in result.aus) or ("no AU (inconclusive)" if inconclusive else "no AU")
     trust = "reliable" if result.reliable else f"NOT reliable: {result.reliable_reason}"
     ax.set_title(f"apex frame {ph.apex}: {labels}\nregion motion onset->apex x{scale:.1f}, red = AU evidence",
                  fontsize=9)

@@ -6,13 +6,14 @@ from deft.analyze import Analysis
 
 
 def format_table(result: Analysis) -> str:
-    ph = result.phases
+    ph, limits = result.phases, result.sensitivity
     lines = [
         f"{result.source}: {result.n_frames} frames at {result.fps:.1f} fps, flow {result.flow_method}",
         f"phases ({ph.source}): onset {ph.onset}, apex {ph.apex}, offset {ph.offset}",
         f"emotion: {result.emotion.describe()}"
         + (f" from {' + '.join(result.emotion.matched)}" if result.emotion.matched else ""),
         "reliable: yes" if result.reliable else f"reliable: no ({result.reliable_reason})",
+        *([f"inconclusive: {limits.reason}"] if limits is not None and limits.inconclusive else []),
         "",
     ]
     if result.aus:
@@ -22,6 +23,10 @@ def format_table(result: Analysis) -> str:
                          f"{', '.join(a.evidence)}")
     else:
         lines.append("no Action Unit: no facial region moved beyond the noise threshold (or none reached its AU's decision threshold)")
+    if limits is not None and limits.limits:
+        least = sorted(limits.limits.items(), key=lambda kv: kv[1])
+        lines.append("least motion an AU needed here to be reported (IOD): " + ", ".join(
+            f"{au} {v:.3f}" if v != float("inf") else f"{au} none would do" for au, v in least))
     if result.ordinary is not None and result.ordinary.events:
         lines += ["", "ordinary motion (not an expression): " + "; ".join(
             f"{e.kind}{'' if e.side == 'both' else f' ({e.side})'} {e.onset}-{e.offset} {'+'.join(e.aus)}"

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from deft.agent import DeftAgent, route
+from deft.agent import DeftAgent, _compose, route
 from deft.tools.langchain_tools import analyze_clip, deft_tools
 
 
@@ -34,6 +34,16 @@ def test_routed_answer_restates_the_measurements(happy_mp4):
     assert answer.mode == "routed" and "Routed by intent" in answer.text
     assert [c["tool"] for c in answer.calls] == ["analyze_clip"]
     assert "AU6" in answer.text and "AU12" in answer.text and "positive (happiness)" in answer.text
+
+
+def test_the_answer_says_when_the_reading_is_unreliable_or_inconclusive():
+    out = {"aus": [], "emotion": {"label": "none", "fine": "none"}, "phases": {"onset": 3, "apex": 29, "offset": 41},
+           "reliable": False, "reliable_reason": "head turned 9° in depth", "inconclusive": True,
+           "inconclusive_reason": "an expression may have been missed"}
+    text = _compose([{"tool": "analyze_clip", "output": json.dumps(out)}])
+    assert "Not reliable: head turned 9° in depth" in text and "Inconclusive: an expression may have been missed" in text
+    sure = _compose([{"tool": "analyze_clip", "output": json.dumps({**out, "reliable": True, "inconclusive": False})}])
+    assert "reliable" not in sure.lower() and "Inconclusive" not in sure
 
 
 def test_tool_errors_come_back_as_words(tmp_path):

@@ -187,6 +187,11 @@ def test_a_no_expression_low_quality_clip_is_unreliable_and_claims_nothing_it_di
     assert max(a.confidence for a in result.all_aus if a.au == "AU25") > 0.9  # the talking, seen as such
     out = result.to_dict()
     assert out["reliable"] is False and out["reliable_reason"] == result.reliable_reason
+    # Not "no expression": deft could not have seen one here, and says so (JSON and the printed table).
+    assert out["inconclusive"] is True and "may have been missed" in out["inconclusive_reason"]
+    assert set(out["detection_limit_iod"]) >= {"AU1", "AU4", "AU12"}
+    from deft.report import format_table
+    assert f"inconclusive: {out['inconclusive_reason']}" in format_table(result)
 
 
 @pytest.mark.slow
@@ -194,6 +199,9 @@ def test_a_clean_expression_clip_is_reliable(tmp_path):
     result, truth = world_clip(tmp_path, WorldClipSpec("astronaut", 45, Camera(iod_px=70), (), "happiness", seed=3))
     assert result.reliable, result.reliable_reason
     assert {a.au for a in result.aus} & set(truth.aus)
+    out = result.to_dict()
+    assert out["inconclusive"] is False and out["inconclusive_reason"] == ""
+    assert all(v is not None and 0 < v < 0.05 for v in out["detection_limit_iod"].values())  # a micro-expression shows
 
 
 def test_plot_regions_sit_on_the_apex_frames_face():

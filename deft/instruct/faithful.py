@@ -81,6 +81,7 @@ class ClipFacts:
     times: list[float] = field(default_factory=list)  # s: onset, apex, offset, the durations between, motion_s
     percents: list[float] = field(default_factory=list)  # AU confidences, emotion scores, x 100
     expression: list[str] = field(default_factory=list)  # the fired expression AUs (not blinks, speech), in order
+    inconclusive: str = ""  # why finding no expression AU does not mean there was none ('' where it does)
 
     @classmethod
     def from_analysis(cls, analysis: dict) -> "ClipFacts":
@@ -104,7 +105,7 @@ class ClipFacts:
         percents = [100 * float(a["confidence"]) for a in aus.values() if "confidence" in a]
         percents += [100 * float(v) for k in ("scores", "fine_scores") for v in (emotion.get(k) or {}).values()]
         return cls(aus, regions, moved, emotion, phases, numbers, cautions, bool(expression), times, percents,
-                   list(expression))
+                   list(expression), analysis.get("inconclusive_reason", "") if analysis.get("inconclusive") else "")
 
     @property
     def labels(self) -> set[str]:
@@ -205,6 +206,10 @@ def _growing(text: str) -> int:
 
 def caveat(facts: ClipFacts) -> str | None:
     """A plain sentence when the analysis cannot tell, said before (or instead of) the model's answer."""
+    if facts.inconclusive and not facts.expressive:
+        seen = " and ".join(f"{au} ({a.get('name') or AU_NAMES.get(au, au)})" for au, a in facts.aus.items())
+        return (f"deft cannot tell whether there was an expression: {facts.inconclusive}"
+                + (f". Only ordinary face motion was measured ({seen})." if seen else "."))
     if not facts.aus:
         return "Nothing moved measurably in this clip: no Action Unit fired, so there is no expression to explain."
     if not facts.expressive:

@@ -29,7 +29,8 @@ def analyze_clip(video_path: str) -> str:
 
     Returns JSON with the phases (onset/apex/offset frame numbers), the Action Units that moved (each
     with confidence and the facial regions whose motion supports it), the emotion (composite
-    positive/negative/surprise/none plus a finer label) and the motion of each facial region.
+    positive/negative/surprise/none plus a finer label), the motion of each facial region, whether the
+    reading is reliable (and why not), and `inconclusive` when no AU was found where one could have been missed.
     Use it for any question about what a face in a clip did.
     """
     return _safe(_analyze)(video_path)
@@ -42,7 +43,8 @@ def _analyze(video_path: str) -> str:
     regions = sorted(d["regions"], key=lambda r: -r["mean_iod"])[:6]
     return json.dumps({"phases": d["phases"], "aus": d["aus"], "emotion": d["emotion"],
                        "top_regions": [{k: r[k] for k in ("name", "direction", "lateral", "mean_magnitude")} for r in regions],
-                       "warnings": d["warnings"]})
+                       "warnings": d["warnings"], "reliable": d["reliable"], "reliable_reason": d["reliable_reason"],
+                       "inconclusive": d.get("inconclusive", False), "inconclusive_reason": d.get("inconclusive_reason", "")})
 
 
 @tool
