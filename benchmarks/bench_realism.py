@@ -109,6 +109,13 @@ def print_table(scores: list[SetScore]) -> None:
         cells = [f"{s.eye_stated[k][0]:>7.2f} ({s.eye_found[k][0]:>5.2f})   {s.eye_stated[k][1]:>7.2f} ({s.eye_found[k][1]:>5.2f})"
                  for k in EYE_KINDS[:-1]] + [f"   {s.eye_stated['closed'][1]:>7.2f} ({s.eye_found['closed'][1]:>5.2f})"]
         print(f"{s.name:<12} " + "  ".join(cells))
+    print()
+    print("honest none (deft.detection_limit): expression clips where no expression AU was found said inconclusive; "
+          "distractor-only clips said inconclusive; true expression AUs found when they moved >= / < their clip's limit")
+    print(f"{'set':<12} {'missed->inc':>11} {'distr->inc':>10} {'found>=lim':>10} {'found<lim':>9}")
+    for s in scores:
+        print(f"{s.name:<12} {s.missed_inconclusive:>11.2f} {s.distractor_inconclusive:>10.2f} {s.found_above_limit:>10.2f} "
+              f"{s.found_below_limit:>9.2f}")
 
 
 def confidence_pairs(rows: list[dict]) -> tuple[list[float], list[bool]]:

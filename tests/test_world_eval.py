@@ -49,6 +49,18 @@ def test_ordinary_motion_is_scored_as_what_it_is_not_as_a_false_positive():
     assert s.ordinary_au_f1 == pytest.approx((1.0 + 2 / 3 + 2 / 3) / 3)
 
 
+def test_a_none_is_scored_honest_when_said_inconclusive_and_aus_against_their_limits():
+    base = row({"AU12"}, "positive", 14, set(), "none", 15)
+    case = Case("x.mp4", frozenset({"AU12"}), "positive", 14, apex_iod=(("AU12", 0.03),))
+    rows = [{**base, "case": case, "inconclusive": True, "limits": {"AU12": 0.05}},  # missed, said so; under its limit
+            {**base, "case": case, "inconclusive": False, "limits": {"AU12": 0.01}},  # missed, a plain none
+            {**base, "case": case, "pred_aus": {"AU12"}, "limits": {"AU12": 0.02}},  # found above its limit
+            {**row(set(), "none", None, set(), "none", 3), "inconclusive": True}]
+    s = score("t", rows, seconds=1.0)
+    assert s.missed_inconclusive == pytest.approx(0.5) and s.distractor_inconclusive == pytest.approx(1.0)
+    assert s.found_above_limit == pytest.approx(0.5) and s.found_below_limit == pytest.approx(0.0)
+
+
 def test_a_case_reads_the_truth_json_of_deft_synth():
     truth = {"aus": {"AU1": 0.02}, "composite": "surprise", "phases": {"onset": 3, "apex": 8, "offset": 12},
              "events": [{"kind": "micro", "aus": ["AU1"]}, {"kind": "wink", "onset": 0, "offset": 6, "aus": ["AU46"]},

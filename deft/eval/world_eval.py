@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from deft.analyze import AnalyzeConfig, analyze
+from deft.detection_limit import EXPRESSION_AUS
 from deft.errors import DeftError
 from deft.eval.metrics import mean_au_f1, megc_scored, uar, uf1
 from deft.labels import DETECTED_AUS, NONE, ORDINARY_AUS
@@ -35,6 +36,11 @@ class Case:
     ordinary: frozenset[str] = frozenset()  # ordinary kinds in the clip (blink, wink, speech, widen)
     ordinary_aus: frozenset[str] = frozenset()  # their AUs
     eye_events: tuple[tuple[str, int, int], ...] = ()  # (kind, onset, offset) of each blink, wink and widening
+    apex_iod: tuple[tuple[str, float], ...] = ()  # (AU, apex intensity in IOD) of the expression, where the truth says
+
+    @property
+    def amplitudes(self) -> dict[str, float]:
+        return dict(self.apex_iod)
 
     @property
     def distractor_only(self) -> bool:
@@ -63,6 +69,13 @@ class SetScore:
     # of the events deft states and of every event it found (unsure ones too: deft.ordinary.doubt).
     eye_stated: dict[str, tuple[float, float]] = field(default_factory=dict)
     eye_found: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # Honest "none" (deft.detection_limit): share of expression clips where no expression AU was found that were
+    # said inconclusive, and of distractor-only clips; per true expression AU, the share found when it moved at
+    # least its clip's detection limit and when it moved less (NaN: no such AU).
+    missed_inconclusive: float = float("nan")
+    distractor_inconclusive: float = float("nan")
+    found_above_limit: float = float("nan")
+    found_below_limit: float = float("nan")
 
 
 ORDINARY_EVENT_KINDS = ("blink", "wink", "speech", "widen")  # the world's distractors that move the face itself
@@ -76,7 +89,8 @@ def case_of(path: str, truth: dict) -> Case:
     apex = truth["phases"]["apex"]
     return Case(path, frozenset(truth["aus"]), truth["composite"], apex, frozenset(e["kind"] for e in events),
                 frozenset(au for e in events for au in e["aus"]),
-                tuple((e["kind"], e["onset"], e["offset"]) for e in events if e["kind"] in EYE_KINDS))
+                tuple((e["kind"], e["onset"], e["offset"]) for e in events if e["kind"] in EYE_KINDS),
+                tuple((au, float(v)) for au, v in truth["aus"].items()) if isinstance(truth["aus"], dict) else ())
 
 
 def analyze_cases(cases: list[Case], config: AnalyzeConfig = AnalyzeConfig()) -> tuple[list[dict], float]:
@@ -92,14 +106,18 @@ def analyze_cases(cases: list[Case], config: AnalyzeConfig = AnalyzeConfig()) ->
             confidence = {a.au: a.confidence for a in result.all_aus}
             eyes = [(e.kind, e.onset, e.offset, bool(e.unsure)) for e in (result.ordinary.events if result.ordinary else [])
                     if e.kind in EYE_KINDS]
+            inconclusive = bool(result.sensitivity and result.sensitivity.inconclusive)
+            limits = dict(result.sensitivity.limits) if result.sensitivity else {}
         except DeftError as err:
             pred_aus, pred, apex, error = set(), NONE, None, f"{type(err).__name__}: {err}"
             kinds, ordinary_aus, confidence, eyes = set(), set(), {}, []
+            inconclusive, limits = True, {}  # a refused clip says nothing about the face
         seconds += time.perf_counter() - start
         rows.append({"case": case, "pred_aus": pred_aus, "pred": pred, "pred_apex": apex, "error": error,
                      "pred_ordinary": kinds, "pred_ordinary_aus": ordinary_aus,
                      "confidence": confidence,  # every rule's confidence, fired or not (ECE)
-                     "eye_events": eyes})  # (kind, onset, offset, unsure) of each eyelid event found
+                     "eye_events": eyes,  # (kind, onset, offset, unsure) of each eyelid event found
+                     "inconclusive": inconclusive, "limits": limits})  # deft.detection_limit
     return rows, seconds
 
 
@@ -126,8 +144,23 @@ def score(name: str, rows: list[dict], seconds: float) -> SetScore:
         {kind: _share([kind in r.get("pred_ordinary", ()) for r in rows if kind not in r["case"].ordinary])
          for kind in PER_KIND[1:]},
         len(rows) / seconds if seconds else float("nan"), rows, eye_event_scores(rows, stated=True),
-        eye_event_scores(rows, stated=False),
+        eye_event_scores(rows, stated=False), *honest_none(rows),
     )
+
+
+def honest_none(rows: list[dict]) -> tuple[float, float, float, float]:
+    """(missed expression clips said inconclusive, distractor-only clips said inconclusive, true expression AUs
+    found when they moved at least their clip's detection limit, found when they moved less); NaN where none."""
+    expression = set(EXPRESSION_AUS)
+    missed = [r.get("inconclusive", False) for r in rows
+              if not r["case"].distractor_only and not (r["pred_aus"] & expression)]
+    probes = [r.get("inconclusive", False) for r in rows if r["case"].distractor_only]
+    above, below = [], []
+    for r in rows:
+        for au, amplitude in r["case"].amplitudes.items():
+            if au in expression and au in r.get("limits", {}):
+                (above if amplitude >= r["limits"][au] else below).append(au in r["pred_aus"])
+    return _share(missed), _share(probes), _share(above), _share(below)
 
 
 def eye_event_scores(rows: list[dict], stated: bool = True) -> dict[str, tuple[float, float]]:
