@@ -21,9 +21,12 @@ from deft.confidence import Calibration, Covariates, shipped_calibration
 from deft.labels import DETECTED_AUS, ORDINARY_AUS
 
 # Apex amplitudes of micro-expression AUs (IOD): deft.data.world.events.EventRanges.micro_iod, ~1-3 px at 61 px
-# between the eyes. A clip that would need more than the middle of this range is inconclusive when nothing fired.
+# between the eyes. deft measures a region's mean motion, about MEASURED_SHARE of an AU's apex amplitude (median
+# over the expression AUs of clean and blink clips, benchmarks/README). A clip whose limits lie over what the
+# middle of the range measures is inconclusive when nothing fired.
 MICRO_IOD = (0.015, 0.05)
-INCONCLUSIVE_IOD = float(np.mean(MICRO_IOD))
+MEASURED_SHARE = 0.65
+INCONCLUSIVE_IOD = float(np.mean(MICRO_IOD)) * MEASURED_SHARE
 EXPRESSION_AUS = tuple(au for au in DETECTED_AUS if au not in ORDINARY_AUS)
 SEARCH_MAX_IOD = 0.5  # half the eyes' distance: beyond it no face muscle moves, the limit is "never"
 
@@ -75,7 +78,7 @@ def sensitivity(covariates: Covariates, reliable: bool, fired: set[str], rule_th
         need = "no AU could have been reported"
     elif median > INCONCLUSIVE_IOD:
         need = (f"an expression AU would have needed {median:.3f} IOD of motion (median over AUs) to be reported, "
-                f"more than a typical micro-expression's {INCONCLUSIVE_IOD:.3f}")
+                f"more than a typical micro-expression shows ({INCONCLUSIVE_IOD:.3f} as deft measures it)")
     else:
         need = "the AU reading is unreliable (see reliable_reason)"
     return Sensitivity(limits, True, f"no expression AU was found, but in this clip {need}: an expression may have "
