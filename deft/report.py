@@ -38,3 +38,11 @@ def format_table(result: Analysis) -> str:
         lines.append(f"{r.name:<20}{r.mean_magnitude:>8.2f}{r.peak_magnitude:>8.2f}{r.mean_iod:>8.4f}  {r.direction}{lateral}")
     lines += [f"warning: {w}" for w in result.warnings]
     return "\n".join(lines)
+
+
+def one_line(result: Analysis) -> str:
+    """The demo's summary of a clip: emotion, phases, how many AUs, and whether the reading can be trusted."""
+    ph, limits = result.phases, result.sensitivity
+    return (f"**{result.emotion.describe()}** · onset {ph.onset}, apex {ph.apex}, offset {ph.offset} · {len(result.aus)} AU(s)"
+            + ("" if result.reliable else f" · not reliable: {result.reliable_reason}")
+            + (f" · inconclusive: {limits.reason}" if limits is not None and limits.inconclusive else ""))

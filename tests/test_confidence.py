@@ -190,8 +190,9 @@ def test_a_no_expression_low_quality_clip_is_unreliable_and_claims_nothing_it_di
     # Not "no expression": deft could not have seen one here, and says so (JSON and the printed table).
     assert out["inconclusive"] is True and "may have been missed" in out["inconclusive_reason"]
     assert set(out["detection_limit_iod"]) >= {"AU1", "AU4", "AU12"}
-    from deft.report import format_table
+    from deft.report import format_table, one_line
     assert f"inconclusive: {out['inconclusive_reason']}" in format_table(result)
+    assert "not reliable: " in one_line(result) and "inconclusive: " in one_line(result)  # the demo's summary
 
 
 @pytest.mark.slow

@@ -87,6 +87,7 @@ def build_demo(backend, max_tokens: int = 160, keep_uploads_s: float = 3600.0):
     from deft.long.stream import longer_than_clip
     from deft.long.timeline import plot_timeline
     from deft.plot import plot_analysis
+    from deft.report import one_line
 
     def png_path() -> str:
         return tempfile.NamedTemporaryFile(suffix=".png", delete=False).name
@@ -96,10 +97,7 @@ def build_demo(backend, max_tokens: int = 160, keep_uploads_s: float = 3600.0):
         png = png_path()
         plot_analysis(result, png)
         rows = [[a.au, a.name, round(a.confidence, 2), a.side, ", ".join(a.evidence)] for a in result.aus]
-        ph = result.phases
-        summary = (f"**{result.emotion.describe()}** · onset {ph.onset}, apex {ph.apex}, "
-                   f"offset {ph.offset} · {len(result.aus)} AU(s)")
-        return rows, png, summary
+        return rows, png, one_line(result)
 
     def on_video(video: str | None):
         """analysis, AU table, plot, summary; and for a long video its intervals, their table and timeline."""
