@@ -43,6 +43,12 @@ RIGID_ITERATIONS = 5  # Gauss-Newton steps of the rigid fit (it converges in 2-3
 # dlib's nose points); the smallest turns that need the fit 0.012-0.014. A thin margin, but a still head taken
 # for a turned one only gets that fit, which ignores the moving lower face (deft.motion.flow.PARALLAX_FIT_ABOVE).
 TURNED_IOD = 0.0115
+# The head moved between the reference and a frame past this: the stable landmarks sit this far (RMS, IOD) from
+# where the reference's own map puts them. Measured (dev sets +777, reference -> apex): still heads 0.002-0.017
+# (speech and blinks bend dlib's points), moving heads 0.017-0.39. A nod or turn of 1-3 degrees while the head
+# moves leaves a parallax under TURNED_IOD on the 8 stable landmarks yet 0.005-0.014 IOD on the brows and lips
+# (false AU1/AU2/AU10), which the flow's dense fit finds (Registration.turned_at).
+MOVED_IOD = 0.02
 
 
 @dataclass
@@ -59,6 +65,7 @@ class Registration:
     model: str
     size: int  # crop side, pixels
     depth: np.ndarray = field(repr=False, default=None)  # (S, S) depth of every crop pixel (zeros unless "depth")
+    moved_iod: np.ndarray = field(repr=False, default=None)  # (T,) RMS of the stable landmarks under the reference's map
 
     def parallax_iod(self, frame: int) -> float:
         """What a 2D (similarity) registration leaves on the stable landmarks of `frame`: mostly the parallax
@@ -71,8 +78,10 @@ class Registration:
         return bool(np.nanmax(self.residual_2d_iod, initial=0.0) > TURNED_IOD)
 
     def turned_at(self, frame: int) -> bool:
-        """Whether the head turned in depth between the reference and `frame`, past the landmarks' noise floor."""
-        return bool(self.parallax_iod(frame) > TURNED_IOD)
+        """Whether the head may have turned in depth between the reference and `frame`: a similarity leaves more
+        than the landmarks' noise floor, or the head moved (MOVED_IOD), when a small turn hides under that floor."""
+        moved = self.moved_iod is not None and bool(self.moved_iod[frame] > MOVED_IOD)
+        return moved or bool(self.parallax_iod(frame) > TURNED_IOD)
 
     def to_dict(self, apex: int, trusted: bool) -> dict:
         def r(v):
@@ -221,7 +230,7 @@ def register(landmarks: np.ndarray, reference: int, size: int, model: str = "dep
     src, depth = crop_lm[idx], landmark_depth(iod)[idx]
     t = len(landmarks)
     maps = np.full((t, 2, 4), np.nan)
-    residual, residual_2d = np.full(t, np.nan), np.full(t, np.nan)
+    residual, residual_2d, from_ref = np.full(t, np.nan), np.full(t, np.nan), np.full(t, np.nan)
     ref_map = fit_map(src, depth, ref_lm[idx], "similarity")  # the inverse of to_crop
     for i, lm in enumerate(landmarks):
         if np.isnan(lm).any():
@@ -232,14 +241,15 @@ def register(landmarks: np.ndarray, reference: int, size: int, model: str = "dep
         residual_2d[i] = _residual(flat, src, depth, dst, scale)
         full = flat if residual_2d[i] <= FLAT_IOD or model == "similarity" else fit_map(src, depth, dst, model)
         # blended in as the head leaves the reference place, so small drifts never jump from one map to the other
-        moved = min(max(_residual(ref_map, src, depth, dst, scale) / STILL_IOD - 1.0, 0.0), 1.0)
+        from_ref[i] = _residual(ref_map, src, depth, dst, scale)
+        moved = min(max(from_ref[i] / STILL_IOD - 1.0, 0.0), 1.0)
         maps[i] = ref_map + moved * (full - ref_map)
         residual[i] = _residual(maps[i], src, depth, dst, scale)
     for i in np.flatnonzero(~np.isfinite(maps[:, 0, 0])):
         maps[i] = maps[tracked[np.argmin(np.abs(tracked - i))]]
     depth_px = depth_map(crop_lm, iod, size) if model == "depth" else np.zeros((size, size), np.float32)
     return Registration(reference, to_crop, maps, crop_lm.astype(np.float32), iod, residual, residual_2d, model,
-                        size, depth_px)
+                        size, depth_px, from_ref)
 
 
 def warp_frames(frames: np.ndarray, reg: Registration, which: list[int] | None = None) -> np.ndarray:
