@@ -205,7 +205,7 @@ def _registered_motion(video: Video, tracked: Tracked, face: AlignedFace, config
         # the flow is reference -> apex: its parallax is fitted only when the head turned in between
         depth = reg.depth if config.register == "depth" and reg.turned_at(ph.apex) else None
         flow = compute_flow(start, apex, config.flow, full_resolution=True)
-        flow = remove_head_motion(flow, reg.landmarks, reg.iod, depth)
+        flow = remove_head_motion(flow, reg.landmarks, reg.iod, depth, fit_cheeks=False)
         strain = optical_strain(flow)
         face = replace(face, crops=warp_frames(video.frames, reg), landmarks=reg.landmarks, iod=reg.iod,
                        reference_frame=reg.reference, transform=reg.to_crop)

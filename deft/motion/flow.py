@@ -22,6 +22,12 @@ TUKEY_C, PARALLAX_ITERATIONS, MIN_RESIDUAL_PX = 4.685, 6, 0.05
 # the lower face coherently over up to a third of the face, enough to bend even a robust fit (a surprise's jaw
 # drop was read a quarter its size: benchmarks/README). Above it, the nose against cheeks and forehead fixes it.
 PARALLAX_FIT_ABOVE = 33
+# The AU flow's fit also leaves out the cheeks beside the nose below the lower lids (iBUG 40/41, 46/47; the nose
+# wings 31/35 bound the strip kept): AU6 raises them, and a fit that took the raise for parallax carried it onto
+# the mouth corners, so a smile (AU6 + AU12) read AU14 (dev pose and clean clips once the fit ran on small head
+# moves). The motion curve's fits keep them: without, dev +777 apexes within 2 frames fell (blinks 14 -> 12,
+# pose 12 -> 11 of 15).
+LOWER_LIDS, NOSE_WINGS = [40, 41, 46, 47], (31, 35)
 
 
 _per_thread = threading.local()
@@ -90,10 +96,10 @@ def head_motion(flow: np.ndarray, landmarks: np.ndarray, iod: float) -> np.ndarr
     return matrix.astype(np.float32)
 
 
-def remove_head_motion(flow: np.ndarray, landmarks: np.ndarray, iod: float, depth: np.ndarray | None = None
-                       ) -> np.ndarray:
+def remove_head_motion(flow: np.ndarray, landmarks: np.ndarray, iod: float, depth: np.ndarray | None = None,
+                       fit_cheeks: bool = True) -> np.ndarray:
     """Flow minus the fitted rigid head motion, leaving the facial muscle motion; with a `depth` map
-    (H, W) of the face, the parallax of a turn in depth is fitted and removed too."""
+    (H, W) of the face, the parallax of a turn in depth is fitted and removed too (`fit_cheeks`: parallax_area)."""
     h, w = flow.shape[:2]
     m = head_motion(flow, landmarks, iod)
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -103,18 +109,31 @@ def remove_head_motion(flow: np.ndarray, landmarks: np.ndarray, iod: float, dept
     rest = flow - head
     if depth is None:
         return rest
-    return rest - parallax_motion(rest, landmarks, iod, depth)
+    return rest - parallax_motion(rest, landmarks, iod, depth, fit_cheeks)
 
 
-def parallax_motion(flow: np.ndarray, landmarks: np.ndarray, iod: float, depth: np.ndarray) -> np.ndarray:
+def parallax_area(shape: tuple[int, int], landmarks: np.ndarray, iod: float, cheeks: bool = True) -> np.ndarray:
+    """Where a head turn's parallax is fitted: the face above the nose base, with or without the cheeks beside
+    the nose."""
+    area = face_hull_mask(shape, landmarks, iod)
+    area[max(0, int(landmarks[PARALLAX_FIT_ABOVE, 1])):] = False
+    if cheeks:
+        return area
+    below_lids = max(0, int(landmarks[LOWER_LIDS, 1].mean()) + 1)
+    left, right = (int(landmarks[i, 0]) for i in NOSE_WINGS)
+    area[below_lids:, :max(0, left)] = False
+    area[below_lids:, right + 1:] = False
+    return area
+
+
+def parallax_motion(flow: np.ndarray, landmarks: np.ndarray, iod: float, depth: np.ndarray,
+                    fit_cheeks: bool = True) -> np.ndarray:
     """(H, W, 2) the affine-camera motion of a rigid face, A (x, y) + z d + c, that best explains the flow
-    over the face: fitted above the nose base (PARALLAX_FIT_ABOVE) by iteratively reweighted least squares
-    (Tukey), so local expression motion counts as outliers."""
+    over the face: fitted on parallax_area by iteratively reweighted least squares (Tukey), so local expression
+    motion counts as outliers."""
     h, w = flow.shape[:2]
     step = max(2, int(round(HEAD_GRID_IOD * iod)))
-    area = face_hull_mask((h, w), landmarks, iod)
-    area[max(0, int(landmarks[PARALLAX_FIT_ABOVE, 1])):] = False
-    ys, xs = np.nonzero(area[::step, ::step])
+    ys, xs = np.nonzero(parallax_area((h, w), landmarks, iod, fit_cheeks)[::step, ::step])
     ys, xs = ys * step, xs * step
     centre = landmarks.mean(axis=0)
 
