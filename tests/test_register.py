@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from deft.analyze import AnalyzeConfig, analyze_frames
+from deft.aus import MOTION_THRESHOLD_IOD
 from deft.data.synthetic import profile
 from deft.data.world.camera import film
 from deft.data.world.identity import load_identity
@@ -13,7 +14,8 @@ from deft.face import eye_centres
 from deft.face3d import mean_face
 from deft.motion.flow import face_hull_mask, parallax_motion
 from deft.motion.regions import REGIONS, region_geometry
-from deft.motion.register import STABLE_POINTS, apply_map, depth_map, fit_map, landmark_depth, register
+from deft.motion.register import (STABLE_POINTS, TURNED_IOD, apply_map, depth_map, fit_map, landmark_depth,
+                                  register)
 from deft.video import Video
 
 CAMERA = Camera(width=256, height=256, iod_px=64)
@@ -22,11 +24,11 @@ N = 30
 ONSET, APEX, OFFSET = 9, 15, 23
 
 
-def clip(yaw, aus: dict[str, float] | None = None, centre=None, roll=0.0, seed=4) -> tuple[Video, np.ndarray]:
+def clip(yaw, aus: dict[str, float] | None = None, centre=None, roll=0.0, seed=4, pitch=0.0) -> tuple[Video, np.ndarray]:
     """Filmed frames of the astronaut with per-frame yaw (and AU intensities in IOD over ONSET..OFFSET)."""
     f = lambda v: np.broadcast_to(np.asarray(v, np.float64), (N,)).copy()
     centre = np.tile([0.5, 0.42], (N, 1)) if centre is None else centre
-    track = FaceTrack(f(yaw), f(0.0), f(roll), f(1.0), centre)
+    track = FaceTrack(f(yaw), f(pitch), f(roll), f(1.0), centre)
     for au, amplitude in (aus or {}).items():
         track.aus[(au, "both")] = amplitude * profile(N, ONSET, APEX, OFFSET)
     rendered = render_face(load_identity("astronaut"), track, CAMERA)
@@ -82,12 +84,49 @@ def test_the_parallax_fit_ignores_a_jaw_drop():
     assert np.abs(fitted).max() / iod < 0.005  # fitted over the whole face it read 0.09 IOD at the chin
 
 
+def test_the_au_flows_parallax_fit_leaves_a_cheek_raise_off_the_mouth():
+    """A 0.03 IOD cheek raise (AU6) with no head motion: a parallax fit on the cheeks carries part of it onto the
+    mouth corners, past the AU threshold (a smile read AU14); the AU flow's fit leaves the cheeks out."""
+    size, iod = 256, 76.8
+    lm = mean_face()[:, :2] * iod + np.array([128.0, 108.0])
+    ys, xs = np.mgrid[0:size, 0:size]
+    flow = np.zeros((size, size, 2), np.float32)
+    for lid in ([40, 41], [46, 47]):
+        c = lm[lid].mean(0) + np.array([0.0, 0.3 * iod])
+        flow[..., 1] -= 0.03 * iod * np.exp(-((xs - c[0]) ** 2 + (ys - c[1]) ** 2) / (2 * (0.2 * iod) ** 2))
+    corners = lm[[48, 54]].astype(int)
+
+    def at_corners(fit_cheeks):  # IOD of fitted "parallax" at the mouth corners
+        fitted = parallax_motion(flow, lm, iod, depth_map(lm, iod, size), fit_cheeks)
+        return np.abs(fitted[corners[:, 1], corners[:, 0]]).max() / iod
+
+    assert at_corners(False) < MOTION_THRESHOLD_IOD < at_corners(True)
+
+
 @pytest.mark.slow
 def test_a_head_turn_without_expression_fires_no_au():
     video, _ = clip(np.linspace(-8, 12, N))
     result = analyze_frames(video, DEPTH)
     assert [a.au for a in result.aus] == []
     assert result.emotion.label == "none"
+
+
+def _onset_to_apex(start: float, end: float) -> np.ndarray:
+    """(N,) a value held at `start`, ramped over ONSET..APEX, held at `end`."""
+    return np.interp(np.arange(N), [ONSET, APEX], [start, end])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pitch", [2.5, -2.5])
+def test_a_small_nod_while_the_head_moves_fires_no_au(pitch):
+    """A 2.5 degree nod as the head shifts 0.03 of the frame leaves a parallax under TURNED_IOD on the stable
+    landmarks yet 0.007-0.013 IOD on the brows and lips: the flow's parallax fit is needed once the head moved
+    (Registration.turned_at; without it AU2, or AU1 AU6 AU9 AU10 AU17, fired)."""
+    centre = np.stack([_onset_to_apex(0.5, 0.53), _onset_to_apex(0.42, 0.435)], 1)
+    video, _ = clip(0.0, centre=centre, pitch=_onset_to_apex(0.0, pitch))
+    result = analyze_frames(video, DEPTH, phases=(ONSET, APEX, OFFSET))
+    assert result.registration.parallax_iod(APEX) < TURNED_IOD  # the landmarks alone call this head still
+    assert [a.au for a in result.aus] == []
 
 
 @pytest.mark.slow
