@@ -14,12 +14,14 @@ from deft.confidence import calibrate, clip_covariates
 from deft.detection_limit import Sensitivity, sensitivity
 from deft.emotion import Emotion, classify_emotion
 from deft.face import AlignedFace, FaceConfig, align_face
+from deft.motion.average import ORDINARY_MATCH, apex_frames, mean_image, reference_frames
 from deft.motion.drift import far_turn
-from deft.motion.flow import compute_flow, optical_strain, remove_head_motion, to_gray
+from deft.motion.flow import compute_flow, optical_strain, presmooth, remove_head_motion, to_gray
 from deft.motion.phases import Phases, find_phases
 from deft.motion.regions import RegionMotion, describe_regions
 from deft.motion.register import Registration, register, registration_warnings, trusted, warp_frames
 from deft.ordinary import Ordinary, detect_ordinary, matched_reference, separator, set_aside, supporting_aus
+from deft.ordinary.separate import mismatch, present
 from deft.reliability import judge
 from deft.tracking import (HeadPose, Tracked, TrackQuality, clip_quality, head_pose, track_face, track_quality,
                            track_warnings)
@@ -40,6 +42,10 @@ class AnalyzeConfig:
     # "depth" (default) | "similarity" | "affine": every frame registered onto the onset face (deft.motion.register);
     # "none": one clip-wide alignment, head motion left to the flow's robust similarity.
     register: str = "depth"
+    # True: the AU flow runs between means of a few registered frames (deft.motion.average), pre-blurred by the
+    # face's upsampling (deft.motion.flow.presmooth). Off: better on small faces, worse on the all-set's
+    # moving heads (benchmarks/README); default: the single reference and apex frames.
+    average: bool = False
     limits: VideoLimits = VideoLimits()
 
 
@@ -201,7 +207,7 @@ def _registered_motion(video: Video, tracked: Tracked, face: AlignedFace, config
                               fps, depth, far_turn(first.residual_2d_iod, pose_range))
     with _timed(timings, "flow"):
         reg = register(tracked.landmarks, reference, size, config.register)
-        start, apex = warp_frames(grey, reg, [reg.reference, ph.apex])
+        start, apex = _flow_images(grey, reg, ph, ordinary, fps, config.average)
         # the flow is reference -> apex: its parallax is fitted only when the head turned in between
         depth = reg.depth if config.register == "depth" and reg.turned_at(ph.apex) else None
         flow = compute_flow(start, apex, config.flow, full_resolution=True)
@@ -210,6 +216,26 @@ def _registered_motion(video: Video, tracked: Tracked, face: AlignedFace, config
         face = replace(face, crops=warp_frames(video.frames, reg), landmarks=reg.landmarks, iod=reg.iod,
                        reference_frame=reg.reference, transform=reg.to_crop)
     return ph, reg.reference, flow, strain, face, reg
+
+
+def _flow_images(grey: np.ndarray, reg: Registration, ph: Phases, ordinary: Ordinary, fps: float, average: bool
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The AU flow's reference and apex images, registered: single frames, or with `average` each the mean of
+    the still frames by the reference and of the apex's neighbours near its motion, blurred by the share of a
+    source pixel the crop upsamples (deft.motion.flow.presmooth)."""
+    if not average:
+        start, apex = warp_frames(grey, reg, [reg.reference, ph.apex])
+        return start, apex
+    curve, groups = np.asarray(ph.curve), present(ordinary)
+
+    def like(frame: int):  # mouth and lids as at `frame` (speech and blinks move them while the curve stays flat)
+        return lambda t: all(mismatch(ordinary, g, t, frame) <= ORDINARY_MATCH for g in groups)
+
+    before = reference_frames(curve, reg.reference, ph.apex, fps, like(reg.reference))
+    peak = apex_frames(curve, reg.reference, ph.apex, like(ph.apex))
+    warped = warp_frames(grey, reg, before + peak)
+    upsample = float(np.sqrt(abs(np.linalg.det(reg.to_crop[:, :2]))))  # crop pixels per source pixel
+    return presmooth(mean_image(warped[:len(before)]), upsample), presmooth(mean_image(warped[len(before):]), upsample)
 
 
 def analyze(

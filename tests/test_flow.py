@@ -60,3 +60,18 @@ def test_full_resolution_flow_keeps_a_small_local_motion():
     read = {full: compute_flow(texture.astype(np.uint8), moved.astype(np.uint8), "dis", full)[..., 1][inside].mean()
             for full in (False, True)}
     assert read[True] > 0.8 * bump[inside].mean() > 1.5 * read[False]
+
+
+def test_presmooth_blurs_by_a_share_of_a_source_pixel():
+    """A small face upsampled 3.5x into the crop is blurred by 0.5 source px (1.75 crop px); a face the crop
+    shrinks is left as it is."""
+    from deft.motion.flow import PRESMOOTH_SOURCE_PX, presmooth
+
+    rng = np.random.default_rng(0)
+    image = (rng.random((64, 64)) * 255).astype(np.uint8)
+    assert presmooth(image, 0.4) is image
+    blurred = presmooth(image, 3.5)
+    assert blurred.dtype == np.uint8
+    expected = cv2.GaussianBlur(image, (0, 0), PRESMOOTH_SOURCE_PX * 3.5)
+    assert np.array_equal(blurred, expected)
+    assert blurred.std() < 0.5 * image.std()

@@ -30,6 +30,11 @@ PARALLAX_FIT_ABOVE = 33
 LOWER_LIDS, NOSE_WINGS = [40, 41, 46, 47], (31, 35)
 
 
+# The AU flow's images are blurred first by this sigma in the source video's pixels (scaled to the crop): a small
+# face is upsampled into the crop, and its sensor noise and codec blocks with it, which full-resolution DIS reads.
+PRESMOOTH_SOURCE_PX = 0.5
+
+
 _per_thread = threading.local()
 
 
@@ -61,6 +66,12 @@ def compute_flow(prev_gray: np.ndarray, next_gray: np.ndarray, method: str = "di
         tvl1 = cv2.optflow.DualTVL1OpticalFlow_create()
         return tvl1.calc(prev_gray, next_gray, None)
     raise ConfigError(f"unknown flow method {method!r}; choose one of {', '.join(FLOW_METHODS)}")
+
+
+def presmooth(gray: np.ndarray, upsample: float) -> np.ndarray:
+    """`gray` blurred by PRESMOOTH_SOURCE_PX source pixels, `upsample` crop pixels per source pixel."""
+    sigma = PRESMOOTH_SOURCE_PX * upsample
+    return cv2.GaussianBlur(gray, (0, 0), sigma) if sigma >= 0.25 else gray
 
 
 def optical_strain(flow: np.ndarray) -> np.ndarray:
