@@ -19,7 +19,7 @@ from deft.motion.drift import far_turn
 from deft.motion.flow import compute_flow, optical_strain, presmooth, remove_head_motion, to_gray
 from deft.motion.phases import Phases, find_phases
 from deft.motion.regions import RegionMotion, describe_regions
-from deft.motion.register import Registration, register, registration_warnings, trusted, warp_frames
+from deft.motion.register import MOVED_IOD, Registration, register, registration_warnings, trusted, warp_frames
 from deft.ordinary import Ordinary, detect_ordinary, matched_reference, separator, set_aside, supporting_aus
 from deft.ordinary.separate import mismatch, present
 from deft.reliability import judge
@@ -29,6 +29,7 @@ from deft.video import Video, VideoLimits, read_video
 
 
 DEFAULT_FPS = 30.0  # assumed when a video reports no frame rate (smoothing needs one)
+SMALL_FACE_PX = 35.0  # eyes closer than this in the source frames: the lowres set's faces (20-30 px), not clean ones
 
 
 @dataclass(frozen=True)
@@ -43,9 +44,10 @@ class AnalyzeConfig:
     # "none": one clip-wide alignment, head motion left to the flow's robust similarity.
     register: str = "depth"
     # True: the AU flow runs between means of a few registered frames (deft.motion.average), pre-blurred by the
-    # face's upsampling (deft.motion.flow.presmooth). Off: better on small faces, worse on the all-set's
-    # moving heads (benchmarks/README); default: the single reference and apex frames.
-    average: bool = False
+    # face's upsampling (deft.motion.flow.presmooth); False: the single reference and apex frames. None (default):
+    # averaged only for a small face (eyes under SMALL_FACE_PX apart) whose head stayed still from reference to
+    # apex: better on small faces, worse on the all-set's moving heads (benchmarks/README).
+    average: bool | None = None
     limits: VideoLimits = VideoLimits()
 
 
@@ -218,11 +220,15 @@ def _registered_motion(video: Video, tracked: Tracked, face: AlignedFace, config
     return ph, reg.reference, flow, strain, face, reg
 
 
-def _flow_images(grey: np.ndarray, reg: Registration, ph: Phases, ordinary: Ordinary, fps: float, average: bool
+def _flow_images(grey: np.ndarray, reg: Registration, ph: Phases, ordinary: Ordinary, fps: float, average: bool | None
                  ) -> tuple[np.ndarray, np.ndarray]:
     """The AU flow's reference and apex images, registered: single frames, or with `average` each the mean of
     the still frames by the reference and of the apex's neighbours near its motion, blurred by the share of a
     source pixel the crop upsamples (deft.motion.flow.presmooth)."""
+    upsample = float(np.sqrt(abs(np.linalg.det(reg.to_crop[:, :2]))))  # crop pixels per source pixel
+    if average is None:
+        still = reg.moved_iod is None or bool(reg.moved_iod[ph.apex] <= MOVED_IOD)  # dlib's parallax is noise here
+        average = reg.iod / upsample < SMALL_FACE_PX and still
     if not average:
         start, apex = warp_frames(grey, reg, [reg.reference, ph.apex])
         return start, apex
@@ -234,7 +240,6 @@ def _flow_images(grey: np.ndarray, reg: Registration, ph: Phases, ordinary: Ordi
     before = reference_frames(curve, reg.reference, ph.apex, fps, like(reg.reference))
     peak = apex_frames(curve, reg.reference, ph.apex, like(ph.apex))
     warped = warp_frames(grey, reg, before + peak)
-    upsample = float(np.sqrt(abs(np.linalg.det(reg.to_crop[:, :2]))))  # crop pixels per source pixel
     return presmooth(mean_image(warped[:len(before)]), upsample), presmooth(mean_image(warped[len(before):]), upsample)
 
 

@@ -1,7 +1,7 @@
 import cv2
 import numpy as np
 
-from deft.analyze import AnalyzeConfig, analyze_frames
+from deft.analyze import SMALL_FACE_PX, AnalyzeConfig, analyze_frames
 from deft.data.synthetic import SyntheticSpec, render
 from deft.motion.average import apex_frames, mean_image, reference_frames
 from deft.motion.flow import compute_flow
@@ -79,3 +79,17 @@ def test_a_noisy_clips_au_flow_is_quieter_where_nothing_moves():
         quiet[average] = float(np.median(np.linalg.norm(forehead, axis=-1)))
         assert "AU12" in {a.au for a in result.aus}
     assert quiet[True] < 0.8 * quiet[False]
+
+
+def test_by_default_only_a_small_still_face_is_averaged():
+    """AnalyzeConfig(average=None): a face with eyes under SMALL_FACE_PX apart and a still head gets the averaged
+    AU flow, a larger one the single frames' (benchmarks/README: it helps the one, not the other)."""
+    clip = render(SyntheticSpec(drift_px=0.0, drift_deg=0.0))
+    phases = (clip.spec.onset, clip.spec.apex, clip.spec.offset)
+    small = np.stack([cv2.resize(f, None, fx=0.45, fy=0.45, interpolation=cv2.INTER_AREA) for f in clip.frames])
+    for frames, averaged in ((clip.frames, False), (small, True)):
+        default = analyze_frames(as_video(frames), AnalyzeConfig(), phases)
+        assert (default.quality.iod_px < SMALL_FACE_PX) == averaged
+        forced = analyze_frames(as_video(frames), AnalyzeConfig(average=averaged), phases)
+        other = analyze_frames(as_video(frames), AnalyzeConfig(average=not averaged), phases)
+        assert np.array_equal(default.flow, forced.flow) and not np.array_equal(default.flow, other.flow)
