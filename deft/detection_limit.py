@@ -74,8 +74,10 @@ def sensitivity(covariates: Covariates, reliable: bool, fired: set[str], rule_th
     median = result.median_limit()
     if set(fired) & set(EXPRESSION_AUS) or (reliable and median <= INCONCLUSIVE_IOD):
         return result
-    if not isfinite(median):
+    if not any(isfinite(v) for v in limits.values()):
         need = "no AU could have been reported"
+    elif not isfinite(median):
+        need = "most expression AUs could not have been reported at any strength"
     elif median > INCONCLUSIVE_IOD:
         need = (f"an expression AU would have needed {median:.3f} IOD of motion (median over AUs) to be reported, "
                 f"more than a typical micro-expression shows ({INCONCLUSIVE_IOD:.3f} as deft measures it)")

@@ -22,7 +22,8 @@ def format_table(result: Analysis) -> str:
             lines.append(f"{a.au:<6}{a.name:<22}{a.confidence:>6.2f}{a.threshold:>6.2f}{a.strength_iod:>10.4f}  {a.side:<7} "
                          f"{', '.join(a.evidence)}")
     else:
-        lines.append("no Action Unit: no facial region moved beyond the noise threshold (or none reached its AU's decision threshold)")
+        lines.append("no Action Unit: no facial region moved beyond the noise threshold (or none reached its AU's decision threshold)"
+                     if limits is None else "no Action Unit reached its decision threshold (least motion each needed: below)")
     if limits is not None and limits.limits:
         least = sorted(limits.limits.items(), key=lambda kv: kv[1])
         lines.append("least motion an AU needed here to be reported (IOD): " + ", ".join(

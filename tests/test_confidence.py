@@ -184,7 +184,8 @@ def test_a_no_expression_low_quality_clip_is_unreliable_and_claims_nothing_it_di
     # and AU25 before calibration); the head turn's brow motion must not pass for AU4.
     assert max((a.confidence for a in result.all_aus if a.au not in moved), default=0.0) < 0.5
     assert {a.au for a in result.aus} <= moved
-    assert max(a.confidence for a in result.all_aus if a.au == "AU25") > 0.9  # the talking, seen as such
+    lips = next(a for a in result.all_aus if a.au == "AU25")
+    assert lips.confidence >= max(lips.threshold, 0.8)  # the talking, seen as such
     out = result.to_dict()
     assert out["reliable"] is False and out["reliable_reason"] == result.reliable_reason
     # Not "no expression": deft could not have seen one here, and says so (JSON and the printed table).

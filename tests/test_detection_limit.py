@@ -27,7 +27,6 @@ def test_a_poor_clip_needs_more_motion_than_a_good_one_for_every_au():
     good, poor = sensitivity(GOOD, True, set()), sensitivity(POOR, False, set())
     assert set(good.limits) == set(poor.limits) >= set(EXPRESSION_AUS)
     assert all(poor.limits[au] > good.limits[au] for au in EXPRESSION_AUS)
-    assert poor.limits["AU25"] < good.limits["AU25"]  # talking parts the lips: less motion says they parted
     assert good.median_limit() < INCONCLUSIVE_IOD < poor.median_limit()
 
 
