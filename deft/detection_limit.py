@@ -85,4 +85,3 @@ def sensitivity(covariates: Covariates, reliable: bool, fired: set[str], rule_th
         need = "the AU reading is unreliable (see reliable_reason)"
     return Sensitivity(limits, True, f"no expression AU was found, but in this clip {need}: an expression may have "
                                      "been missed")
-

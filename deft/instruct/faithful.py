@@ -204,16 +204,21 @@ def _growing(text: str) -> int:
     return len(text)
 
 
+def _named(facts: ClipFacts) -> str:
+    """Every AU the analysis states, with its name: "AU12 (lip corner puller) and AU45 (blink)"."""
+    return " and ".join(f"{au} ({a.get('name') or AU_NAMES.get(au, au)})" for au, a in facts.aus.items())
+
+
 def caveat(facts: ClipFacts) -> str | None:
     """A plain sentence when the analysis cannot tell, said before (or instead of) the model's answer."""
     if facts.inconclusive and not facts.expressive:
-        seen = " and ".join(f"{au} ({a.get('name') or AU_NAMES.get(au, au)})" for au, a in facts.aus.items())
+        seen = _named(facts)
         return (f"deft cannot tell whether there was an expression: {facts.inconclusive}"
                 + (f". Only ordinary face motion was measured ({seen})." if seen else "."))
     if not facts.aus:
         return "Nothing moved measurably in this clip: no Action Unit fired, so there is no expression to explain."
     if not facts.expressive:
-        seen = " and ".join(f"{au} ({a.get('name') or AU_NAMES.get(au, au)})" for au, a in facts.aus.items())
+        seen = _named(facts)
         return f"Only ordinary face motion was measured ({seen}): no expression AU fired, so there is none to explain."
     if facts.cautions:
         return f"The analysis of this clip may be unreliable ({'; '.join(facts.cautions)}), so take this with caution."
@@ -222,7 +227,7 @@ def caveat(facts: ClipFacts) -> str | None:
 
 def summary(facts: ClipFacts) -> str:
     """The facts in one plain sentence: the answer when the model gives none."""
-    aus = " and ".join(f"{au} ({a.get('name') or AU_NAMES.get(au, au)})" for au, a in facts.aus.items())
+    aus = _named(facts)
     fine, label = facts.emotion.get("fine"), facts.emotion.get("label")
     emotion = f"; the analysis reads {label} ({fine})" if label and fine else ""
     return f"{aus} fired{emotion}." if aus else caveat(facts) or ""
