@@ -60,7 +60,7 @@ def _compose(calls: list[dict]) -> str:
         elif call["tool"] == "analyze_clip":
             aus = "; ".join(f"{a['au']} ({a['name']}, {', '.join(a['evidence'])})" for a in out["aus"]) or "no Action Unit"
             e = out["emotion"]
-            parts.append(f"Measured: {aus}. Emotion: {describe_emotion(e['label'], e['fine'])}. Phases: onset {out['phases']['onset']}, "
+            parts.append(f"Measured: {aus}. Emotion: {describe_emotion(e['label'], e['fine'], e.get('inconclusive', False))}. Phases: onset {out['phases']['onset']}, "
                          f"apex {out['phases']['apex']}, offset {out['phases']['offset']}."
                          + ("" if out.get("reliable", True) else f" Not reliable: {out.get('reliable_reason')}.")
                          + (f" Inconclusive: {out['inconclusive_reason']}." if out.get("inconclusive") else ""))

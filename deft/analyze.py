@@ -12,7 +12,7 @@ import numpy as np
 from deft.aus import AUEvidence, detect_aus, distrust, motion_threshold
 from deft.confidence import calibrate, clip_covariates
 from deft.detection_limit import Sensitivity, sensitivity
-from deft.emotion import Emotion, classify_emotion
+from deft.emotion import Emotion, classify_emotion, undetermined
 from deft.face import AlignedFace, FaceConfig, align_face
 from deft.motion.average import ORDINARY_MATCH, apex_frames, mean_image, reference_frames
 from deft.motion.drift import far_turn
@@ -176,6 +176,8 @@ def analyze_frames(
         emotion = classify_emotion(expression_aus, supporting_aus(ordinary, ph.onset, ph.offset))
         limits = (sensitivity(covariates, reliable, {a.au for a in fired}, motion_threshold(parallax), registered)
                   if config.calibrated else None)
+        if limits is not None and limits.inconclusive:
+            emotion = undetermined(emotion)
     return Analysis(
         video.source, video.n_frames, video.fps, ph, regions, fired, emotion, face.iod, config.flow, video.reader,
         list(face.warnings) + track_warnings(quality, tracked) + ordinary.warnings()

@@ -2,30 +2,43 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from deft.aus import AUEvidence
-from deft.labels import COMPOSITE, COMPOSITE_CLASSES, CONTEMPT_AUS, NONE, OTHERS, PROTOTYPES, au_number, describe_emotion
+from deft.labels import (COMPOSITE, COMPOSITE_CLASSES, COMPOSITE_LABELS, CONTEMPT_AUS, NONE, OTHERS, PROTOTYPES, au_number,
+                         describe_emotion)
 
 EXTRA_AU_PENALTY = 0.2  # score lost per fired AU outside a prototype
 
 
 @dataclass
 class Emotion:
+    """The emotion block of `deft analyze`. `inconclusive` (deft.detection_limit): no expression AU fired, but
+    in this clip one could have been missed. The labels then stay as the AUs read them (`none`: no expression AU
+    was found; the benchmarks and the instruction builders compare them with a clip's truth) while the scores claim nothing:
+    equal over the composite labels, `none` included, since the face gave no evidence either way."""
+
     label: str | None  # composite: positive | negative | surprise | none; None for `others` (deft.labels)
     fine: str  # one of deft.labels.FINE_LABELS, or "none"
     scores: dict[str, float]  # composite label -> score (sums to 1)
     fine_scores: dict[str, float]  # fine label -> prototype match (0..1)
     matched: list[str]  # the prototype AUs behind the fine label
+    inconclusive: bool = False
 
     def describe(self) -> str:
-        return describe_emotion(self.label, self.fine)
+        return describe_emotion(self.label, self.fine, self.inconclusive)
 
     def to_dict(self) -> dict:
         return {
             "label": self.label, "fine": self.fine, "scores": {k: round(v, 3) for k, v in self.scores.items()},
             "fine_scores": {k: round(v, 3) for k, v in self.fine_scores.items()}, "matched": self.matched,
+            "inconclusive": self.inconclusive,
         }
+
+
+def undetermined(emotion: Emotion) -> Emotion:
+    """`emotion` where no AU was found but one may have been missed: scores that claim no class."""
+    return replace(emotion, scores={k: 1.0 / len(COMPOSITE_LABELS) for k in COMPOSITE_LABELS}, inconclusive=True)
 
 
 def _match(prototype: frozenset[str], conf: dict[str, float], fired: set[str]) -> float:

@@ -42,6 +42,7 @@ def au_number(au: str) -> int:
 
 OTHERS = "others"  # AUs moved, but no prototype explains them (CASME II's and CAS(ME)³'s own word)
 NONE = "none"  # deft's own: nothing moved
+UNDETERMINED = "cannot tell"  # said instead of a label where no AU fired but one may have been missed
 FINE_LABELS = ("happiness", "disgust", "repression", "surprise", "sadness", "fear", "anger", "contempt", OTHERS)
 FINE_WITH_NONE = (*FINE_LABELS, NONE)  # the fine head's classes; the order is fixed by saved checkpoints
 COMPOSITE_CLASSES = ("positive", "negative", "surprise")  # MEGC 2019
@@ -59,9 +60,20 @@ def composite_of(fine: str) -> str | None:
     return COMPOSITE[fine]
 
 
-def describe_emotion(composite: str | None, fine: str) -> str:
-    """'negative (disgust)'; 'no MEGC class (others)' for the label MEGC 2019 leaves out."""
+def describe_emotion(composite: str | None, fine: str, inconclusive: bool = False) -> str:
+    """'negative (disgust)'; 'no MEGC class (others)' for the label MEGC 2019 leaves out; with `inconclusive`
+    (deft.detection_limit: no expression AU found where one could have been missed) no label at all."""
+    if inconclusive:
+        return f"{UNDETERMINED} (no expression found, but one may have been missed)"
     return f"{composite or 'no MEGC class'} ({fine})"
+
+
+def said_emotion(emotion: Mapping | None, key: str = "fine", missing: str = "") -> str:
+    """The word a short display shows for a JSON emotion block's `key` (label or fine): UNDETERMINED where it is
+    inconclusive, `missing` where there is none."""
+    if not emotion or key not in emotion:
+        return missing
+    return UNDETERMINED if emotion.get("inconclusive") else emotion[key] or "no MEGC class"
 
 
 # Dataset words for fine labels: CAS(ME)³ says "happy"/"sad", SAMM "other". SMIC labels only the

@@ -29,6 +29,13 @@ def regions_on_crop(result: Analysis, frame: int) -> list[tuple[np.ndarray, floa
     return [region_geometry(spec, crop_lm, iod) for spec in REGIONS]
 
 
+def curve_title(result: Analysis) -> str:
+    """The curve panel's title: the emotion as deft can state it ("cannot tell" where no AU was found but one
+    may have been missed), and what the spotted apex is when no expression AU fired there."""
+    title = textwrap.fill(f"emotion: {result.emotion.describe()}", 70)
+    return title + ("" if result.aus else "\nphases: where the face moved most; no expression AU was found there")
+
+
 def plot_analysis(result: Analysis, path: str | os.PathLike) -> None:
     """Save a PNG: left, the apex crop with each region's motion where it was measured; right, motion over time."""
     import matplotlib
@@ -65,7 +72,7 @@ def plot_analysis(result: Analysis, path: str | os.PathLike) -> None:
     ax_curve.plot([ph.apex], [curve[ph.apex]], "o", color="#ff3b30", ms=8)  # spotted: the smoothed curve's peak
     ax_curve.set_xlabel("frame")
     ax_curve.set_ylabel("facial motion vs frame 0 (IOD)")
-    ax_curve.set_title(f"emotion: {result.emotion.describe()}")
+    ax_curve.set_title(curve_title(result), fontsize=9)
     ax_curve.legend(loc="upper right")
     fig.tight_layout()
     fig.savefig(os.fspath(path), dpi=110)

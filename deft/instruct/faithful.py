@@ -103,13 +103,18 @@ class ClipFacts:
         times += [v for v in [(analysis.get("quality") or {}).get("motion_s")] if v is not None]
         emotion = analysis.get("emotion", {})
         percents = [100 * float(a["confidence"]) for a in aus.values() if "confidence" in a]
-        percents += [100 * float(v) for k in ("scores", "fine_scores") for v in (emotion.get(k) or {}).values()]
+        if not emotion.get("inconclusive"):  # equal scores there say "no evidence", not a measured share
+            percents += [100 * float(v) for k in ("scores", "fine_scores") for v in (emotion.get(k) or {}).values()]
+        reason = analysis.get("inconclusive_reason") or "no expression AU was found, but one may have been missed"
         return cls(aus, regions, moved, emotion, phases, numbers, cautions, bool(expression), times, percents,
-                   list(expression), analysis.get("inconclusive_reason", "") if analysis.get("inconclusive") else "")
+                   list(expression), reason if analysis.get("inconclusive") or emotion.get("inconclusive") else "")
 
     @property
     def labels(self) -> set[str]:
-        """The emotion labels the analysis states: fine and MEGC class."""
+        """The emotion labels the analysis states: fine and MEGC class; none where it cannot tell (`none` there
+        means nothing was found, and an answer saying "neutral" or "(none)" would claim no expression)."""
+        if self.inconclusive:
+            return set()
         return {v for v in (self.emotion.get("fine"), self.emotion.get("label")) if v}
 
 
@@ -166,7 +171,7 @@ def _label_fix(text: str, first: Claim, found: list[Claim], facts: ClipFacts) ->
     verdict names another; None when an emotion was already stated right or the sentence negates it ("not
     surprise": a ban suffices) or the analysis has no emotion."""
     fine = facts.emotion.get("fine")
-    if first.kind != "emotion" or not fine or any(c.kind == "emotion" and c.fact for c in found if c.start < first.start):
+    if first.kind != "emotion" or not facts.labels or any(c.kind == "emotion" and c.fact for c in found if c.start < first.start):
         return None
     s0 = max((e.end() for e in SENTENCE_END.finditer(text, 0, first.start)), default=0)
     if NEGATION.search(text[s0: first.start]):
@@ -229,7 +234,7 @@ def summary(facts: ClipFacts) -> str:
     """The facts in one plain sentence: the answer when the model gives none."""
     aus = _named(facts)
     fine, label = facts.emotion.get("fine"), facts.emotion.get("label")
-    emotion = f"; the analysis reads {label} ({fine})" if label and fine else ""
+    emotion = f"; the analysis reads {label} ({fine})" if label and fine and facts.labels else ""
     return f"{aus} fired{emotion}." if aus else caveat(facts) or ""
 
 

@@ -36,8 +36,12 @@ def analyze_world(spec) -> tuple[Analysis, ClipLabels]:
 
 
 def emotion_disagreement(analysis: Analysis, labels: ClipLabels) -> list[str]:
-    """The analysis' emotion against the label: an answer must state what both say."""
+    """The analysis' emotion against the label: an answer must state what both say. An inconclusive analysis
+    (no AU found where one could have been missed) says no label, so an answer could not state one faithfully."""
     read = (analysis.emotion.fine, analysis.emotion.label)
+    if analysis.emotion.inconclusive:
+        return [f"analysis cannot tell the emotion (no expression AU found, but one may have been missed), "
+                f"labelled {labels.emotion} ({labels.composite})"]
     if read == (labels.emotion, labels.composite):
         return []
     return [f"analysis reads {read[0]} ({read[1]}), labelled {labels.emotion} ({labels.composite})"]

@@ -10,6 +10,7 @@ import numpy as np
 
 from deft.analyze import Analysis, AnalyzeConfig
 from deft.errors import ConfigError, FaceError
+from deft.labels import said_emotion
 from deft.long.intervals import analyse_intervals
 from deft.long.series import LongAnalysis
 from deft.long.spotting import SpotConfig, spot
@@ -74,7 +75,7 @@ class IntervalClip:
 
     def label(self) -> str:
         iv = self.interval
-        emotion = (iv.get("emotion") or {}).get("label", "not analysed")
+        emotion = said_emotion(iv.get("emotion"), "label", "not analysed")
         return (f"face {self.face_id}, frames {iv['onset']}-{iv['offset']} ({iv['time_s'][0]:g}-{iv['time_s'][1]:g} s),"
                 f" {iv['kind']}, {emotion}")
 

@@ -10,6 +10,7 @@ from fractions import Fraction
 import cv2
 import numpy as np
 
+from deft.labels import said_emotion
 from deft.long.series import FaceSeries, LongAnalysis
 from deft.long.stream import iter_frames, probe
 from deft.video import VideoLimits
@@ -33,7 +34,7 @@ def _label(face_id: int, intervals: list[dict], index: int) -> str:
     if now is None:
         return f"face {face_id}"
     aus = " ".join(a["au"] for a in now.get("aus", []))
-    emotion = (now.get("emotion") or {}).get("fine") or ""
+    emotion = said_emotion(now.get("emotion"))
     return " ".join(filter(None, (f"face {face_id}:", now["kind"], aus, emotion)))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from deft.labels import said_emotion
 from deft.long.series import LongAnalysis
 
 
@@ -10,8 +11,7 @@ def _interval_line(iv: dict, fps: float) -> str:
     if "error" in iv:
         return f"  {span:<42}{iv['kind']:<7}not analysed: {iv['error']}"
     aus = " ".join(a["au"] for a in iv.get("aus", [])) or "no AU"
-    emotion = iv.get("emotion", {})
-    return f"  {span:<42}{iv['kind']:<7}{aus:<22}{emotion.get('fine', '')}"
+    return f"  {span:<42}{iv['kind']:<7}{aus:<22}{said_emotion(iv.get('emotion'))}"
 
 
 def format_long(result: LongAnalysis) -> str:

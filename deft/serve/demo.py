@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 
 from deft.errors import ConfigError
+from deft.labels import said_emotion
 
 EXAMPLES = (("happiness", "astronaut", 1), ("surprise", "hopper", 2), ("disgust", "astronaut", 3), ("repression", "hopper", 4))
 AU_COLUMNS = ["AU", "name", "confidence", "side", "evidence"]
@@ -115,7 +116,7 @@ def build_demo(backend, max_tokens: int = 160, keep_uploads_s: float = 3600.0):
         plot_timeline(result, clips, timeline)
         rows = [[k, c.face_id, f"{c.interval['onset']}-{c.interval['offset']}",
                  "{:g}-{:g}".format(*c.interval["time_s"]), c.interval["kind"],
-                 (c.interval.get("emotion") or {}).get("fine", "not analysed"),
+                 said_emotion(c.interval.get("emotion"), missing="not analysed"),
                  " ".join(a["au"] for a in c.interval.get("aus", []))] for k, c in enumerate(clips, start=1)]
         summary = (f"**A long video:** {len(result.faces)} face(s), {len(clips)} spotted interval(s). "
                    + ("Click one in the table (or give its number) to see its AUs and ask about it."

@@ -61,7 +61,8 @@ def _explain(video_path: str) -> str:
 
     result = explain(video_path)
     return json.dumps({"explanation": result.text, "aus": [a.au for a in result.analysis.aus],
-                       "emotion": result.analysis.emotion.label})
+                       "emotion": result.analysis.emotion.label,
+                       "inconclusive": result.analysis.emotion.inconclusive})
 
 
 def deft_tools() -> list[BaseTool]:
