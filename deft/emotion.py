@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from deft.aus import AUEvidence
-from deft.labels import (COMPOSITE, COMPOSITE_CLASSES, COMPOSITE_LABELS, CONTEMPT_AUS, NONE, OTHERS, PROTOTYPES, au_number,
-                         describe_emotion)
+from deft.labels import (COMPOSITE, COMPOSITE_CLASSES, COMPOSITE_LABELS, CONTEMPT_AUS, NONE, ORDINARY_AUS, OTHERS,
+                         PROTOTYPES, au_number, describe_emotion)
 
 EXTRA_AU_PENALTY = 0.2  # score lost per fired AU outside a prototype
 
@@ -48,17 +48,19 @@ def _match(prototype: frozenset[str], conf: dict[str, float], fired: set[str]) -
 
 
 def classify_emotion(aus: list[AUEvidence], support: frozenset[str] = frozenset()) -> Emotion:
-    """Fine and composite emotion from the fired AUs; `none` when no AU fired, label None for `others`.
+    """Fine and composite emotion from the fired AUs; `none` when no expression AU fired (only ordinary ones,
+    such as AU25 lips part, or none), label None for `others`.
 
     `support`: ordinary AUs under way during the expression (AU5 widened eyes, AU26 jaw drop; deft.ordinary).
     They complete the prototypes that include them (surprise) but are never an expression by themselves
-    nor count against a prototype that lacks them.
+    nor count against a prototype that lacks them. A prototype's AUs that did not fire still add their
+    confidence to its match, but `matched` names only those that fired or are supported.
     """
     # A one-sided AU12 / AU14 is a smirk, not a smile: it counts half towards the symmetric prototypes.
     conf = {a.au: a.confidence * (0.5 if a.au in CONTEMPT_AUS and a.side in ("left", "right") else 1.0) for a in aus}
     conf |= {au: 1.0 for au in support}
     fired = {a.au for a in aus if a.fired}
-    if not fired:
+    if not fired - set(ORDINARY_AUS):  # parted lips alone are talking, not surprise filled in by unfired brows
         return Emotion(NONE, NONE, {**{k: 0.0 for k in COMPOSITE_CLASSES}, NONE: 1.0}, {}, [])
     fine_scores: dict[str, float] = {}
     best_proto: dict[str, frozenset[str]] = {}
@@ -73,7 +75,7 @@ def classify_emotion(aus: list[AUEvidence], support: frozenset[str] = frozenset(
     if fine_scores[fine] < 0.5:  # no prototype explains the fired AUs well
         fine, matched = OTHERS, sorted(fired)
     else:
-        matched = sorted(best_proto[fine], key=au_number)
+        matched = sorted(best_proto[fine] & (fired | support), key=au_number)
     composite_raw = {k: 0.0 for k in COMPOSITE_CLASSES}
     for label, score in fine_scores.items():
         composite_raw[COMPOSITE[label]] = max(composite_raw[COMPOSITE[label]], score)
