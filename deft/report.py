@@ -31,7 +31,7 @@ def format_table(result: Analysis) -> str:
             f"{au} {v:.3f}" if v != float("inf") else f"{au} none would do" for au, v in least))
     if result.ordinary is not None and result.ordinary.events:
         lines += ["", "ordinary motion (not an expression): " + "; ".join(
-            f"{e.kind}{'' if e.side == 'both' else f' ({e.side})'} {e.onset}-{e.offset} {'+'.join(e.aus)}"
+            f"{e.said_kind()}{'' if e.side == 'both' else f' ({e.side})'} {e.onset}-{e.offset} {e.said_aus()}"
             + (" (unsure, see warnings)" if e.unsure else "")
             for e in result.ordinary.events)]
     lines += ["", f"{'region':<20}{'mean px':>8}{'peak px':>8}{'IOD':>8}  direction"]

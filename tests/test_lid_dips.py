@@ -7,6 +7,7 @@ import pytest
 
 from deft.ordinary.doubt import doubt
 from deft.ordinary.eyelids import EyelidConfig, dip_events, lid_dips, lid_events
+from deft.ordinary.result import KIND_UNSURE, Ordinary
 
 T, FPS, HALF = 45, 30.0, 30
 
@@ -36,6 +37,37 @@ def test_both_lids_meeting_is_a_blink_the_patch_alone_missed():
     [stated] = doubt([blink], shifted, np.mean(list(gap.values()), axis=0), None, HALF, dipped=dip >= EyelidConfig().dip_iod)
     assert not stated.unsure
     assert doubt([blink], shifted, np.mean(list(gap.values()), axis=0), None, HALF)[0].unsure  # no dip given: doubted
+
+
+def test_a_closure_the_two_scores_disagree_on_is_no_confident_blink_or_wink():
+    """Issue 18's hard clip (turning head, eyes 30 px apart): the right eye winked; the open left eye, moved a
+    pixel by the turn, read half as closed on the plain score (0.053 of 0.117) but not on the shift-tolerant one.
+    deft stated a blink; on dev clips such closures were winks about half the time: now "blink or wink", unsure."""
+    gap = _eyes()
+    for side in gap:
+        gap[side][20:26] -= np.array([0.01, 0.03, 0.045, 0.045, 0.03, 0.01])  # dlib moves both lids in a wink
+    closure = _closure(0.117, slice(21, 25))
+    closure["left"][21:25] = 0.053
+    shifted = _closure(0.108, slice(21, 25))
+    shifted["left"][21:25] = 0.024
+    dip = lid_dips(gap, np.zeros(T), FPS)
+    [plain_only] = dip_events(closure, dip, FPS, [])
+    assert plain_only.kind == "blink"  # what deft said before
+    [event] = dip_events(closure, dip, FPS, [], shifted=shifted)
+    assert event.unsure == KIND_UNSURE and (event.said_kind(), event.said_aus()) == ("blink or wink", "AU45 or AU46")
+    assert event.strength == pytest.approx(0.117)  # the plain score's peak, as before
+    assert "blink or wink at frames" in Ordinary([event]).warnings()[0]
+    both = _closure(0.3, slice(21, 25))
+    [blink] = lid_events(both, gap, FPS, shifted=_closure(0.2, slice(21, 25)))  # both eyes closed: a blink
+    assert (blink.kind, blink.unsure) == ("blink", "")
+    one = _closure(0.3, slice(21, 25))
+    one["left"][21:25] = 0.1  # on the plain score a wink ...
+    tolerant = _closure(0.12, slice(21, 25))  # ... but the right eye's extra change was a shift: both alike
+    [blink] = lid_events(one, gap, FPS, shifted=tolerant)
+    assert (blink.kind, blink.unsure) == ("blink", "")
+    tolerant["left"][21:25] = 0.03
+    [wink] = lid_events(one, gap, FPS, shifted=tolerant)  # both scores say the left eye stayed open
+    assert (wink.kind, wink.side, wink.unsure) == ("wink", "right", "")
 
 
 def test_a_nod_or_a_still_eye_makes_no_dip_event():

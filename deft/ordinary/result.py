@@ -9,6 +9,12 @@ import numpy as np
 from deft.labels import AU_NAMES, au_number
 
 
+# An eyelid event's `unsure` where its kind is in doubt (deft.ordinary.eyelids), not its being a closure.
+KIND_UNSURE = ("deft cannot tell a blink from a wink here: the other eye's look changed about as much as the closing "
+               "eye's, but mostly as the eye shifting by a pixel would (an open eye on a moving head, or a lid that "
+               "closed by a pixel or two)")
+
+
 @dataclass(frozen=True)
 class OrdinaryEvent:
     """One interval of ordinary motion; frames index the analysed clip."""
@@ -20,7 +26,15 @@ class OrdinaryEvent:
     aus: tuple[str, ...]
     side: str = "both"  # "both" | "left" | "right" (the subject's sides)
     strength: float = 0.0  # peak of the signal that found it (closure score, or IOD for lids, lips, jaw)
-    unsure: str = ""  # why deft cannot tell it from a head turn (deft.ordinary.doubt); "" when it can
+    unsure: str = ""  # why deft cannot tell it from a head turn (deft.ordinary.doubt) or its kind; "" when it can
+
+    def said_kind(self) -> str:
+        """The kind as deft can state it: "blink or wink" where it cannot tell which (KIND_UNSURE)."""
+        return "blink or wink" if self.unsure == KIND_UNSURE else self.kind
+
+    def said_aus(self) -> str:
+        """Its AUs as deft can state them: "AU45 or AU46" where it cannot tell a blink from a wink."""
+        return "AU45 or AU46" if self.unsure == KIND_UNSURE else "+".join(self.aus)
 
     def overlaps(self, start: int, end: int) -> bool:
         return self.onset <= end and start <= self.offset
@@ -67,8 +81,9 @@ class Ordinary:
         ordinary motion explains it."""
         out = [f"speech at frames {e.onset}-{e.offset} ({', '.join(e.aus)}): lip and jaw motion there is talking"
                for e in self.events if e.kind == "speech"]
-        out += [f"{e.kind} at frames {e.onset}-{e.offset} not stated as {'/'.join(e.aus)}, deft cannot tell it from "
-                f"head motion: {e.unsure}" for e in self.events if e.unsure]
+        out += [f"{e.said_kind()} at frames {e.onset}-{e.offset} not stated as {e.said_aus()}, "
+                + (e.unsure if e.unsure == KIND_UNSURE else f"deft cannot tell it from head motion: {e.unsure}")
+                for e in self.events if e.unsure]
         if self.explained:
             by_kind: dict[str, list[str]] = {}
             for au, kind in sorted(self.explained.items(), key=lambda kv: au_number(kv[0])):
