@@ -25,6 +25,8 @@ def format_table(result: Analysis) -> str:
     else:
         lines.append("no Action Unit: no facial region moved beyond the noise threshold (or none reached its AU's decision threshold)"
                      if limits is None else "no Action Unit reached its decision threshold (least motion each needed: below)")
+        if result.ordinary is not None and result.ordinary.stated():
+            lines[-1] += "; the AUs of ordinary motion are listed apart, below"
     if limits is not None and limits.limits:
         least = sorted(limits.limits.items(), key=lambda kv: kv[1])
         lines.append("least motion an AU needed here to be reported (IOD): " + ", ".join(
@@ -34,12 +36,19 @@ def format_table(result: Analysis) -> str:
             f"{e.said_kind()}{'' if e.side == 'both' else f' ({e.side})'} {e.onset}-{e.offset} {e.said_aus()}"
             + (" (unsure, see warnings)" if e.unsure else "")
             for e in result.ordinary.events)]
-    lines += ["", f"{'region':<20}{'mean px':>8}{'peak px':>8}{'IOD':>8}  direction"]
+    lines += ["", _region_units(result), f"{'region':<20}{'mean px':>8}{'peak px':>8}{'net IOD':>8}  direction"]
     for r in sorted(result.regions, key=lambda r: -r.mean_iod):
         lateral = f", {r.lateral}" if r.lateral else ""
         lines.append(f"{r.name:<20}{r.mean_magnitude:>8.2f}{r.peak_magnitude:>8.2f}{r.mean_iod:>8.4f}  {r.direction}{lateral}")
     lines += [f"warning: {w}" for w in result.warnings]
     return "\n".join(lines)
+
+
+def _region_units(result: Analysis) -> str:
+    """What the region table's numbers are: crop pixels (not the video's) and net motion over the eye distance."""
+    video = f", {result.quality.iod_px:.1f} in the video" if result.quality is not None else ""
+    return (f"region motion, reference -> apex: |flow| in pixels of the face crop (eyes {result.iod:.1f} px apart "
+            f"there{video}); net IOD: the region's mean motion / that distance")
 
 
 def one_line(result: Analysis) -> str:

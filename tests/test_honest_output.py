@@ -98,5 +98,8 @@ def test_the_hard_clip_reads_honestly(tmp_path):
     lids = [e for e in result.ordinary.events if e.onset <= 13 and e.offset >= 3 and e.kind in ("blink", "wink")]
     assert lids and all(e.side == "right" if e.kind == "wink" else e.said_kind() == "blink or wink" for e in lids)
     assert "blink 6-9" not in table
+    # region pixels are the crop's, not the video's; "no AU" and the ordinary AUs listed below do not clash
+    assert f"{result.quality.iod_px:.1f} in the video" in table and "net IOD" in table
+    assert "the AUs of ordinary motion are listed apart" in table
     text = explain_analysis(result)  # no model call: nothing expressive to explain
     assert text.startswith("deft cannot tell") and "no expression" not in text.lower().replace("no expression au", "")
