@@ -100,7 +100,8 @@ class Analysis:
             "emotion": self.emotion.to_dict(),
             "regions": [r.to_dict() for r in self.regions],
             "motion_curve": self.phases.curve,
-            "iod_px": round(self.iod, 2),
+            "iod_px": round(self.iod, 2),  # kept for the JSON contract: the crop's, as `crop_iod_px`
+            **self._iod_dict(),
             "flow": self.flow_method,
             "reader": self.reader,
             "warnings": self.warnings,
@@ -112,6 +113,14 @@ class Analysis:
             **(self.sensitivity.to_dict() if self.sensitivity is not None else {}),
             **({"ordinary": self.ordinary.to_dict()} if self.ordinary is not None else {}),
         }
+
+    def _iod_dict(self) -> dict:
+        """The two eye distances, named: the crop's (region px) and the video's (`quality.iod_px`)."""
+        source = None if self.quality is None else round(self.quality.iod_px, 2)
+        return {"crop_iod_px": round(self.iod, 2), "source_iod_px": source, "units": {
+            "px": "pixels of the face crop (regions' centre, radius, dx, dy, magnitudes), eyes `crop_iod_px` apart",
+            "source_iod_px": "eye distance in the video's own frames (median over tracked frames; = quality.iod_px)",
+            "iod": "motion / the eye distance (`*_iod`, motion_curve, detection limits): the same in crop and video"}}
 
     def _tracking_dict(self) -> dict:
         if self.pose is None or self.quality is None:

@@ -14,15 +14,17 @@ from deft.motion.regions import REGIONS, region_geometry
 
 
 def regions_on_crop(result: Analysis, frame: int) -> list[tuple[np.ndarray, float]]:
-    """(centre, radius) of every region where the face is on `frame` of the clip's crops.
+    """(centre, radius) of every region on `frame` of the clip's crops, where its motion was measured.
 
-    The regions are placed by that frame's own tracked landmarks (carried into the crop by the clip's
-    alignment), so a face that moved since frame 0 gets its discs on it; where the face was lost on that
-    frame, the discs stay where the motion was measured.
+    Registered (the default), every crop is warped onto the reference face, so the face sits where the regions
+    were measured: they are drawn there. With one alignment per clip (`--register none`) the face moves in the
+    crop, so the regions are placed by that frame's own tracked landmarks; where the face was lost on that
+    frame, they stay where the motion was measured.
     """
+    measured = [(np.asarray(r.centre), r.radius) for r in result.regions]
     lm = result.tracked.landmarks[frame] if result.tracked is not None else None
-    if lm is None or np.isnan(lm).any():
-        return [(np.asarray(r.centre), r.radius) for r in result.regions]
+    if result.registration is not None or lm is None or np.isnan(lm).any():
+        return measured
     t = result.face.transform
     crop_lm = lm @ t[:2, :2].T + t[:, 2]
     iod = float(np.linalg.norm(np.subtract(*eye_centres(crop_lm))))
@@ -38,6 +40,15 @@ def curve_title(result: Analysis) -> str:
 
 def plot_analysis(result: Analysis, path: str | os.PathLike) -> None:
     """Save a PNG: left, the apex crop with each region's motion where it was measured; right, motion over time."""
+    import matplotlib.pyplot as plt
+
+    fig = draw_analysis(result)
+    fig.savefig(os.fspath(path), dpi=110)
+    plt.close(fig)
+
+
+def draw_analysis(result: Analysis):
+    """The plot's matplotlib Figure (Agg backend); the caller closes it."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -59,7 +70,9 @@ def plot_analysis(result: Analysis, path: str | os.PathLike) -> None:
     inconclusive = result.sensitivity is not None and result.sensitivity.inconclusive
     labels = ", ".join(f"{a.au} {a.confidence:.2f}" for a in result.aus) or ("no AU (inconclusive)" if inconclusive else "no AU")
     trust = "reliable" if result.reliable else f"NOT reliable: {result.reliable_reason}"
-    ax.set_title(f"apex frame {ph.apex}: {labels}\nregion motion onset->apex x{scale:.1f}, red = AU evidence",
+    reference = result.registration.reference if result.registration is not None else ph.onset
+    start = "onset" if reference == ph.onset else f"frame {reference}"
+    ax.set_title(f"apex frame {ph.apex}: {labels}\nregion motion {start}->apex x{scale:.1f}, red = AU evidence",
                  fontsize=9)
     ax.set_xlabel(textwrap.fill(trust, 80), fontsize=8, color="#1c1c1e" if result.reliable else "#ff3b30")
     ax.set_xticks([])
@@ -73,7 +86,7 @@ def plot_analysis(result: Analysis, path: str | os.PathLike) -> None:
     ax_curve.set_xlabel("frame")
     ax_curve.set_ylabel("facial motion vs frame 0 (IOD)")
     ax_curve.set_title(curve_title(result), fontsize=9)
-    ax_curve.legend(loc="upper right")
+    # below the panel, never over the curve
+    ax_curve.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3, fontsize=8, frameon=False)
     fig.tight_layout()
-    fig.savefig(os.fspath(path), dpi=110)
-    plt.close(fig)
+    return fig

@@ -1,8 +1,11 @@
 """Where deft cannot tell (inconclusive), no output reads as "certainly no expression"."""
 
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
+import cv2
+import numpy as np
 import pytest
 
 from deft.agent import _compose
@@ -12,8 +15,14 @@ from deft.instruct.world_source import emotion_disagreement
 from deft.instruct.facts import ClipLabels
 from deft.labels import COMPOSITE_LABELS, NONE, UNDETERMINED, said_emotion
 from deft.long.report import _interval_line
-from deft.plot import curve_title
+from deft.analyze import analyze_frames
+from deft.motion.phases import smooth_curve
+from deft.motion.regions import REGIONS, region_geometry
+from deft.motion.register import landmark_depth
+from deft.plot import curve_title, draw_analysis, regions_on_crop
+from tests.conftest import as_video
 
+README = (Path(__file__).parents[1] / "README.md").read_text()
 REASON = "no expression AU was found, but in this clip most expression AUs could not have been reported"
 
 
@@ -103,3 +112,53 @@ def test_the_hard_clip_reads_honestly(tmp_path):
     assert "the AUs of ordinary motion are listed apart" in table
     text = explain_analysis(result)  # no model call: nothing expressive to explain
     assert text.startswith("deft cannot tell") and "no expression" not in text.lower().replace("no expression au", "")
+
+
+def _moving_head(frames: np.ndarray) -> np.ndarray:
+    """The clip with its head sliding 24 px right, 12 px down and rolling 6 degrees over the clip."""
+    h, w = frames.shape[1:3]
+    out = []
+    for i, f in enumerate(frames):
+        k = i / (len(frames) - 1)
+        m = cv2.getRotationMatrix2D((w / 2, h / 2), 6 * k, 1.0)
+        m[:, 2] += (24 * k, 12 * k)
+        out.append(cv2.warpAffine(f, m, (w, h), borderMode=cv2.BORDER_REPLICATE))
+    return np.stack(out)
+
+
+def test_the_json_names_both_eye_distances(happy_clip):
+    result = analyze_frames(as_video(happy_clip.frames))
+    out = result.to_dict()
+    assert out["iod_px"] == out["crop_iod_px"] == round(result.iod, 2)  # the contract's key is the crop's
+    assert out["source_iod_px"] == out["quality"]["iod_px"] and "crop" in out["units"]["px"]
+    assert "crop_iod_px" in README and "source_iod_px" in README
+
+
+def test_the_plot_draws_regions_where_the_moved_face_is(happy_clip):
+    result = analyze_frames(as_video(_moving_head(happy_clip.frames)))
+    reg, apex = result.registration, result.phases.apex
+    # where the apex face is in its displayed (registered) crop: its landmarks through its own map, inverted
+    m, z = reg.maps[apex], landmark_depth(reg.iod)
+    lm = result.tracked.landmarks[apex] - m[:, 2][None] * z[:, None] - m[:, 3][None]
+    face = np.linalg.solve(m[:, :2], lm.T).T
+    for spec, (centre, radius), measured in zip(REGIONS, regions_on_crop(result, apex), result.regions):
+        assert np.allclose(centre, measured.centre) and radius == measured.radius
+        # (placed by the apex's landmarks through the reference's alignment, they were 0.06-0.11 IOD off)
+        assert np.linalg.norm(centre - region_geometry(spec, face, reg.iod)[0]) < 0.03 * reg.iod, spec.name
+
+
+def test_the_plot_legend_leaves_the_curve_alone(happy_clip):
+    import matplotlib.pyplot as plt
+
+    result = analyze_frames(as_video(happy_clip.frames))
+    fig = draw_analysis(result)
+    try:
+        fig.canvas.draw()
+        curve_ax = fig.axes[1]
+        legend = curve_ax.get_legend().get_window_extent()
+        assert not legend.overlaps(curve_ax.get_window_extent())
+        apex = result.phases.apex
+        x, y = curve_ax.lines[-1].get_data()  # the apex marker sits on the smoothed curve at the apex
+        assert list(x) == [apex] and y[0] == pytest.approx(smooth_curve(np.asarray(result.phases.curve))[apex])
+    finally:
+        plt.close(fig)
