@@ -7,8 +7,10 @@ files as a user has them and analysed by today's `deft analyze` with the rules' 
 truth = the AU moved in some event of the clip. Identity-held-out folds give out-of-fold confidences:
 their ECE (pooled and per set kind), and on them each AU's decision threshold (deft.eval.au_thresholds:
 F1-best under the distractor limit). The model (deft.confidence.Calibration) is then fitted on all rows
-and written with those thresholds. A table of rule errors per covariate bin shows where the rules fail
-(deft.reliability's limits). Refit after any change to the AU rules, registration or flow:
+and written with those thresholds; so is the learned model that reports the confidences (deft.au_model,
+deft/au_model.json) with its own out-of-fold thresholds, per set kind beside the calibration's. A table of
+rule errors per covariate bin shows where the rules fail (deft.reliability's limits). Refit after any change
+to the AU rules, registration or flow:
     python benchmarks/calibrate_aus.py --out /tmp/deft_calib     # renders once, reuses after
 Run: python benchmarks/calibrate_aus.py [--clips N] [--sets a,b] [--out DIR] [--rows rows.pkl] [--dry-run]
 """
@@ -26,11 +28,13 @@ import numpy as np
 
 from bench_realism import load_note, write_world_set
 from deft.analyze import AnalyzeConfig, analyze
+from deft.au_model import MODEL_FILE
 from deft.confidence import CALIBRATION_FILE
 from deft.data.world.clips import SET_NAMES
 from deft.errors import DeftError
 from deft.eval.au_thresholds import MAX_FP_POOLED, MAX_FP_SET, ClipRow, choose_thresholds, decision_scores, reported
-from deft.eval.calibration import AURow, apply, au_rows, fit_calibration, moved_aus, reliability_text
+from deft.eval.calibration import (AURow, apply, apply_model, au_rows, fit_au_model, fit_calibration, moved_aus,
+                                   reliability_text)
 from deft.eval.metrics import expected_calibration_error
 from deft.labels import au_number
 from deft.reliability import judge
@@ -64,8 +68,9 @@ def collect(names: list[str], n_clips: int, folder: Path) -> tuple[list[AURow], 
     return rows, clips
 
 
-def out_of_fold(rows: list[AURow]) -> list[float]:
-    """Each identity fold's confidences from a calibration fitted without it."""
+def out_of_fold(rows: list[AURow], learned: bool = False) -> list[float]:
+    """Each identity fold's confidences from a calibration fitted without it (`learned`: averaged with the learned
+    model's, as deft analyze reports them)."""
     groups = sorted({r.group for r in rows})
     fold_of = {g: i % FOLDS for i, g in enumerate(groups)}
     conf = np.zeros(len(rows))
@@ -73,7 +78,8 @@ def out_of_fold(rows: list[AURow]) -> list[float]:
         train = [r for r in rows if fold_of[r.group] != f]
         held = [i for i, r in enumerate(rows) if fold_of[r.group] == f]
         if train and held:
-            conf[held] = apply(fit_calibration(train), [rows[i] for i in held])
+            calibrated = apply(fit_calibration(train), [rows[i] for i in held])
+            conf[held] = apply_model(fit_au_model(train), [rows[i] for i in held], calibrated) if learned else calibrated
     return conf.tolist()
 
 
@@ -155,6 +161,20 @@ def main() -> None:
     if not args.dry_run:
         calibration.save(CALIBRATION_FILE)
         print(f"wrote {CALIBRATION_FILE}")
+    if any(r.x is None for r in rows):
+        print(f"rows without region vectors (a --rows file of an older deft): {MODEL_FILE.name} not refitted")
+        return
+    learned = out_of_fold(rows, learned=True)
+    print(reliability_text(learned, outcome, f"learned model, out of fold ({FOLDS} identity folds)"), "\n")
+    model_threshold = choose_thresholds(rows, clips, learned)
+    print("learned model's decision thresholds: "
+          + ", ".join(f"{au} {t:.2f}" for au, t in sorted(model_threshold.items(), key=lambda kv: au_number(kv[0]))))
+    print(per_set_text(rows, clips, learned, outcome, model_threshold), "\n")
+    model = fit_au_model(rows, f"{n_clips} world clips ({args.sets}; seeds {CALIBRATION_SEEDS}), "
+                               f"{len(rows)} (clip, AU) pairs, {int(sum(outcome))} moved", model_threshold)
+    if not args.dry_run:
+        model.save(MODEL_FILE)
+        print(f"wrote {MODEL_FILE}")
 
 
 if __name__ == "__main__":

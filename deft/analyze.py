@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from deft.au_model import clip_motion, region_motion_iod, score_aus
 from deft.aus import AUEvidence, detect_aus, distrust, motion_threshold
 from deft.confidence import calibrate, clip_covariates
 from deft.detection_limit import Sensitivity, sensitivity
@@ -39,6 +40,8 @@ class AnalyzeConfig:
     flow: str = "dis"  # "dis" | "tvl1"
     step: int = 1  # keep every step-th frame
     calibrated: bool = True  # AU confidences from deft/au_calibration.json (False: the rules' own, for refitting it)
+    # with `calibrated`: the confidences and thresholds of the learned model, deft/au_model.json (deft.au_model)
+    learned: bool = True
     face: FaceConfig = FaceConfig()
     # "depth" (default) | "similarity" | "affine": every frame registered onto the onset face (deft.motion.register);
     # "none": one clip-wide alignment, head motion left to the flow's robust similarity.
@@ -177,6 +180,10 @@ def analyze_frames(
         all_aus = detect_aus(regions, face.iod, parallax)
         if config.calibrated:
             all_aus = calibrate(all_aus, covariates, reliable)
+            if config.learned and ph.vectors is not None:
+                phases_ref = (ph.onset, ph.apex, ph.offset, reference)
+                motion = clip_motion(region_motion_iod(regions, face.iod), ph.vectors, phases_ref)
+                all_aus = score_aus(all_aus, motion, covariates, reliable)
         registered = reg is None or trusted(reg, ph.apex)
         if not registered:
             all_aus = distrust(all_aus)

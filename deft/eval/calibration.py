@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from deft.analyze import Analysis
+from deft.au_model import AU_REGIONS, AUModel, au_features, clip_motion, region_motion_iod
 from deft.confidence import ORDINARY_TERMS, QUALITY_TERMS, Calibration, Covariates, clip_covariates, strength_terms
 from deft.eval.metrics import expected_calibration_error, reliability_bins
 from deft.eval.world_eval import Case
@@ -24,6 +25,9 @@ L2_PASSED = 1.0
 L2_SLOPE = 10.0
 L2_CLIP = 1.0  # quality and ordinary-motion terms
 NEWTON_STEPS = 40
+# The learned model (deft.au_model): ridge on its standardised weights, none on the bias; chosen among 1-33 by
+# identity-held-out AU F1 and ECE on the calibration set (benchmarks/README).
+L2_MODEL = 3.0
 
 
 @dataclass
@@ -43,6 +47,7 @@ class AURow:
     reliable: bool = True  # the clip's verdict (deft.reliability), one of the model's inputs
     quality: TrackQuality | None = None  # the clip's, to judge it again under other limits without re-analysing
     covariates: Covariates | None = None
+    x: np.ndarray | None = None  # deft.au_model.au_features (None: the clip's region vectors were not kept)
 
 
 def moved_aus(case: Case) -> frozenset[str]:
@@ -55,8 +60,14 @@ def au_rows(analysis: Analysis, moved: set[str], group: str = "") -> list[AURow]
     kinds = analysis.ordinary.kinds() if analysis.ordinary is not None else set()
     cov = clip_covariates(analysis.quality, analysis.pose, analysis.phases, analysis.regions, kinds)
     q = cov.vector()
+    ph, ordinary = analysis.phases, analysis.ordinary
+    reference = ph.onset if ordinary is None or ordinary.reference is None else ordinary.reference
+    motion = (None if ph.vectors is None else
+              clip_motion(region_motion_iod(analysis.regions, analysis.iod), ph.vectors, (ph.onset, ph.apex, ph.offset, reference)))
     return [AURow(a.au, *strength_terms(a), q, a.confidence, a.rule_score, a.au in moved,
-                  bool(a.evidence), group, analysis.source, analysis.reliable, analysis.quality, cov) for a in analysis.all_aus]
+                  bool(a.evidence), group, analysis.source, analysis.reliable, analysis.quality, cov,
+                  None if motion is None or a.au not in AU_REGIONS else au_features(a, motion, cov, analysis.reliable))
+            for a in analysis.all_aus]
 
 
 def _design(rows: list[AURow], aus: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -115,6 +126,26 @@ def fit_calibration(rows: list[AURow], fitted_on: str = "", threshold: dict[str,
 def apply(calibration: Calibration, rows: list[AURow]) -> list[float]:
     """The confidences deft analyze would report for rows under `calibration`."""
     return [calibration.confidence(r.au, r.s, r.p, r.fired, r.covariates, r.reliable) for r in rows]
+
+
+def fit_au_model(rows: list[AURow], fitted_on: str = "", threshold: dict[str, float] | None = None,
+                 ridge: float = L2_MODEL) -> AUModel:
+    """Per AU, L2-regularised logistic regression on its rows' standardised features (AURow.x)."""
+    mean, scale, weights, bias = {}, {}, {}, {}
+    for au in sorted({r.au for r in rows if r.x is not None}):
+        x = np.array([r.x for r in rows if r.au == au and r.x is not None])
+        y = np.array([float(r.moved) for r in rows if r.au == au and r.x is not None])
+        mu, sd = x.mean(axis=0), x.std(axis=0) + 1e-6
+        z = np.hstack([np.ones((len(x), 1)), (x - mu) / sd])
+        w = _newton(z, y, np.r_[0.0, np.full(x.shape[1], ridge)], np.ones(z.shape[1], bool))
+        mean[au], scale[au] = [round(float(v), 6) for v in mu], [round(float(v), 6) for v in sd]
+        weights[au], bias[au] = [round(float(v), 6) for v in w[1:]], round(float(w[0]), 6)
+    return AUModel(mean, scale, weights, bias, dict(threshold or {}), fitted_on=fitted_on)
+
+
+def apply_model(model: AUModel, rows: list[AURow], calibrated: list[float]) -> list[float]:
+    """The confidences deft analyze would report for rows under the learned `model`, given their `calibrated` ones."""
+    return [model.confidence(r.au, r.x, c) if r.x is not None and model.knows(r.au) else c for r, c in zip(rows, calibrated)]
 
 
 def reliability_text(confidence: list[float], outcome: list[bool], title: str) -> str:

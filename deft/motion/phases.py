@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import cv2
@@ -36,6 +36,8 @@ class Phases:
     offset: int
     source: str  # "spotted" | "given"
     curve: list[float]  # head-motion-free mean region motion per frame vs frame 0 (IOD; weighted_motion with speech/blinks)
+    # (T, R, 2) each region's motion vs frame 0 that the curve was made of (region_vectors, IOD); not serialised
+    vectors: np.ndarray | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
         return {"onset": self.onset, "apex": self.apex, "offset": self.offset, "source": self.source}
@@ -72,7 +74,11 @@ def motion_curve(gray: np.ndarray, landmarks: np.ndarray, iod: float, depth: np.
     micro-expression's peak lasts a few frames). `separate` (deft.ordinary.separate) takes speech and blinks out
     of the per-region motion, and what they leave is weighed down (weighted_motion); `drift` (the head turned
     far) takes the turn's slow drift out too (deft.motion.drift)."""
-    vectors = region_vectors(gray, landmarks, iod, depth)
+    return curve_of(region_vectors(gray, landmarks, iod, depth), separate, drift)
+
+
+def curve_of(vectors: np.ndarray, separate: Separate | None = None, drift: bool = False) -> np.ndarray:
+    """motion_curve from the regions' vectors (region_vectors)."""
     frames = np.arange(len(vectors))
     if separate is not None:
         vectors = separate(frames, vectors)
@@ -122,7 +128,7 @@ def find_phases(
     """Spot the phases from motion, or validate and keep the `given` ones (a dataset label); `depth`
     (the crop's depth map) removes the parallax of head turns from the curve too; `separate` speech and blinks;
     `drift` a far turn's slow leftover."""
-    curve = motion_curve(gray, landmarks, iod, depth, separate, drift)
-    if given is not None:
-        return Phases(*check_given(given, len(gray), source), "given", [round(float(c), 5) for c in curve])
-    return Phases(*spot_phases(curve), "spotted", [round(float(c), 5) for c in curve])
+    vectors = region_vectors(gray, landmarks, iod, depth)
+    curve = curve_of(vectors, separate, drift)
+    phases = check_given(given, len(gray), source) if given is not None else spot_phases(curve)
+    return Phases(*phases, "given" if given is not None else "spotted", [round(float(c), 5) for c in curve], vectors)

@@ -1,0 +1,168 @@
+"""Learned AU confidences: per AU, a logistic score over the rule's evidence and the motion of every region.
+
+deft.confidence calibrates one AU from its own rule's strength and the clip's quality. This model also reads
+what the rule cannot: every region's anatomical motion (up, outward) from reference to apex, and each region's
+motion over its own noise, the same quantity on the clip's frames outside the expression (what moves
+everywhere, or all clip long, is head, camera or speech, not one muscle). It is fitted by
+`benchmarks/calibrate_aus.py` on the world calibration set (never the benchmark's clips) with identity-held-out
+decision thresholds, and shipped as `deft/au_model.json`. The reported confidence is the mean of its
+probability and deft.confidence's (two calibrated estimates of one probability; the mean beat either alone out
+of fold). An AU is still reported only where its rule passed (AUEvidence.evidence names the regions); the
+model decides how likely that motion was the muscle.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from deft.aus import MOTION_THRESHOLD_IOD, AUEvidence
+from deft.confidence import Covariates, strength_terms
+from deft.errors import ConfigError
+from deft.motion.regions import REGION_NAMES, RegionMotion
+
+MODEL_FILE = Path(__file__).with_name("au_model.json")
+MODEL = ("per AU: share*calibrated + (1-share)*sigmoid(b + w.(x - mean)/scale), x = au_features; "
+         "per-AU decision thresholds")
+# The regions each rule of deft.aus reads (both sides), by name prefix: the AU's own evidence.
+AU_REGIONS: dict[str, tuple[str, ...]] = {
+    "AU1": ("inner_brow",), "AU2": ("outer_brow",), "AU4": ("inner_brow", "glabella"),
+    "AU6": ("cheek", "lower_eyelid"), "AU7": ("lower_eyelid",), "AU9": ("nose_wing",), "AU10": ("upper_lip",),
+    "AU12": ("mouth_corner",), "AU14": ("mouth_corner",), "AU15": ("mouth_corner",), "AU17": ("chin", "lower_lip"),
+    "AU25": ("lower_lip", "upper_lip"),
+}
+QUIET_MARGIN = 2  # frames beside onset..offset that still count as the expression, not as noise
+NOISE_FLOOR_IOD = 0.002  # a region's noise is never taken below this (about its flow's residual on clean clips)
+_OUTWARD = np.array([-1.0 if n.endswith("_right") else 1.0 for n in REGION_NAMES])  # image x -> away from the midline
+
+
+@dataclass(frozen=True)
+class ClipMotion:
+    """Per region (REGION_NAMES order), in signed log units: up and outward motion from reference to apex (the
+    AU flow), |motion| over noise, its up and outward parts over noise (the phases' curve vectors); and a few
+    clip-wide summaries of them (`overall`)."""
+
+    up: np.ndarray
+    out: np.ndarray
+    snr: np.ndarray
+    up_snr: np.ndarray
+    out_snr: np.ndarray
+    overall: np.ndarray
+
+
+def _slog(x: np.ndarray, unit: float = 1.0) -> np.ndarray:
+    return np.sign(x) * np.log1p(np.abs(x) / unit)
+
+
+def clip_motion(motion_iod: np.ndarray, vectors: np.ndarray, phases: tuple[int, int, int, int]) -> ClipMotion:
+    """`motion_iod` (R, 2): the AU flow's mean per region (image dx, dy, IOD); `vectors` (T, R, 2): the regions'
+    motion vs frame 0 behind the phases' curve (Phases.vectors); `phases`: onset, apex, offset and the flow's
+    reference frame. Noise: the RMS of each region's motion vs the reference over the frames outside
+    onset..offset (widened by QUIET_MARGIN; every frame if too few are left)."""
+    onset, apex, offset, reference = phases
+    up, out = -motion_iod[:, 1], motion_iod[:, 0] * _OUTWARD
+    size = np.hypot(motion_iod[:, 0], motion_iod[:, 1])
+    d = np.asarray(vectors, float) - np.asarray(vectors, float)[reference]
+    quiet = np.ones(len(d), bool)
+    quiet[max(0, onset - QUIET_MARGIN):offset + QUIET_MARGIN + 1] = False
+    if quiet.sum() < 3:
+        quiet = np.ones(len(d), bool)
+        quiet[max(0, onset - 1):offset + 2] = False
+    if quiet.sum() < 2:
+        quiet[:] = True
+    noise = np.sqrt(np.mean(np.sum(d[quiet] ** 2, axis=-1), axis=0)) + NOISE_FLOOR_IOD
+    snr = np.hypot(d[apex, :, 0], d[apex, :, 1]) / noise
+    t = MOTION_THRESHOLD_IOD
+    overall = np.array([np.log1p(np.median(size) / t), np.log1p(np.percentile(size, 10) / t), np.log1p(np.median(snr)),
+                        np.log1p(np.percentile(snr, 10)), np.log1p(np.median(noise) / t)])
+    return ClipMotion(_slog(up, t), _slog(out, t), np.log1p(snr), _slog(-d[apex, :, 1] / noise),
+                      _slog(d[apex, :, 0] * _OUTWARD / noise), overall)
+
+
+def region_motion_iod(regions: list[RegionMotion], iod: float) -> np.ndarray:
+    """(R, 2) the AU flow's mean per region in IOD, REGION_NAMES order."""
+    by_name = {r.name: r for r in regions}
+    return np.array([[by_name[n].dx / iod, by_name[n].dy / iod] for n in REGION_NAMES])
+
+
+def own_regions(au: str) -> np.ndarray:
+    return np.array([n.startswith(AU_REGIONS[au]) for n in REGION_NAMES])
+
+
+def au_features(a: AUEvidence, motion: ClipMotion, covariates: Covariates, reliable: bool) -> np.ndarray:
+    """One AU's inputs: the rule (passed, strength, pull, strength on a reliable clip), the clip's quality and
+    ordinary motion (deft.confidence), its own regions' motion and motion over noise, the clip-wide summaries,
+    and every region's up, outward and over-noise motion."""
+    s, p = strength_terms(a)
+    own = own_regions(a.au)
+    return np.concatenate([
+        [float(bool(a.evidence)), s, p, s * reliable], covariates.terms(reliable), list(covariates.ordinary().values()),
+        motion.up[own], motion.out[own], motion.snr[own], motion.up_snr[own], motion.out_snr[own], motion.overall,
+        motion.up, motion.out, motion.snr,
+    ])
+
+
+@dataclass
+class AUModel:
+    """Per AU: standardisation (`mean`, `scale`), `weights` and `bias` of a logistic score, averaged with the
+    calibrated confidence at `calibration_share`; `threshold[au]`: the confidence from which the AU is reported."""
+
+    mean: dict[str, list[float]]
+    scale: dict[str, list[float]]
+    weights: dict[str, list[float]]
+    bias: dict[str, float]
+    threshold: dict[str, float] = field(default_factory=dict)
+    calibration_share: float = 0.5
+    fitted_on: str = ""
+    model: str = MODEL
+
+    def knows(self, au: str) -> bool:
+        return au in self.weights
+
+    def probability(self, au: str, x: np.ndarray) -> float:
+        """The logistic score alone."""
+        z = self.bias[au] + float((x - np.asarray(self.mean[au])) / np.asarray(self.scale[au]) @ np.asarray(self.weights[au]))
+        return float(1.0 / (1.0 + np.exp(-np.clip(z, -60.0, 60.0))))
+
+    def confidence(self, au: str, x: np.ndarray, calibrated: float) -> float:
+        """The reported confidence: the score averaged with deft.confidence's `calibrated` one."""
+        return self.calibration_share * calibrated + (1.0 - self.calibration_share) * self.probability(au, x)
+
+    def save(self, path: str | Path = MODEL_FILE) -> None:
+        Path(path).write_text(json.dumps(asdict(self)) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path = MODEL_FILE) -> AUModel:
+        try:
+            d = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as err:
+            raise ConfigError(f"{path}: cannot read the AU model ({err}); reinstall deft or refit it with "
+                              "python benchmarks/calibrate_aus.py") from err
+        if d.get("model") != MODEL:
+            raise ConfigError(f"{path}: an AU model of another kind ({d.get('model')!r}); this deft reads {MODEL!r}: "
+                              "refit it with python benchmarks/calibrate_aus.py")
+        return cls(**d)
+
+
+@lru_cache(maxsize=1)
+def shipped_model() -> AUModel:
+    return AUModel.load(MODEL_FILE)
+
+
+def score_aus(aus: list[AUEvidence], motion: ClipMotion, covariates: Covariates, reliable: bool,
+              model: AUModel | None = None) -> list[AUEvidence]:
+    """Each calibrated AU's (deft.confidence.calibrate) confidence and threshold from the learned model (the rule's
+    own stays `rule_confidence`); an AU the model was not fitted on keeps what it had."""
+    model = model or shipped_model()
+    out = []
+    for a in aus:
+        if not model.knows(a.au):
+            out.append(a)
+            continue
+        p = model.confidence(a.au, au_features(a, motion, covariates, reliable), a.confidence)
+        out.append(replace(a, confidence=p, rule_confidence=a.rule_score, threshold=model.threshold.get(a.au, 0.5)))
+    return out
