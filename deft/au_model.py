@@ -21,8 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from deft.aus import MOTION_THRESHOLD_IOD, AUEvidence
-from deft.confidence import Covariates, strength_terms
-from deft.errors import ConfigError
+from deft.confidence import Covariates, read_fitted, strength_terms
 from deft.motion.regions import REGION_NAMES, RegionMotion
 
 MODEL_FILE = Path(__file__).with_name("au_model.json")
@@ -137,15 +136,7 @@ class AUModel:
 
     @classmethod
     def load(cls, path: str | Path = MODEL_FILE) -> AUModel:
-        try:
-            d = json.loads(Path(path).read_text())
-        except (OSError, ValueError) as err:
-            raise ConfigError(f"{path}: cannot read the AU model ({err}); reinstall deft or refit it with "
-                              "python benchmarks/calibrate_aus.py") from err
-        if d.get("model") != MODEL:
-            raise ConfigError(f"{path}: an AU model of another kind ({d.get('model')!r}); this deft reads {MODEL!r}: "
-                              "refit it with python benchmarks/calibrate_aus.py")
-        return cls(**d)
+        return cls(**read_fitted(path, MODEL, "model"))
 
 
 @lru_cache(maxsize=1)

@@ -124,15 +124,20 @@ class Calibration:
 
     @classmethod
     def load(cls, path: str | Path = CALIBRATION_FILE) -> Calibration:
-        try:
-            d = json.loads(Path(path).read_text())
-        except (OSError, ValueError) as err:
-            raise ConfigError(f"{path}: cannot read the AU calibration ({err}); reinstall deft or refit it with "
-                              "python benchmarks/calibrate_aus.py") from err
-        if d.get("model") != MODEL:
-            raise ConfigError(f"{path}: a calibration of another model ({d.get('model')!r}); this deft reads {MODEL!r}: "
-                              "refit it with python benchmarks/calibrate_aus.py")
-        return cls(**d)
+        return cls(**read_fitted(path, MODEL, "calibration"))
+
+
+def read_fitted(path: str | Path, model: str, what: str) -> dict:
+    """A fitted file's fields (JSON), refused with a ConfigError if unreadable or of another `model`."""
+    try:
+        d = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"{path}: cannot read the AU {what} ({err}); reinstall deft or refit it with "
+                          "python benchmarks/calibrate_aus.py") from err
+    if d.get("model") != model:
+        raise ConfigError(f"{path}: an AU {what} of another model ({d.get('model')!r}); this deft reads {model!r}: "
+                          "refit it with python benchmarks/calibrate_aus.py")
+    return d
 
 
 @lru_cache(maxsize=1)

@@ -85,7 +85,7 @@ def test_model_file_round_trips_and_another_kind_is_refused(tmp_path):
     model.save(tmp_path / "m.json")
     assert AUModel.load(tmp_path / "m.json") == model
     (tmp_path / "other.json").write_text('{"model": "something else"}')
-    with pytest.raises(ConfigError, match="another kind"):
+    with pytest.raises(ConfigError, match="another model"):
         AUModel.load(tmp_path / "other.json")
 
 
