@@ -14,11 +14,20 @@ from deft.instruct.faithful import ClipFacts, caveat, check, claims
 from deft.instruct.world_source import emotion_disagreement
 from deft.instruct.facts import ClipLabels
 from deft.labels import COMPOSITE_LABELS, NONE, UNDETERMINED, said_emotion
+from deft.data.world.events import add_event, still_track
+from deft.data.world.identity import load_identity
+from deft.data.world.render import render_face
+from deft.data.world.track import Camera
+from deft.long.intervals import analyse_intervals, in_source_frames
+from deft.long.overlay import _label
 from deft.long.report import _interval_line
+from deft.long.series import FaceSeries
+from deft.long.spotting import Interval
 from deft.analyze import analyze_frames
 from deft.motion.phases import smooth_curve
 from deft.motion.regions import REGIONS, region_geometry
 from deft.motion.register import landmark_depth
+from deft.ordinary.result import Ordinary, OrdinaryEvent
 from deft.plot import curve_title, draw_analysis, regions_on_crop
 from tests.conftest import as_video
 
@@ -162,3 +171,31 @@ def test_the_plot_legend_leaves_the_curve_alone(happy_clip):
         assert list(x) == [apex] and y[0] == pytest.approx(smooth_curve(np.asarray(result.phases.curve))[apex])
     finally:
         plt.close(fig)
+
+
+def test_clip_warnings_name_the_source_videos_frames():
+    text = Ordinary([OrdinaryEvent("wink", 0, 0, 1, ("AU46",), "right", 0.2, "a turn")]).warnings()[0]
+    assert "frames 0-1" in text
+    said = in_source_frames(text + "; face lost on 2 of 15 frames (first: frame 3)", list(range(382, 397)))
+    assert "frames 382-383" in said and "lost on 2 of 15 frames (first: frame 385)" in said
+
+
+def test_a_long_interval_says_its_blink_and_whether_to_trust_it():
+    """A blink spotted as a "micro" interval: its line names the blink, in the source video's frames."""
+    track = still_track(40)
+    add_event(track, "blink", 14, 6, np.random.default_rng(0), 30.0)
+    rendered = render_face(load_identity("hopper"), track, Camera(width=256, height=256, iod_px=60.0))
+    first = 100  # the video's frame numbers: the clip's frame 0 is source frame 100
+    series = FaceSeries(0, np.arange(first, first + 40), rendered.landmarks, np.zeros((40, 3)), np.full(40, 60.0),
+                        np.ones(40), np.zeros((40, 18, 2)), 6)
+    seen = []
+    iv = analyse_intervals(enumerate(rendered.frames, start=first), [series], {0: [Interval(112, 116, 122, "micro", 2)]},
+                           30.0, first + 40, (256, 256), extra=lambda a: seen.append(a.warnings) or {})[0][0]
+    assert iv["aus"] == [] and {"reliable", "reliable_reason", "inconclusive", "ordinary"} <= set(iv)
+    blinks = [e for e in iv["ordinary"] if e["kind"] == "blink"]
+    assert blinks and all(first + 5 <= e["onset"] <= e["offset"] <= first + 26 for e in blinks)
+    assert seen == [iv["warnings"]]  # the explanation reads the same frames
+    line = _interval_line(iv, 30.0)
+    assert f"ordinary motion: blink AU45 {blinks[0]['onset']}-" in line
+    assert "not reliable: too dark" in _interval_line({**iv, "reliable": False, "reliable_reason": "too dark"}, 30.0)
+    assert _label(0, [{**iv, "reliable": False}], 114).endswith("(not reliable)")

@@ -7,6 +7,7 @@ so only the open intervals' crops are ever held.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -51,11 +52,36 @@ def face_box(series: FaceSeries, first: int, last: int, size: tuple[int, int]) -
     return box, max(1.0, MIN_IOD_PX / max(iod, 1.0))
 
 
+_FRAMES = re.compile(r"\b(frames?) (\d+)(?:-(\d+))?\b")  # "frame 3", "frames 0-1" in a clip's warnings
+
+
+def in_source_frames(text: str, indices: list[int]) -> str:
+    """A clip warning with its frame numbers (the interval clip's, counted from 0) as the source video's."""
+    def at(k: str) -> str:
+        return str(indices[int(k)]) if int(k) < len(indices) else k
+
+    return _FRAMES.sub(lambda m: f"{m[1]} {at(m[2])}" + (f"-{at(m[3])}" if m[3] else ""), text)
+
+
+def ordinary_events(analysis: Analysis) -> list[dict]:
+    """The clip's ordinary motion (blinks, winks, speech, ...; `unsure` where not stated), in source frames."""
+    if analysis.ordinary is None:
+        return []
+    idx = analysis.frame_indices
+    source = lambda k: idx[k] if k < len(idx) else k  # noqa: E731
+    return [{**e.to_dict(), "onset": source(e.onset), "apex": source(e.apex), "offset": source(e.offset)}
+            for e in analysis.ordinary.events]
+
+
 def interval_dict(interval: Interval, fps: float, analysis: Analysis | None = None, error: str | None = None) -> dict:
-    """The issue's interval object: frames, times, kind, then the clip analysis's AUs and emotion."""
+    """The issue's interval object: frames, times, kind, then the clip analysis's AUs, emotion, ordinary motion,
+    whether it can be trusted (`reliable`, `inconclusive`) and its warnings, frames the source video's."""
     d = {**interval.to_dict(), "time_s": [round(interval.onset / fps, 3), round(interval.offset / fps, 3)]}
     if analysis is not None:
         d.update(aus=[a.to_dict() for a in analysis.aus], emotion=analysis.emotion.to_dict(),
+                 ordinary=ordinary_events(analysis), reliable=analysis.reliable,
+                 reliable_reason=analysis.reliable_reason,
+                 **(analysis.sensitivity.to_dict() if analysis.sensitivity is not None else {}),
                  warnings=analysis.warnings)
     if error is not None:
         d["error"] = error
@@ -76,6 +102,8 @@ def _analyse(clip: _Open, fps: float, source: str, config: AnalyzeConfig,
         video = Video(frames, fps, f"{source}#face{clip.face_id}:{iv.onset}-{iv.offset}", "long",
                       (frames.shape[2], frames.shape[1]), list(idx))
         analysis = analyze_frames(video, config, (onset, apex, offset))
+        # the JSON, the explanation and the demo read these beside the interval's source frames
+        analysis.warnings = [in_source_frames(w, analysis.frame_indices) for w in analysis.warnings]
         return {**interval_dict(iv, fps, analysis), **(extra(analysis) if extra else {})}
     except DeftError as err:
         return interval_dict(iv, fps, error=str(err))

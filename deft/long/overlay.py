@@ -35,7 +35,8 @@ def _label(face_id: int, intervals: list[dict], index: int) -> str:
         return f"face {face_id}"
     aus = " ".join(a["au"] for a in now.get("aus", []))
     emotion = said_emotion(now.get("emotion"))
-    return " ".join(filter(None, (f"face {face_id}:", now["kind"], aus, emotion)))
+    doubt = "(not reliable)" if now.get("reliable") is False else ""
+    return " ".join(filter(None, (f"face {face_id}:", now["kind"], aus, emotion, doubt)))
 
 
 def _draw(rgb: np.ndarray, analysis: LongAnalysis, index: int, scale: float) -> None:

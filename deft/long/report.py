@@ -11,7 +11,17 @@ def _interval_line(iv: dict, fps: float) -> str:
     if "error" in iv:
         return f"  {span:<42}{iv['kind']:<7}not analysed: {iv['error']}"
     aus = " ".join(a["au"] for a in iv.get("aus", [])) or "no AU"
-    return f"  {span:<42}{iv['kind']:<7}{aus:<22}{said_emotion(iv.get('emotion'))}"
+    return f"  {span:<42}{iv['kind']:<7}{aus:<22}{said_emotion(iv.get('emotion'))}" + "".join(
+        f"; {note}" for note in interval_notes(iv))
+
+
+def interval_notes(iv: dict) -> list[str]:
+    """What else a reader of an interval's line must know: the ordinary motion the clip analysis found in it
+    (a spotted "micro" may be a blink) and why its reading cannot be trusted."""
+    ordinary = [f"{e['kind']} {'+'.join(e['aus'])} {e['onset']}-{e['offset']}" + (" (unsure)" if e["unsure"] else "")
+                for e in iv.get("ordinary", [])]
+    return ([f"ordinary motion: {', '.join(ordinary)}"] if ordinary else []) + (
+        [f"not reliable: {iv['reliable_reason']}"] if iv.get("reliable") is False else [])
 
 
 def format_long(result: LongAnalysis) -> str:
