@@ -118,6 +118,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
             result = _analyze_long(clips[0], args, limits)
             print(json.dumps(result.to_dict()) if args.json else format_long(result))
+            for option, value in (("--plot", args.plot), ("--phases", args.phases)):
+                if value:  # not drawn / not used: said, so no one waits for what a long video does not make
+                    print(f"deft: {option} is for a short clip; a long video's intervals are spotted and drawn by "
+                          "--overlay OUT.mp4 (each interval's plot: deft demo)", file=sys.stderr)
             return 0
         result = analyze(clips[0], config, phases)
         print(json.dumps(result.to_dict()) if args.json else format_table(result))

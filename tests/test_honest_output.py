@@ -199,3 +199,11 @@ def test_a_long_interval_says_its_blink_and_whether_to_trust_it():
     assert f"ordinary motion: blink AU45 {blinks[0]['onset']}-" in line
     assert "not reliable: too dark" in _interval_line({**iv, "reliable": False, "reliable_reason": "too dark"}, 30.0)
     assert _label(0, [{**iv, "reliable": False}], 114).endswith("(not reliable)")
+
+
+def test_a_long_video_says_it_draws_no_plot(happy_mp4, tmp_path, capsys):
+    from deft.cli import main
+
+    png = tmp_path / "apex.png"
+    assert main(["analyze", happy_mp4, "--face", "all", "--plot", str(png)]) == 0  # --face all: the long path
+    assert not png.exists() and "--plot is for a short clip" in capsys.readouterr().err
