@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from deft.au_model import clip_motion, region_motion_iod, score_aus
+from deft.au_model import measured_motion, motion_features, region_motion_iod, score_aus, shipped_model
 from deft.aus import AUEvidence, detect_aus, distrust, motion_threshold
 from deft.confidence import calibrate, clip_covariates
 from deft.detection_limit import Sensitivity, sensitivity
@@ -178,19 +178,21 @@ def analyze_frames(
         reliable, reason = judge(quality, covariates)
         parallax = 0.0 if reg is None else float(np.nan_to_num(reg.parallax_iod(ph.apex)))
         all_aus = detect_aus(regions, face.iod, parallax)
+        measured = None  # the motion the learned score read (deft.au_model), which the detection limits replay
         if config.calibrated:
             all_aus = calibrate(all_aus, covariates, reliable)
             if config.learned and ph.vectors is not None:
                 phases_ref = (ph.onset, ph.apex, ph.offset, reference)
-                motion = clip_motion(region_motion_iod(regions, face.iod), ph.vectors, phases_ref)
-                all_aus = score_aus(all_aus, motion, covariates, reliable)
+                measured = measured_motion(region_motion_iod(regions, face.iod), ph.vectors, phases_ref)
+                all_aus = score_aus(all_aus, motion_features(measured), covariates, reliable)
         registered = reg is None or trusted(reg, ph.apex)
         if not registered:
             all_aus = distrust(all_aus)
         expression_aus = set_aside(ordinary, all_aus, (reference, ph.apex, ph.offset))  # speech/blinks explain the rest
         fired = sorted((a for a in expression_aus if a.fired), key=lambda a: -a.strength_iod)
         emotion = classify_emotion(expression_aus, supporting_aus(ordinary, ph.onset, ph.offset))
-        limits = (sensitivity(covariates, reliable, {a.au for a in fired}, motion_threshold(parallax), registered)
+        limits = (sensitivity(covariates, reliable, {a.au for a in fired}, motion_threshold(parallax), registered,
+                              motion=measured, model=None if measured is None else shipped_model())
                   if config.calibrated else None)
         if limits is not None and limits.inconclusive:
             emotion = undetermined(emotion)

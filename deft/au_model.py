@@ -14,7 +14,7 @@ model decides how likely that motion was the muscle.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -52,19 +52,31 @@ class ClipMotion:
     out_snr: np.ndarray
     overall: np.ndarray
 
+    def rows(self, start: int, stop: int) -> ClipMotion:
+        """Cases start..stop of a batch (motion_features of stacked motion)."""
+        return ClipMotion(*(getattr(self, f.name)[start:stop] for f in fields(self)))
+
 
 def _slog(x: np.ndarray, unit: float = 1.0) -> np.ndarray:
     return np.sign(x) * np.log1p(np.abs(x) / unit)
 
 
-def clip_motion(motion_iod: np.ndarray, vectors: np.ndarray, phases: tuple[int, int, int, int]) -> ClipMotion:
+@dataclass(frozen=True)
+class MeasuredMotion:
+    """What the features are made of, per region (REGION_NAMES order, IOD): the AU flow's mean (`flow`, image dx,
+    dy), the phases' region motion at the apex vs the flow's reference (`apex`, image dx, dy) and its `noise`."""
+
+    flow: np.ndarray
+    apex: np.ndarray
+    noise: np.ndarray
+
+
+def measured_motion(motion_iod: np.ndarray, vectors: np.ndarray, phases: tuple[int, int, int, int]) -> MeasuredMotion:
     """`motion_iod` (R, 2): the AU flow's mean per region (image dx, dy, IOD); `vectors` (T, R, 2): the regions'
     motion vs frame 0 behind the phases' curve (Phases.vectors); `phases`: onset, apex, offset and the flow's
     reference frame. Noise: the RMS of each region's motion vs the reference over the frames outside
     onset..offset (widened by QUIET_MARGIN; every frame if too few are left)."""
     onset, apex, offset, reference = phases
-    up, out = -motion_iod[:, 1], motion_iod[:, 0] * _OUTWARD
-    size = np.hypot(motion_iod[:, 0], motion_iod[:, 1])
     d = np.asarray(vectors, float) - np.asarray(vectors, float)[reference]
     quiet = np.ones(len(d), bool)
     quiet[max(0, onset - QUIET_MARGIN):offset + QUIET_MARGIN + 1] = False
@@ -74,12 +86,26 @@ def clip_motion(motion_iod: np.ndarray, vectors: np.ndarray, phases: tuple[int, 
     if quiet.sum() < 2:
         quiet[:] = True
     noise = np.sqrt(np.mean(np.sum(d[quiet] ** 2, axis=-1), axis=0)) + NOISE_FLOOR_IOD
-    snr = np.hypot(d[apex, :, 0], d[apex, :, 1]) / noise
+    return MeasuredMotion(np.asarray(motion_iod, float), d[apex], noise)
+
+
+def motion_features(m: MeasuredMotion) -> ClipMotion:
+    """The features of `m`; `flow` and `apex` may carry leading batch axes (..., R, 2): every field gets them."""
+    flow, apex, noise = m.flow, m.apex, m.noise
+    up, out = -flow[..., 1], flow[..., 0] * _OUTWARD
+    size = np.hypot(flow[..., 0], flow[..., 1])
+    snr = np.hypot(apex[..., 0], apex[..., 1]) / noise
     t = MOTION_THRESHOLD_IOD
-    overall = np.array([np.log1p(np.median(size) / t), np.log1p(np.percentile(size, 10) / t), np.log1p(np.median(snr)),
-                        np.log1p(np.percentile(snr, 10)), np.log1p(np.median(noise) / t)])
-    return ClipMotion(_slog(up, t), _slog(out, t), np.log1p(snr), _slog(-d[apex, :, 1] / noise),
-                      _slog(d[apex, :, 0] * _OUTWARD / noise), overall)
+    overall = np.stack([np.log1p(np.median(size, -1) / t), np.log1p(np.percentile(size, 10, -1) / t),
+                        np.log1p(np.median(snr, -1)), np.log1p(np.percentile(snr, 10, -1)),
+                        np.broadcast_to(np.log1p(np.median(noise) / t), size.shape[:-1])], -1)
+    return ClipMotion(_slog(up, t), _slog(out, t), np.log1p(snr), _slog(-apex[..., 1] / noise),
+                      _slog(apex[..., 0] * _OUTWARD / noise), overall)
+
+
+def clip_motion(motion_iod: np.ndarray, vectors: np.ndarray, phases: tuple[int, int, int, int]) -> ClipMotion:
+    """The features of one clip's motion (measured_motion's arguments)."""
+    return motion_features(measured_motion(motion_iod, vectors, phases))
 
 
 def region_motion_iod(regions: list[RegionMotion], iod: float) -> np.ndarray:
@@ -97,12 +123,62 @@ def au_features(a: AUEvidence, motion: ClipMotion, covariates: Covariates, relia
     ordinary motion (deft.confidence), its own regions' motion and motion over noise, the clip-wide summaries,
     and every region's up, outward and over-noise motion."""
     s, p = strength_terms(a)
-    own = own_regions(a.au)
-    return np.concatenate([
-        [float(bool(a.evidence)), s, p, s * reliable], covariates.terms(reliable), list(covariates.ordinary().values()),
-        motion.up[own], motion.out[own], motion.snr[own], motion.up_snr[own], motion.out_snr[own], motion.overall,
-        motion.up, motion.out, motion.snr,
-    ])
+    return feature_rows(a.au, np.array([float(bool(a.evidence))]), np.array([s]), np.array([p]), motion, covariates,
+                        reliable)[0]
+
+
+def feature_rows(au: str, passed: np.ndarray, s: np.ndarray, p: np.ndarray, motion: ClipMotion,
+                 covariates: Covariates, reliable: bool) -> np.ndarray:
+    """au_features of G cases at once (G, F): `passed`, `s`, `p` (G,) and `motion` with one row or G rows."""
+    own, g = own_regions(au), len(s)
+    rows = [np.column_stack([passed, s, p, s * reliable]),
+            np.concatenate([covariates.terms(reliable), list(covariates.ordinary().values())])[None]]
+    rows += [np.atleast_2d(v)[:, own] for v in (motion.up, motion.out, motion.snr, motion.up_snr, motion.out_snr)]
+    rows += [np.atleast_2d(v) for v in (motion.overall, motion.up, motion.out, motion.snr)]
+    out = np.empty((g, sum(r.shape[1] for r in rows)))
+    col = 0
+    for r in rows:
+        out[:, col:col + r.shape[1]] = r
+        col += r.shape[1]
+    return out
+
+
+# A muscle's pull in its rule's own regions (deft.aus): (up, outward) weights whose dot product with a region's
+# motion is the rule's strength. The rule's other regions (AU4's glabella, AU6's lower lid, AU17's lower lip,
+# AU25's upper lip) are only its test, not its pull.
+PULL: dict[str, tuple[str, tuple[float, float]]] = {
+    "AU1": ("inner_brow", (1.0, 0.0)), "AU2": ("outer_brow", (1.0, 0.0)), "AU4": ("inner_brow", (0.0, -2.0)),
+    "AU6": ("cheek", (1.0, 0.0)), "AU7": ("lower_eyelid", (1.0, 0.0)), "AU9": ("nose_wing", (1.0, 0.0)),
+    "AU10": ("upper_lip", (1.0, 0.0)), "AU12": ("mouth_corner", (0.6, 0.8)), "AU14": ("mouth_corner", (0.0, 1.0)),
+    "AU15": ("mouth_corner", (-1.0, 0.2)), "AU17": ("chin", (1.0, 0.0)), "AU25": ("lower_lip", (-1.0, 0.0)),
+}
+
+
+@lru_cache(maxsize=None)
+def _pull(au: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pulled regions' indices, their pull in image dx, dy and that pull over its squared length."""
+    prefix, (wu, wo) = PULL[au]
+    rows = np.flatnonzero([n.startswith(prefix) for n in REGION_NAMES])
+    w = np.stack([wo * _OUTWARD[rows], np.full(len(rows), -wu)], -1)
+    return rows, w, w / np.sum(w ** 2, -1, keepdims=True)
+
+
+def _pulled(motion: np.ndarray, au: str, x: np.ndarray) -> np.ndarray:
+    """(G, R, 2) image motion: `motion` (R, 2) with the pulled regions' component along the pull set so that the
+    rule reads strength x (G,); the part across the pull and every other region as measured."""
+    rows, w, unit = _pull(au)
+    out = np.repeat(np.asarray(motion, float)[None], len(x), 0)
+    along = np.sum(motion[rows] * w, -1)  # what the rule reads now
+    out[:, rows] += (x[:, None] - along)[..., None] * unit
+    return out
+
+
+def moved_alone(m: MeasuredMotion, au: str, x: np.ndarray) -> MeasuredMotion:
+    """This clip's motion had `au`'s muscle moved alone by each strength x (IOD, (G,)): its pulled regions' flow
+    and apex motion read x along the pull (across it as measured), every other region as measured, the noise as
+    measured (so their motion over noise is that motion over it). motion_features gives its features (the
+    clip-wide summaries follow from the regions)."""
+    return MeasuredMotion(_pulled(m.flow, au, x), _pulled(m.apex, au, x), m.noise)
 
 
 @dataclass
@@ -123,12 +199,14 @@ class AUModel:
         return au in self.weights
 
     def probability(self, au: str, x: np.ndarray) -> float:
-        """The logistic score alone."""
-        z = self.bias[au] + float((x - np.asarray(self.mean[au])) / np.asarray(self.scale[au]) @ np.asarray(self.weights[au]))
-        return float(1.0 / (1.0 + np.exp(-np.clip(z, -60.0, 60.0))))
+        """The logistic score alone (an array for feature rows (G, F))."""
+        z = self.bias[au] + (x - np.asarray(self.mean[au])) / np.asarray(self.scale[au]) @ np.asarray(self.weights[au])
+        p = 1.0 / (1.0 + np.exp(-np.clip(z, -60.0, 60.0)))
+        return float(p) if np.ndim(p) == 0 else p
 
     def confidence(self, au: str, x: np.ndarray, calibrated: float) -> float:
-        """The reported confidence: the score averaged with deft.confidence's `calibrated` one."""
+        """The reported confidence: the score averaged with deft.confidence's `calibrated` one (row-wise for
+        feature rows)."""
         return self.calibration_share * calibrated + (1.0 - self.calibration_share) * self.probability(au, x)
 
     def save(self, path: str | Path = MODEL_FILE) -> None:

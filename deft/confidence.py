@@ -117,6 +117,8 @@ class Calibration:
              + max(self.reliable_slope, 0.0) * s * reliable
              + sum(self.ordinary[k].get(au, 0.0) * v for k, v in covariates.ordinary().items())
              + float(q @ np.array([self.quality[n] + self.quality_passed[n] * fired for n in QUALITY_TERMS])))
+        if np.ndim(z):  # strengths (s, p) given as arrays: one confidence each
+            return 1.0 / (1.0 + np.exp(-np.clip(z, -60.0, 60.0)))
         return 1.0 / (1.0 + exp(-max(-60.0, min(60.0, z))))
 
     def save(self, path: str | Path = CALIBRATION_FILE) -> None:

@@ -1,12 +1,18 @@
 """The least motion each AU would need to be reported in one clip, and whether "no AU" can be trusted.
 
-The calibrated confidence (deft.confidence) grows with a rule's strength and falls with the clip's quality
-(head motion left over, face size, sharpness, speech, ...). Solved for the AU's decision threshold, with the
-rule's test passed and its pull equal to its strength (one muscle moving alone), it gives the least motion
-(IOD) the clip would have let deft report; the rule's own threshold (raised by a head turn's parallax) is a
-floor under it. Where the expression AUs' limits lie above what a micro-expression moves, or the clip is
-unreliable (deft.reliability), finding no AU does not mean there was none: the clip is inconclusive. The limit
-is in measured motion: where the flow itself under-reads (heavy compression, tiny faces) more is needed.
+The hypothetical: on THIS clip, one muscle moves alone by x IOD. Its rule's test passes with strength = pull
+= x; its pulled regions (deft.au_model.PULL) move so that the rule reads x along the muscle's pull in both the
+AU flow and the phases' apex motion (across the pull, and every other region, as measured), so their motion
+over noise is that motion over the clip's measured noise; the clip's quality, ordinary motion and every other
+feature stay as measured. The limit is the least x at which deft's reported decision holds: the calibrated
+confidence (deft.confidence) averaged with the learned score (deft.au_model) reaching the learned threshold,
+or the calibration alone where deft analyzes without the learned score. The learned score need not grow with
+x (some weights are negative), so the limit is the least x from which the decision holds at every larger
+point of a geometric search grid, refined between that point and the one below. The rule's own threshold
+(raised by a head turn's parallax) is a floor under it; an untrusted registration reports nothing (inf).
+Where the expression AUs' limits lie above what a micro-expression moves, or the clip is unreliable
+(deft.reliability), finding no AU does not mean there was none: the clip is inconclusive. The limit is in
+measured motion: where the flow itself under-reads (heavy compression, tiny faces) more is needed.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from math import inf, isfinite
 
 import numpy as np
 
+from deft.au_model import AUModel, MeasuredMotion, feature_rows, motion_features, moved_alone
 from deft.aus import MOTION_THRESHOLD_IOD
 from deft.confidence import Calibration, Covariates, shipped_calibration
 from deft.labels import DETECTED_AUS, ORDINARY_AUS
@@ -29,6 +36,8 @@ MEASURED_SHARE = 0.65
 INCONCLUSIVE_IOD = float(np.mean(MICRO_IOD)) * MEASURED_SHARE
 EXPRESSION_AUS = tuple(au for au in DETECTED_AUS if au not in ORDINARY_AUS)
 SEARCH_MAX_IOD = 0.5  # half the eyes' distance: beyond it no face muscle moves, the limit is "never"
+SEARCH_MIN_IOD = MOTION_THRESHOLD_IOD / 50  # where no rule threshold is given as a floor
+GRID, REFINE = 48, 24  # geometric search points (about 10 % apart from the rule threshold), then linear ones
 
 
 @dataclass(frozen=True)
@@ -48,28 +57,64 @@ class Sensitivity:
                 "inconclusive": self.inconclusive, "inconclusive_reason": self.reason}
 
 
-def au_limit(calibration: Calibration, au: str, covariates: Covariates, reliable: bool, floor_iod: float) -> float:
-    """The least strength (IOD) at which `au` reaches its decision threshold on this clip (inf: none does)."""
-    threshold = calibration.threshold.get(au, 0.5)
-    reached = lambda x: calibration.confidence(au, *(2 * [np.log1p(x / MOTION_THRESHOLD_IOD)]), True,  # noqa: E731
-                                               covariates, reliable) >= threshold
-    if not reached(SEARCH_MAX_IOD):
-        return inf
-    lo, hi = 0.0, SEARCH_MAX_IOD  # the confidence never falls as the strength grows (fitted slopes >= 0)
-    for _ in range(40):
-        mid = (lo + hi) / 2
-        lo, hi = (lo, mid) if reached(mid) else (mid, hi)
-    return max(hi, floor_iod)
+def reported(calibration: Calibration, xs: dict[str, np.ndarray], covariates: Covariates, reliable: bool,
+             model: AUModel | None = None, motion: MeasuredMotion | None = None) -> dict[str, np.ndarray]:
+    """Per AU and strength x (IOD) in `xs`: whether deft would report the AU had its muscle moved alone by x (the
+    module's hypothetical); the learned score joins where `model` and `motion` are given and the model knows the
+    AU. Every AU's hypothetical clips are featurised in one batch (a few ms per clip)."""
+    out = {au: calibration.confidence(au, np.log1p(x / MOTION_THRESHOLD_IOD), np.log1p(x / MOTION_THRESHOLD_IOD),
+                                      True, covariates, reliable) for au, x in xs.items()}
+    learned = [au for au in xs if model is not None and motion is not None and model.knows(au)]
+    if learned:
+        moved = [moved_alone(motion, au, xs[au]) for au in learned]
+        batch = motion_features(MeasuredMotion(np.concatenate([m.flow for m in moved]),
+                                               np.concatenate([m.apex for m in moved]), motion.noise))
+        start = 0
+        for au in learned:
+            x, s = xs[au], np.log1p(xs[au] / MOTION_THRESHOLD_IOD)
+            rows = feature_rows(au, np.ones(len(x)), s, s, batch.rows(start, start + len(x)), covariates, reliable)
+            out[au] = model.confidence(au, rows, out[au])
+            start += len(x)
+    return {au: c >= (model.threshold.get(au, 0.5) if au in learned else calibration.threshold.get(au, 0.5))
+            for au, c in out.items()}
+
+
+def _stays(ok: np.ndarray) -> int:
+    """The first index from which every entry of `ok` holds (len(ok) if the last does not)."""
+    return len(ok) - int(np.argmin(ok[::-1])) if not ok.all() else 0
+
+
+def au_limits(calibration: Calibration, aus: list[str], covariates: Covariates, reliable: bool, floor_iod: float,
+              model: AUModel | None = None, motion: MeasuredMotion | None = None) -> dict[str, float]:
+    """Per AU the least strength (IOD, from `floor_iod` up) from which it is reported on this clip (inf: none is)."""
+    grid = np.geomspace(max(floor_iod, SEARCH_MIN_IOD), SEARCH_MAX_IOD, GRID)
+    first = {au: _stays(ok) for au, ok in reported(calibration, {au: grid for au in aus}, covariates, reliable,
+                                                    model, motion).items()}
+    limits = {au: (inf if i == len(grid) else max(float(grid[0]), floor_iod)) for au, i in first.items()}
+    fine = {au: np.linspace(grid[i - 1], grid[i], REFINE + 1)[1:] for au, i in first.items() if 0 < i < len(grid)}
+    for au, ok in reported(calibration, fine, covariates, reliable, model, motion).items():
+        limits[au] = float(fine[au][_stays(ok)])
+    return limits
+
+
+def au_limit(calibration: Calibration, au: str, covariates: Covariates, reliable: bool, floor_iod: float,
+             model: AUModel | None = None, motion: MeasuredMotion | None = None) -> float:
+    """One AU's au_limits."""
+    return au_limits(calibration, [au], covariates, reliable, floor_iod, model, motion)[au]
 
 
 def sensitivity(covariates: Covariates, reliable: bool, fired: set[str], rule_threshold_iod: float = MOTION_THRESHOLD_IOD,
-                trusted: bool = True, calibration: Calibration | None = None) -> Sensitivity:
+                trusted: bool = True, calibration: Calibration | None = None, motion: MeasuredMotion | None = None,
+                model: AUModel | None = None) -> Sensitivity:
     """Every calibrated AU's detection limit on this clip, and `inconclusive` when no expression AU fired
-    (`fired`) where a typical micro-expression would not have been reported or the clip is not `reliable`. `trusted`: False where the
-    registration at the apex is not, so no AU could have been reported at all."""
+    (`fired`) where a typical micro-expression would not have been reported or the clip is not `reliable`.
+    `trusted`: False where the registration at the apex is not, so no AU could have been reported at all.
+    `motion` and `model`: the clip's measured region motion and the learned score deft reported with (None:
+    it reported with the calibration alone)."""
     calibration = calibration or shipped_calibration()
-    limits = {au: (au_limit(calibration, au, covariates, reliable, rule_threshold_iod) if trusted else inf)
-              for au in DETECTED_AUS if calibration.knows(au)}
+    known = [au for au in DETECTED_AUS if calibration.knows(au)]
+    limits = (au_limits(calibration, known, covariates, reliable, rule_threshold_iod, model, motion) if trusted
+              else dict.fromkeys(known, inf))
     result = Sensitivity(limits)
     median = result.median_limit()
     if set(fired) & set(EXPRESSION_AUS) or (reliable and median <= INCONCLUSIVE_IOD):

@@ -2,11 +2,15 @@
 
 from math import inf, isfinite, log1p
 
+import numpy as np
 import pytest
 
-from deft.aus import MOTION_THRESHOLD_IOD
-from deft.confidence import Covariates, shipped_calibration
-from deft.detection_limit import EXPRESSION_AUS, INCONCLUSIVE_IOD, au_limit, sensitivity
+from deft.au_model import AU_REGIONS, measured_motion, motion_features, moved_alone, score_aus, shipped_model
+from deft.aus import MOTION_THRESHOLD_IOD, AUEvidence
+from deft.confidence import Covariates, calibrate, shipped_calibration
+from deft.detection_limit import EXPRESSION_AUS, INCONCLUSIVE_IOD, _stays, au_limit, sensitivity
+from deft.labels import AU_NAMES
+from deft.motion.regions import REGION_NAMES
 from deft.instruct.faithful import ClipFacts, caveat
 
 GOOD = Covariates(iod_px=70.0, pose_change_deg=1.0, sharpness=300.0, background_iod=0.001, jitter_iod=0.003)
@@ -55,3 +59,67 @@ def test_the_explanation_says_it_cannot_tell_instead_of_nothing_moved():
     assert note.startswith("deft cannot tell whether there was an expression") and "Nothing moved" not in note
     analysis.update(sensitivity(GOOD, True, set()).to_dict())
     assert "no Action Unit fired" in caveat(ClipFacts.from_analysis(analysis))
+
+
+# The limit solves the decision deft reports with the learned score (deft.au_model), not the calibration alone.
+R, T, PHASES = len(REGION_NAMES), 30, (10, 15, 20, 10)  # onset, apex, offset, reference
+
+
+def quiet(seed: int = 1):
+    """A clip's measured motion where nothing moved past the flow's noise."""
+    rng = np.random.default_rng(seed)
+    return measured_motion(0.002 * rng.standard_normal((R, 2)), 0.003 * rng.standard_normal((T, R, 2)), PHASES)
+
+
+def reported_at(au: str, x: float, motion, covariates: Covariates, reliable: bool) -> bool:
+    """What analyze reports had the rule read strength (and pull) x on the clip with the muscle moved alone by x."""
+    rule = AUEvidence(au, AU_NAMES[au], 0.5, x, "both", list(AU_REGIONS[au]), [], x)
+    moved = motion_features(moved_alone(motion, au, np.array([x])))
+    return score_aus(calibrate([rule], covariates, reliable), moved, covariates, reliable)[0].fired
+
+
+MID = Covariates(iod_px=40.0, pose_change_deg=5.0, sharpness=100.0, background_iod=0.004, jitter_iod=0.005,
+                 ordinary_kinds=frozenset({"speech"}))
+
+
+@pytest.mark.parametrize("covariates, reliable", [(GOOD, True), (MID, True), (MID, False)])
+def test_a_strength_at_the_limit_is_reported_and_just_under_it_is_not(covariates, reliable):
+    motion = quiet()
+    limits = sensitivity(covariates, reliable, set(), motion=motion, model=shipped_model()).limits
+    solved = [au for au, v in limits.items() if isfinite(v) and v > MOTION_THRESHOLD_IOD]
+    assert len(solved) >= 6
+    for au in solved:
+        assert reported_at(au, limits[au] * 1.01, motion, covariates, reliable), au
+        assert not reported_at(au, limits[au] * 0.99, motion, covariates, reliable), au
+
+
+def test_the_calibration_alone_misstates_what_deft_reports():
+    """Session 7's limit (the calibration solved alone) and the reported decision disagree on this clip: a
+    muscle moving by the old limit of some AUs is not reported; others would be reported well under theirs."""
+    motion, model = quiet(), shipped_model()
+    old, new = sensitivity(GOOD, True, set()).limits, sensitivity(GOOD, True, set(), motion=motion, model=model).limits
+    over = [au for au in EXPRESSION_AUS if new[au] > 1.5 * old[au]]
+    assert over and any(not reported_at(au, old[au] * 1.01, motion, GOOD, True) for au in over)
+    under = [au for au in EXPRESSION_AUS if isfinite(new[au]) and new[au] < 0.8 * old[au]]
+    assert under and all(reported_at(au, new[au] * 1.01, motion, GOOD, True) for au in under)
+
+
+def test_the_muscle_moved_alone_moves_only_its_pulled_regions_along_its_pull():
+    motion, x = quiet(), np.array([0.02, 0.04])
+    moved = moved_alone(motion, "AU12", x)
+    corners = [i for i, n in enumerate(REGION_NAMES) if n.startswith("mouth_corner")]
+    others = [i for i in range(R) if i not in corners]
+    for measured, hypothetical in ((motion.flow, moved.flow), (motion.apex, moved.apex)):
+        assert np.allclose(hypothetical[:, others], measured[others])
+        for i in corners:
+            outward = -1.0 if REGION_NAMES[i].endswith("_right") else 1.0
+            up, out = -hypothetical[:, i, 1], hypothetical[:, i, 0] * outward
+            assert np.allclose(0.6 * up + 0.8 * out, x)  # the rule's pull reads x (deft.aus, AU12)
+            across = lambda u, o: -0.8 * u + 0.6 * o  # noqa: E731
+            assert np.allclose(across(up, out), across(-measured[i, 1], measured[i, 0] * outward))
+    assert np.array_equal(moved.noise, motion.noise)
+
+
+def test_the_limit_is_where_the_decision_holds_from_there_on():
+    assert _stays(np.array([False, True, False, True, True])) == 3  # a reached point followed by a miss is not it
+    assert _stays(np.array([True, True])) == 0 and _stays(np.array([True, False])) == 2
