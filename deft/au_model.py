@@ -200,9 +200,17 @@ class AUModel:
 
     def probability(self, au: str, x: np.ndarray) -> float:
         """The logistic score alone (an array for feature rows (G, F))."""
-        z = self.bias[au] + (x - np.asarray(self.mean[au])) / np.asarray(self.scale[au]) @ np.asarray(self.weights[au])
+        mean, scale, weights = self._arrays(au)
+        z = self.bias[au] + (x - mean) / scale @ weights
         p = 1.0 / (1.0 + np.exp(-np.clip(z, -60.0, 60.0)))
         return float(p) if np.ndim(p) == 0 else p
+
+    def _arrays(self, au: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`mean`, `scale` and `weights` of `au` as arrays, made once (the limits score hundreds of rows per clip)."""
+        cache = self.__dict__.setdefault("_cache", {})
+        if au not in cache:
+            cache[au] = tuple(np.asarray(v[au], float) for v in (self.mean, self.scale, self.weights))
+        return cache[au]
 
     def confidence(self, au: str, x: np.ndarray, calibrated: float) -> float:
         """The reported confidence: the score averaged with deft.confidence's `calibrated` one (row-wise for
