@@ -155,7 +155,7 @@ def analyze_frames(
         fps = (video.fps or DEFAULT_FPS) / (idx[1] - idx[0] if len(idx) > 1 else 1)  # of the frames kept
         tracked = track_face(video.frames, fps, (face.reference_frame, face.box), config.face.upsample)
         pose = head_pose(tracked.landmarks, (video.frames.shape[2], video.frames.shape[1]))
-        quality = track_quality(tracked, pose)
+        quality = track_quality(tracked, pose, video.upscale)
     with _timed(timings, "ordinary"):
         ordinary = detect_ordinary(video.frames, tracked.landmarks, fps, pose=pose.angles())
     if config.register == "none":
@@ -173,7 +173,8 @@ def analyze_frames(
         gray = np.stack([to_gray(c) for c in face.crops])
     with _timed(timings, "aus"):
         regions = describe_regions(flow, strain, face.landmarks, face.iod)
-        quality = clip_quality(quality, gray, face.landmarks, tracked, (ph.onset, ph.apex, ph.offset), fps)
+        quality = clip_quality(quality, _source_detail(video, reg, gray), face.landmarks, tracked,
+                               (ph.onset, ph.apex, ph.offset), fps)
         covariates = clip_covariates(quality, pose, ph, regions, ordinary.kinds())
         reliable, reason = judge(quality, covariates)
         parallax = 0.0 if reg is None else float(np.nan_to_num(reg.parallax_iod(ph.apex)))
@@ -205,6 +206,16 @@ def analyze_frames(
     )
 
 
+def _source_detail(video: Video, reg: Registration | None, gray: np.ndarray) -> np.ndarray:
+    """The grey crops whose sharpness is the face's: on upscaled frames (`Video.upscale`), registered again
+    from the frames before upscaling (`Video.native`), so the upscaling's interpolation is not read as blur."""
+    if reg is None or video.native is None or video.upscale <= 1.0:
+        return gray
+    maps = reg.maps / video.upscale
+    maps[..., 3] += 0.5 / video.upscale - 0.5  # pixel centres: upscaled u is native (u + 0.5) / upscale - 0.5
+    return warp_frames(np.stack([to_gray(f) for f in video.native]), replace(reg, maps=maps))
+
+
 def _spot(gray: np.ndarray, landmarks: np.ndarray, iod: float, phases: tuple[int, int, int] | None, source: str,
           ordinary: Ordinary, fps: float, depth: np.ndarray | None = None, drift: bool = False) -> tuple[Phases, int]:
     """Phases spotted apart from speech and blinks, and the flow's reference frame: the frame nearest the
@@ -229,7 +240,7 @@ def _registered_motion(video: Video, tracked: Tracked, face: AlignedFace, config
                               fps, depth, far_turn(first.residual_2d_iod, pose_range))
     with _timed(timings, "flow"):
         reg = register(tracked.landmarks, reference, size, config.register)
-        start, apex = _flow_images(grey, reg, ph, ordinary, fps, config.average)
+        start, apex = _flow_images(grey, reg, ph, ordinary, fps, config.average, video.upscale)
         # the flow is reference -> apex: its parallax is fitted only when the head turned in between
         depth = reg.depth if config.register == "depth" and reg.turned_at(ph.apex) else None
         flow = compute_flow(start, apex, config.flow, full_resolution=True)
@@ -240,12 +251,12 @@ def _registered_motion(video: Video, tracked: Tracked, face: AlignedFace, config
     return ph, reg.reference, flow, strain, face, reg
 
 
-def _flow_images(grey: np.ndarray, reg: Registration, ph: Phases, ordinary: Ordinary, fps: float, average: bool | None
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def _flow_images(grey: np.ndarray, reg: Registration, ph: Phases, ordinary: Ordinary, fps: float, average: bool | None,
+                 upscale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """The AU flow's reference and apex images, registered: single frames, or with `average` each the mean of
     the still frames by the reference and of the apex's neighbours near its motion, blurred by the share of a
-    source pixel the crop upsamples (deft.motion.flow.presmooth)."""
-    upsample = float(np.sqrt(abs(np.linalg.det(reg.to_crop[:, :2]))))  # crop pixels per source pixel
+    source pixel the crop upsamples (deft.motion.flow.presmooth); `upscale`: frame px per source px (Video's)."""
+    upsample = float(np.sqrt(abs(np.linalg.det(reg.to_crop[:, :2])))) * upscale  # crop pixels per source pixel
     if average is None:
         still = reg.moved_iod is None or bool(reg.moved_iod[ph.apex] <= MOVED_IOD)  # dlib's parallax is noise here
         average = reg.iod / upsample < SMALL_FACE_PX and still

@@ -58,6 +58,10 @@ class Video:
     reader: str
     original_size: tuple[int, int]  # (width, height) before downscaling
     frame_indices: list[int] = field(default_factory=list)  # source index of each kept frame
+    # frame pixels per source pixel: > 1 where the frames were upscaled (a long video's small-face interval
+    # crops, deft.long.intervals), so face size and blur are judged on the source face, not the upscaled one
+    upscale: float = 1.0
+    native: np.ndarray | None = None  # with upscale > 1: the frames before it (T, h, w, 3), source pixels
 
     @property
     def n_frames(self) -> int:

@@ -22,7 +22,9 @@ from deft.video import Video
 
 PAD_FRAMES = 3  # frames kept before the onset and after the offset (the flow needs a settled start)
 BOX_MARGIN = 0.6  # the crop reaches this share of the face's landmark box beyond it on every side
-MIN_IOD_PX = 60.0  # small faces are upscaled to about this inter-ocular distance (HOG finds faces >= 80 px)
+# small faces are upscaled to about this inter-ocular distance (HOG finds faces >= 80 px); the clip analysis is
+# told (Video.upscale), so face size, blur and everything read from them are the source face's
+MIN_IOD_PX = 60.0
 
 
 @dataclass
@@ -35,6 +37,7 @@ class _Open:
     scale: float
     frames: list[np.ndarray]
     indices: list[int]
+    native: list[np.ndarray]  # the crops before upscaling (with scale > 1)
 
 
 def face_box(series: FaceSeries, first: int, last: int, size: tuple[int, int]) -> tuple[tuple[int, int, int, int], float]:
@@ -100,7 +103,8 @@ def _analyse(clip: _Open, fps: float, source: str, config: AnalyzeConfig,
         offset = max(at.get(iv.offset, len(idx) - 1), apex)
         frames = np.stack(clip.frames)
         video = Video(frames, fps, f"{source}#face{clip.face_id}:{iv.onset}-{iv.offset}", "long",
-                      (frames.shape[2], frames.shape[1]), list(idx))
+                      (frames.shape[2], frames.shape[1]), list(idx), upscale=clip.scale,
+                      native=np.stack(clip.native) if clip.native else None)
         analysis = analyze_frames(video, config, (onset, apex, offset))
         # the JSON, the explanation and the demo read these beside the interval's source frames
         analysis.warnings = [in_source_frames(w, analysis.frame_indices) for w in analysis.warnings]
@@ -109,12 +113,13 @@ def _analyse(clip: _Open, fps: float, source: str, config: AnalyzeConfig,
         return interval_dict(iv, fps, error=str(err))
 
 
-def _crop(frame: np.ndarray, clip: _Open) -> np.ndarray:
+def _keep(frame: np.ndarray, clip: _Open) -> None:
     x0, y0, x1, y1 = clip.box
-    crop = frame[y0:y1, x0:x1]
+    crop = frame[y0:y1, x0:x1].copy()  # the frame's buffer may be reused for the next frame
     if clip.scale > 1.0:
-        return cv2.resize(crop, None, fx=clip.scale, fy=clip.scale, interpolation=cv2.INTER_CUBIC)
-    return crop.copy()  # the frame's buffer may be reused for the next frame
+        clip.native.append(crop)
+        crop = cv2.resize(crop, None, fx=clip.scale, fy=clip.scale, interpolation=cv2.INTER_CUBIC)
+    clip.frames.append(crop)
 
 
 def iter_intervals(frames: Iterable[tuple[int, np.ndarray]], faces: list[FaceSeries],
@@ -139,9 +144,9 @@ def iter_intervals(frames: Iterable[tuple[int, np.ndarray]], faces: list[FaceSer
             except FaceError as err:
                 yield fid, k, interval_dict(iv, fps, error=str(err))
                 continue
-            open_.append((k, _Open(fid, iv, first, min(n_frames - 1, iv.offset + PAD_FRAMES), box, scale, [], [])))
+            open_.append((k, _Open(fid, iv, first, min(n_frames - 1, iv.offset + PAD_FRAMES), box, scale, [], [], [])))
         for _, clip in open_:
-            clip.frames.append(_crop(frame, clip))
+            _keep(frame, clip)
             clip.indices.append(index)
         for k, clip in [c for c in open_ if c[1].last <= index]:
             yield clip.face_id, k, _analyse(clip, fps, source, config, extra)

@@ -56,10 +56,11 @@ class TrackQuality:
                 else round(self.registration_error_iod, 4)}
 
 
-def track_quality(tracked: Tracked, pose: HeadPose) -> TrackQuality:
+def track_quality(tracked: Tracked, pose: HeadPose, upscale: float = 1.0) -> TrackQuality:
+    """The clip's tracking summary; `upscale` (frame px per source px) makes `iod_px` the source face's."""
     ok = ~tracked.lost
     iod = tracked.iod[ok]
-    iod_px = float(np.median(iod)) if len(iod) else 0.0
+    iod_px = float(np.median(iod)) / upscale if len(iod) else 0.0
     idx = list(RIGID_POINTS)
     if ok.any():
         d = np.linalg.norm(tracked.raw[ok][:, idx] - tracked.landmarks[ok][:, idx], axis=-1)
