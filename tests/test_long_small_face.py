@@ -1,14 +1,17 @@
-"""A long video's interval on a small face is analysed upscaled (for HOG) but judged at its source size."""
+"""A long video's interval on a small face is analysed upscaled (for HOG) but judged at its source size; an
+interval whose analysis found only a blink is called one."""
+
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from deft.analyze import analyze_frames
-from deft.data.world.events import still_track
+from deft.data.world.events import add_event, still_track
 from deft.data.world.identity import load_identity
 from deft.data.world.render import render_face
 from deft.data.world.track import Camera
-from deft.long.intervals import MIN_IOD_PX, analyse_intervals
+from deft.long.intervals import MIN_IOD_PX, analyse_intervals, analysed_kind
 from deft.long.series import FaceSeries
 from deft.long.spotting import Interval
 from deft.reliability import MIN_IOD_PX as RELIABLE_IOD_PX
@@ -55,3 +58,23 @@ def test_a_too_small_face_in_a_long_video_can_be_not_reliable():
     assert not interval["reliable"] and "face too small" in interval["reliable_reason"]
     assert interval["inconclusive"] and not short.reliable
 
+
+def test_an_interval_that_was_only_a_blink_is_called_a_blink():
+    track = still_track(40)
+    add_event(track, "blink", 14, 6, np.random.default_rng(0), 30.0)
+    rendered = render_face(load_identity("hopper"), track, Camera(width=256, height=256, iod_px=60.0))
+    series = FaceSeries(0, np.arange(FIRST, FIRST + 40), rendered.landmarks, np.zeros((40, 3)), np.full(40, 60.0),
+                        np.ones(40), np.zeros((40, 18, 2)), 6)
+    iv = analyse_intervals(enumerate(rendered.frames, start=FIRST), [series],
+                           {0: [Interval(112, 116, 122, "micro", 2)]}, 30.0, FIRST + 40, (256, 256))[0][0]
+    assert iv["aus"] == [] and iv["spotted_kind"] == "micro" and iv["kind"] == "blink"
+
+
+def test_an_interval_with_an_expression_au_keeps_the_spotters_kind():
+    interval = Interval(10, 14, 20, "micro", 2)
+    blink = {"kind": "blink", "onset": 12, "offset": 16, "unsure": ""}
+    found = lambda *aus: SimpleNamespace(aus=[SimpleNamespace(au=au) for au in aus])  # noqa: E731
+    assert analysed_kind(interval, found("AU4"), [blink]) == "micro"
+    assert analysed_kind(interval, found("AU25"), [blink]) == "blink"  # an ordinary AU alone
+    assert analysed_kind(interval, found(), [{**blink, "unsure": "a turn"}]) == "micro"  # not stated
+    assert analysed_kind(interval, found(), [{**blink, "onset": 30, "offset": 34}]) == "micro"  # elsewhere

@@ -16,6 +16,7 @@ import numpy as np
 
 from deft.analyze import Analysis, AnalyzeConfig, analyze_frames
 from deft.errors import DeftError, FaceError, VideoError
+from deft.labels import ORDINARY_AUS
 from deft.long.series import FaceSeries
 from deft.long.spotting import Interval
 from deft.video import Video
@@ -76,13 +77,26 @@ def ordinary_events(analysis: Analysis) -> list[dict]:
             for e in analysis.ordinary.events]
 
 
+def analysed_kind(interval: Interval, analysis: Analysis, events: list[dict]) -> str:
+    """The spotter's kind, or the ordinary motion that was all the clip analysis found there (a spotted "micro"
+    that was a blink): no expression AU fired and a stated event (not `unsure`) overlaps the interval."""
+    if any(a.au not in ORDINARY_AUS for a in analysis.aus):
+        return interval.kind
+    overlap = lambda e: min(e["offset"], interval.offset) - max(e["onset"], interval.onset)  # noqa: E731
+    stated = [e for e in events if not e["unsure"] and overlap(e) >= 0]
+    return max(stated, key=overlap)["kind"] if stated else interval.kind
+
+
 def interval_dict(interval: Interval, fps: float, analysis: Analysis | None = None, error: str | None = None) -> dict:
     """The issue's interval object: frames, times, kind, then the clip analysis's AUs, emotion, ordinary motion,
-    whether it can be trusted (`reliable`, `inconclusive`) and its warnings, frames the source video's."""
+    whether it can be trusted (`reliable`, `inconclusive`) and its warnings, frames the source video's; `kind`
+    becomes the ordinary motion the analysis found where it found nothing else (`spotted_kind`: the spotter's)."""
     d = {**interval.to_dict(), "time_s": [round(interval.onset / fps, 3), round(interval.offset / fps, 3)]}
     if analysis is not None:
-        d.update(aus=[a.to_dict() for a in analysis.aus], emotion=analysis.emotion.to_dict(),
-                 ordinary=ordinary_events(analysis), reliable=analysis.reliable,
+        events = ordinary_events(analysis)
+        d.update(kind=analysed_kind(interval, analysis, events), spotted_kind=interval.kind,
+                 aus=[a.to_dict() for a in analysis.aus], emotion=analysis.emotion.to_dict(),
+                 ordinary=events, reliable=analysis.reliable,
                  reliable_reason=analysis.reliable_reason,
                  **(analysis.sensitivity.to_dict() if analysis.sensitivity is not None else {}),
                  warnings=analysis.warnings)
