@@ -449,3 +449,13 @@ def test_the_questions_that_ask_for_the_aus():
     assert all(asks_for_aus(q) for q in templates["name_aus"]["instructions"])
     assert not any(asks_for_aus(q) for kind in ("structured", "classify_emotion", "describe_motion")
                    for q in templates[kind]["instructions"])
+
+
+def test_the_eye_distance_of_the_video_and_of_the_crop_may_be_quoted():
+    """A long interval is analysed on an upscaled crop: both eye distances are measured numbers (JSON keys)."""
+    facts = ClipFacts.from_analysis({**AU12_ONLY, "iod_px": 61.14, "crop_iod_px": 61.14, "source_iod_px": 21.6,
+                                     "quality": {"iod_px": 21.6}})
+    assert not unbacked_with(facts, "The eyes are 21.6 px apart in the video, 61.14 px in the crop.")
+    assert not unbacked_with(facts, "The inter-ocular distance is 21.6.")
+    assert unbacked_with(facts, "The eyes are 22.6 px apart.") == ["22.6"]
+    assert unbacked_with(facts, "The right mouth corner moves by 21.6 px.") == ["21.6"]  # not a motion

@@ -53,6 +53,8 @@ FACS_NAME = re.compile(r"\b(" + "|".join(re.escape(n) for n in sorted(AU_NAMES.v
                        re.I)
 NAME_OWNER = {name.lower(): au for au, name in AU_NAMES.items()}
 PX_KEYS, IOD_KEYS = ("mean_magnitude", "peak_magnitude"), ("mean_iod",)
+EYE_PX_KEYS = ("iod_px", "crop_iod_px", "source_iod_px")  # the eye distance: the analysed crop's, the video's
+EYE_WORDS = re.compile(r"\beyes?\b|inter-?ocular|\bIOD\b", re.I)  # a px number after these may be an eye distance
 # Phrases whose verdict changes as they grow ("brow" -> "brow lowerer", "up" -> "up and to the image left",
 # "lower" -> "lower lip"): a text ending in (a prefix of) one holds it back.
 GROWING = sorted({*(n.lower() for n in AU_NAMES.values()), "action unit",
@@ -82,6 +84,7 @@ class ClipFacts:
     percents: list[float] = field(default_factory=list)  # AU confidences, emotion scores, x 100
     expression: list[str] = field(default_factory=list)  # the fired expression AUs (not blinks, speech), in order
     inconclusive: str = ""  # why finding no expression AU does not mean there was none ('' where it does)
+    eye_px: list[float] = field(default_factory=list)  # px: the eye distances (crop's, video's)
 
     @classmethod
     def from_analysis(cls, analysis: dict) -> "ClipFacts":
@@ -93,7 +96,9 @@ class ClipFacts:
         phases = {k: analysis.get("phases", {}).get(k) for k in ("onset", "apex", "offset")}
         numbers = [float(v) for r in regions.values() for k, v in r.items() if k in (*PX_KEYS, *IOD_KEYS)]
         numbers += [float(v) for a in aus.values() for k, v in a.items() if isinstance(v, (int, float))]
-        numbers += [float(v) for v in (*phases.values(), analysis.get("fps"), analysis.get("iod_px")) if v is not None]
+        eye_px = [float(v) for v in (*(analysis.get(k) for k in EYE_PX_KEYS), (analysis.get("quality") or {}).get("iod_px"))
+                  if v is not None]
+        numbers += [float(v) for v in (*phases.values(), analysis.get("fps")) if v is not None] + eye_px
         cautions = list(analysis.get("warnings", []))
         if analysis.get("reliable") is False:
             cautions.insert(0, analysis.get("reliable_reason") or "the analysis marks itself unreliable")
@@ -107,7 +112,7 @@ class ClipFacts:
             percents += [100 * float(v) for k in ("scores", "fine_scores") for v in (emotion.get(k) or {}).values()]
         reason = analysis.get("inconclusive_reason") or "no expression AU was found, but one may have been missed"
         return cls(aus, regions, moved, emotion, phases, numbers, cautions, bool(expression), times, percents,
-                   list(expression), reason if analysis.get("inconclusive") or emotion.get("inconclusive") else "")
+                   list(expression), reason if analysis.get("inconclusive") or emotion.get("inconclusive") else "", eye_px)
 
     @property
     def labels(self) -> set[str]:
@@ -476,6 +481,8 @@ def _unit_values(text: str, at: int, kind: str, spans, facts: ClipFacts) -> tupl
     values = [float(facts.regions[n][k]) for n in named for k in keys if k in facts.regions[n]]
     if kind == "iod":
         values += [float(a["strength_iod"]) for a in facts.aus.values() if "strength_iod" in a]
+    elif EYE_WORDS.search(text, s0, at):  # "the eyes are 21.6 px apart": the crop's or the video's eye distance
+        values += facts.eye_px
     return values, {"regions": named, "unit": kind}
 
 
