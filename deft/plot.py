@@ -38,23 +38,25 @@ def curve_title(result: Analysis) -> str:
     return title + ("" if result.aus else "\nphases: where the face moved most; no expression AU was found there")
 
 
-def plot_analysis(result: Analysis, path: str | os.PathLike) -> None:
-    """Save a PNG: left, the apex crop with each region's motion where it was measured; right, motion over time."""
+def plot_analysis(result: Analysis, path: str | os.PathLike, frames: list[int] | None = None) -> None:
+    """Save a PNG: left, the apex crop with each region's motion where it was measured; right, motion over time.
+    `frames`: the number shown for each of the clip's frames (a long video's interval: the video's own)."""
     import matplotlib.pyplot as plt
 
-    fig = draw_analysis(result)
+    fig = draw_analysis(result, frames)
     fig.savefig(os.fspath(path), dpi=110)
     plt.close(fig)
 
 
-def draw_analysis(result: Analysis):
-    """The plot's matplotlib Figure (Agg backend); the caller closes it."""
+def draw_analysis(result: Analysis, frames: list[int] | None = None):
+    """The plot's matplotlib Figure (Agg backend); the caller closes it. `frames` as in `plot_analysis`."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     ph = result.phases
+    at = list(frames) if frames is not None else list(range(len(ph.curve)))  # the frame number shown per clip frame
     fig, (ax, ax_curve) = plt.subplots(1, 2, figsize=(11, 5.2), gridspec_kw={"width_ratios": [1, 1.1]})
     ax.imshow(result.face.crops[ph.apex])
     fired_regions = {r for a in result.aus for r in a.evidence}
@@ -71,19 +73,20 @@ def draw_analysis(result: Analysis):
     labels = ", ".join(f"{a.au} {a.confidence:.2f}" for a in result.aus) or ("no AU (inconclusive)" if inconclusive else "no AU")
     trust = "reliable" if result.reliable else f"NOT reliable: {result.reliable_reason}"
     reference = result.registration.reference if result.registration is not None else ph.onset
-    start = "onset" if reference == ph.onset else f"frame {reference}"
-    ax.set_title(f"apex frame {ph.apex}: {labels}\nregion motion {start}->apex x{scale:.1f}, red = AU evidence",
+    start = "onset" if reference == ph.onset else f"frame {at[reference]}"
+    ax.set_title(f"apex frame {at[ph.apex]}: {labels}\nregion motion {start}->apex x{scale:.1f}, red = AU evidence",
                  fontsize=9)
     ax.set_xlabel(textwrap.fill(trust, 80), fontsize=8, color="#1c1c1e" if result.reliable else "#ff3b30")
     ax.set_xticks([])
     ax.set_yticks([])
     curve = smooth_curve(np.asarray(ph.curve))
-    ax_curve.plot(ph.curve, color="#0a84ff", lw=1, alpha=0.4, label="measured")
-    ax_curve.plot(curve, color="#0a84ff", lw=2, label="smoothed (spotted on)")
+    x = at[: len(curve)]
+    ax_curve.plot(x, ph.curve, color="#0a84ff", lw=1, alpha=0.4, label="measured")
+    ax_curve.plot(x, curve, color="#0a84ff", lw=2, label="smoothed (spotted on)")
     for name, idx, colour in (("onset", ph.onset, "#34c759"), ("apex", ph.apex, "#ff3b30"), ("offset", ph.offset, "#8e8e93")):
-        ax_curve.axvline(idx, color=colour, ls="--", label=f"{name} {idx}")
-    ax_curve.plot([ph.apex], [curve[ph.apex]], "o", color="#ff3b30", ms=8)  # spotted: the smoothed curve's peak
-    ax_curve.set_xlabel("frame")
+        ax_curve.axvline(at[idx], color=colour, ls="--", label=f"{name} {at[idx]}")
+    ax_curve.plot([at[ph.apex]], [curve[ph.apex]], "o", color="#ff3b30", ms=8)  # spotted: the smoothed curve's peak
+    ax_curve.set_xlabel("frame" if frames is None else "frame (the video's)")
     ax_curve.set_ylabel("facial motion vs frame 0 (IOD)")
     ax_curve.set_title(curve_title(result), fontsize=9)
     # below the panel, never over the curve

@@ -51,9 +51,12 @@ def _region_units(result: Analysis) -> str:
             f"there{video}); net IOD: the region's mean motion / that distance")
 
 
-def one_line(result: Analysis) -> str:
-    """The demo's summary of a clip: emotion, phases, how many AUs, and whether the reading can be trusted."""
+def one_line(result: Analysis, frames: list[int] | None = None) -> str:
+    """The demo's summary of a clip: emotion, phases, how many AUs, and whether the reading can be trusted.
+    `frames`: the number shown for each of the clip's frames (a long video's interval: the video's own)."""
     ph, limits = result.phases, result.sensitivity
-    return (f"**{result.emotion.describe()}** · onset {ph.onset}, apex {ph.apex}, offset {ph.offset} · {len(result.aus)} AU(s)"
+    at = (lambda k: k) if frames is None else frames.__getitem__  # noqa: E731
+    return (f"**{result.emotion.describe()}** · onset {at(ph.onset)}, apex {at(ph.apex)}, offset {at(ph.offset)}"
+            f" · {len(result.aus)} AU(s)"
             + ("" if result.reliable else f" · not reliable: {result.reliable_reason}")
             + (f" · inconclusive: {limits.reason}" if limits is not None and limits.inconclusive else ""))

@@ -59,6 +59,8 @@ def test_a_long_video_shows_its_timeline_and_a_picked_interval_is_explained(demo
     assert "pick an interval" in str(chat[-1]["content"])  # nothing picked yet
     table, plot, summary = client.predict(1, api_name="/pick_interval")  # what a click on its row does
     assert summary.startswith(f"interval 1: face 0, frames {frames}") and "happiness" in summary
+    apex = int(summary.split("apex ")[1].split(",")[0])  # the video's frame number, as in the row
+    assert onset <= apex <= offset
     assert {"AU6", "AU12"} <= {row[0] for row in table["data"]} and open(plot, "rb").read(4) == b"\x89PNG"
     chat, _, checked = client.predict("Which AUs moved?", [], handle_file(long_smile_mp4), api_name="/explain")
     assert chat[-1]["role"] == "assistant" and chat[-1]["content"] and "pick an interval" not in str(chat[-1]["content"])

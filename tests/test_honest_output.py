@@ -207,3 +207,26 @@ def test_a_long_video_says_it_draws_no_plot(happy_mp4, tmp_path, capsys):
     png = tmp_path / "apex.png"
     assert main(["analyze", happy_mp4, "--face", "all", "--plot", str(png)]) == 0  # --face all: the long path
     assert not png.exists() and "--plot is for a short clip" in capsys.readouterr().err
+
+
+def test_an_intervals_plot_and_summary_count_the_videos_frames(happy_clip):
+    """The demo's interval view shows the frame numbers its row, warnings and the long report use."""
+    import matplotlib.pyplot as plt
+
+    from deft.report import one_line
+
+    result = analyze_frames(as_video(happy_clip.frames))
+    ph, first = result.phases, 300
+    frames = list(range(first, first + result.n_frames))  # the clip's frame 0 is the video's frame 300
+    assert f"onset {first + ph.onset}, apex {first + ph.apex}, offset {first + ph.offset}" in one_line(result, frames)
+    assert f"onset {ph.onset}, apex {ph.apex}, offset {ph.offset}" in one_line(result)  # a short clip: its own
+    fig = draw_analysis(result, frames)
+    try:
+        image_ax, curve_ax = fig.axes[:2]
+        assert image_ax.get_title().startswith(f"apex frame {first + ph.apex}:")
+        assert list(curve_ax.lines[0].get_xdata()) == frames[: len(ph.curve)]
+        assert [line.get_xdata()[0] for line in curve_ax.lines[2:5]] == [first + ph.onset, first + ph.apex,
+                                                                         first + ph.offset]
+        assert list(curve_ax.lines[-1].get_xdata()) == [first + ph.apex]
+    finally:
+        plt.close(fig)

@@ -93,12 +93,13 @@ def build_demo(backend, max_tokens: int = 160, keep_uploads_s: float = 3600.0):
     def png_path() -> str:
         return tempfile.NamedTemporaryFile(suffix=".png", delete=False).name
 
-    def clip_view(result) -> tuple[list, str, str]:
-        """AU rows, the apex plot and a one-line summary of a clip's (or an interval's) analysis."""
+    def clip_view(result, frames: list[int] | None = None) -> tuple[list, str, str]:
+        """AU rows, the apex plot and a one-line summary of a clip's (or an interval's) analysis; `frames`: the
+        number shown for each clip frame (an interval's: the video's, as its row, warnings and report say)."""
         png = png_path()
-        plot_analysis(result, png)
+        plot_analysis(result, png, frames)
         rows = [[a.au, a.name, round(a.confidence, 2), a.side, ", ".join(a.evidence)] for a in result.aus]
-        return rows, png, one_line(result)
+        return rows, png, one_line(result, frames)
 
     def on_video(video: str | None):
         """analysis, AU table, plot, summary; and for a long video its intervals, their table and timeline."""
@@ -132,7 +133,7 @@ def build_demo(backend, max_tokens: int = 160, keep_uploads_s: float = 3600.0):
         clip = clips[int(number) - 1]
         if clip.analysis is None:
             return None, [], None, f"**Interval {int(number)} was not analysed:** {clip.interval.get('error')}", None
-        rows, png, summary = clip_view(clip.analysis)
+        rows, png, summary = clip_view(clip.analysis, clip.analysis.frame_indices)
         return (clip.analysis, rows, png, f"interval {int(number)}: {clip.label()} · {summary}",
                 (clip.face_id, clip.interval["onset"]))
 
