@@ -21,7 +21,7 @@ from deft.motion.flow import compute_flow, optical_strain, presmooth, remove_hea
 from deft.motion.phases import Phases, find_phases
 from deft.motion.regions import RegionMotion, describe_regions
 from deft.motion.register import MOVED_IOD, Registration, register, registration_warnings, trusted, warp_frames
-from deft.ordinary import Ordinary, detect_ordinary, matched_reference, separator, set_aside, supporting_aus
+from deft.ordinary import Ordinary, at_source_size, detect_ordinary, matched_reference, separator, set_aside, supporting_aus
 from deft.ordinary.separate import mismatch, present
 from deft.reliability import judge
 from deft.tracking import (HeadPose, Tracked, TrackQuality, clip_quality, head_pose, track_face, track_quality,
@@ -157,7 +157,8 @@ def analyze_frames(
         pose = head_pose(tracked.landmarks, (video.frames.shape[2], video.frames.shape[1]))
         quality = track_quality(tracked, pose, video.upscale)
     with _timed(timings, "ordinary"):
-        ordinary = detect_ordinary(video.frames, tracked.landmarks, fps, pose=pose.angles())
+        ordinary = detect_ordinary(*at_source_size(video.frames, tracked.landmarks, video.upscale, video.native), fps,
+                                   pose=pose.angles())
     if config.register == "none":
         with _timed(timings, "phases"):
             gray = np.stack([to_gray(c) for c in face.crops])

@@ -44,3 +44,13 @@ def detect_ordinary(frames: np.ndarray, landmarks: np.ndarray, fps: float,
     events = [*eyes, *speech, *jaw_drops(mouth, lips, jaw, speech, config.mouth)]
     signals = {"mouth": mouth, "lips": lips, "jaw": jaw, **{f"closure_{side}": v for side, v in closure.items()}}
     return Ordinary(sorted(events, key=lambda e: (e.onset, e.kind)), signals=signals)
+
+
+def at_source_size(frames: np.ndarray, landmarks: np.ndarray, upscale: float = 1.0,
+                   native: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(frames, landmarks) as the video showed the face: on frames upscaled `upscale` times (a long video's
+    small-face interval, deft.video.Video) the `native` frames and the landmarks in their pixels, so the eye
+    patches and the pixel floors (MouthConfig.syllable_px) read the face a short clip of it would."""
+    if native is None or upscale <= 1.0:
+        return frames, landmarks
+    return native, (landmarks + 0.5) / upscale - 0.5  # pixel centres: upscaled u is native (u + 0.5) / upscale - 0.5
