@@ -459,3 +459,68 @@ def test_the_eye_distance_of_the_video_and_of_the_crop_may_be_quoted():
     assert not unbacked_with(facts, "The inter-ocular distance is 21.6.")
     assert unbacked_with(facts, "The eyes are 22.6 px apart.") == ["22.6"]
     assert unbacked_with(facts, "The right mouth corner moves by 21.6 px.") == ["21.6"]  # not a motion
+
+
+# What deft explain was seen to say against its own analysis (long-video intervals, dev clips): a macro motion
+# called a micro-expression, an AU fired on both sides said to be on one, an AU named twice as two reasons,
+# "reads as none" for a clip with a label.
+MACRO = ClipFacts.from_analysis({**AU12_ONLY, "quality": {"motion_kind": "macro"}})
+ONE_SIDED = ClipFacts.from_analysis({**AU12_ONLY, "aus": [
+    {**AU12_ONLY["aus"][0], "side": "right"},
+    {"au": "AU7", "name": "lid tightener", "confidence": 0.9, "strength_iod": 0.02, "side": "both", "evidence": []}]})
+
+
+@pytest.mark.parametrize("facts, text, wrong", [
+    (MACRO, "This micro-expression reads as positive (happiness).", "micro-expression"),
+    (FACTS, "This macro expression reads as positive (happiness).", None),  # no quality: not measured, not judged
+    (ClipFacts.from_analysis({**AU12_ONLY, "quality": {"motion_kind": "longer"}}), "A micro-expression.", "micro-expression"),
+    (ClipFacts.from_analysis({**AU12_ONLY, "quality": {"motion_kind": "micro"}}), "This micro-expression reads as positive (happiness).", None),
+    (ONE_SIDED, "AU7 (lid tightener) is active on the left side.", "left side"),  # AU7 fired on both
+    (ONE_SIDED, "AU12 (lip corner puller) is active on the left side.", "left side"),  # on the right only
+    (ONE_SIDED, "AU12 (lip corner puller) is active on the right side.", None),
+    (ONE_SIDED, "AU7 (lid tightener) shows on both sides.", None),
+    (ONE_SIDED, "AU7 (lid tightener) is unilateral.", "unilateral"),
+    (ONE_SIDED, "AU12 (lip corner puller) is unilateral.", None),
+    (FACTS, "The reason is AU12 (lip corner puller) and AU12 (lip corner puller).", "AU12"),
+    (FACTS, "AU12 (lip corner puller) fired. AU12 (lip corner puller) is the reason.", None),  # a new sentence
+    (FACTS, "This reads as none (happiness).", "none"),
+])
+def test_what_the_analysis_contradicts_is_caught(facts, text, wrong):
+    bad = unbacked_with(facts, text)
+    assert bad == ([wrong] if wrong else []), bad
+
+
+def test_a_repeated_au_is_refused_at_its_second_code():
+    text = "The reason is AU12 (lip corner puller) and AU12"
+    assert check(text, FACTS, final=True).bad == text.rindex("AU12")
+
+
+def test_a_model_that_insists_on_micro_for_a_macro_motion_cannot_say_it():
+    llm, tok = tiny_llm()
+    insistent = Insistent(llm, tok.encode("This micro-expression is AU12.", add_special_tokens=False))
+    embeds = llm.get_input_embeddings()(tok("What happened?", return_tensors="pt")["input_ids"])
+    free, _ = greedy_decode(insistent, embeds, 30, stop_ids(tok))
+    assert "micro" in tok.decode(free)  # without the guard the model does say it
+    tokens, stats = greedy_decode(insistent, embeds, 30, stop_ids(tok), guard=Guard(tok, MACRO))
+    text = tok.decode(tokens, skip_special_tokens=True)
+    assert "micro" not in text and stats["rewinds"] > 0 and first_unbacked(text, MACRO, final=True) is None
+
+
+@pytest.mark.parametrize("facts, text, fix", [
+    (MACRO, "This micro-expression", "macro-expression"),
+    (ONE_SIDED, "AU7 (lid tightener) is active on the left side", "two sides"),
+    (ONE_SIDED, "AU7 (lid tightener) is left-sided", "both sides"),
+    (ONE_SIDED, "AU12 (lip corner puller) is active on both sides", "right side"),
+    (ONE_SIDED, "AU7, on the right side", "two sides"),  # not "on the both sides"
+])
+def test_a_wrong_kind_or_side_gets_the_measured_one_written_in(facts, text, fix):
+    assert check(text + ".", facts, final=True).fix == fix
+
+
+@pytest.mark.parametrize("text, wrong", [
+    ("The reason is AU-4 (brow lowerer).", "AU-4"),  # a hyphen does not hide a code
+    ("The reason is AU FA25.", "AU "),  # a code gone astray
+    ("It reads as positive (despair).", "despair"),  # a bracket after a class holds a label
+])
+def test_codes_and_labels_in_other_spellings_are_checked(text, wrong):
+    assert wrong in unbacked(text), unbacked(text)

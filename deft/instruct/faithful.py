@@ -18,7 +18,7 @@ from deft.instruct.phrases import IMAGE_SIDE, REGION_BASES, REGION_PATTERNS, SID
 from deft.labels import AU_NAMES, NONE, OTHERS, describe_emotion
 
 # No word boundary before "AU": "xAU4" still names AU4 to a reader.
-AU_CODE = re.compile(r"(?:AU|\b[Aa]ction [Uu]nits?)\s?(\d*)")
+AU_CODE = re.compile(r"(?:AU|\b[Aa]ction [Uu]nits?)[\s-]?(\d*)")  # "AU-10" is AU10 to a reader
 AU_WITH_NAME = re.compile(r"AU\s?(\d+)\s*\(([^)]*)(\)?)")
 AU_THE_NAME = re.compile(r"AU\s?(\d+),\s+the\s+([^,.;:()]*)([,.;:()]?)")  # "AU12, the lip corner puller, shows"
 NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d*)?")
@@ -48,7 +48,10 @@ EMOTION_WORDS = {**{w: w for w in ("happiness", "sadness", "surprise", "fear", "
                  "disgusted": "disgust", "contemptuous": "contempt", "repressed": "repression", "neutral": NONE}
 OTHERS_MEANS = "no emotion prototype fits these AUs"
 EMOTION = re.compile(r"\b(" + "|".join(sorted(EMOTION_WORDS, key=len, reverse=True)) + r")\b|"
-                     rf"(?<=\()({NONE}|{OTHERS})(?=\))", re.I)
+                     rf"(?<=\()({NONE}|{OTHERS})(?=\))|(?<=\bas )({NONE}|{OTHERS})\b", re.I)  # "reads as none"
+FINE_AFTER = re.compile(r"\b(positive|negative|surprise|others)\s*\((\w+)\)", re.I)
+# The kind of motion a text says it was: micro or macro (quality.motion_kind; "longer" is neither).
+MOTION_KIND = re.compile(r"\b(micro|macro)(?:[- ]?expressions?)?\b", re.I)
 FACS_NAME = re.compile(r"\b(" + "|".join(re.escape(n) for n in sorted(AU_NAMES.values(), key=len, reverse=True)) + r")\b",
                        re.I)
 NAME_OWNER = {name.lower(): au for au, name in AU_NAMES.items()}
@@ -85,6 +88,7 @@ class ClipFacts:
     expression: list[str] = field(default_factory=list)  # the fired expression AUs (not blinks, speech), in order
     inconclusive: str = ""  # why finding no expression AU does not mean there was none ('' where it does)
     eye_px: list[float] = field(default_factory=list)  # px: the eye distances (crop's, video's)
+    motion_kind: str | None = None  # quality.motion_kind: micro | macro | longer (None: not measured)
 
     @classmethod
     def from_analysis(cls, analysis: dict) -> "ClipFacts":
@@ -112,7 +116,8 @@ class ClipFacts:
             percents += [100 * float(v) for k in ("scores", "fine_scores") for v in (emotion.get(k) or {}).values()]
         reason = analysis.get("inconclusive_reason") or "no expression AU was found, but one may have been missed"
         return cls(aus, regions, moved, emotion, phases, numbers, cautions, bool(expression), times, percents,
-                   list(expression), reason if analysis.get("inconclusive") or emotion.get("inconclusive") else "", eye_px)
+                   list(expression), reason if analysis.get("inconclusive") or emotion.get("inconclusive") else "", eye_px,
+                   (analysis.get("quality") or {}).get("motion_kind") or None)
 
     @property
     def labels(self) -> set[str]:
@@ -125,7 +130,7 @@ class ClipFacts:
 
 @dataclass
 class Claim:
-    kind: str  # au, name, region, direction, px, iod, frame, emotion
+    kind: str  # au, name, region, direction, px, iod, frame, emotion, side, motion
     text: str
     start: int  # where a decoder must change course when the claim is unbacked
     fact: dict | None  # the measured fact it rests on; None = unbacked
@@ -138,7 +143,7 @@ class Claim:
 
 def _found(text: str, facts: ClipFacts, final: bool) -> list[Claim]:
     found: list[Claim] = []
-    for check in (_aus, _names, _regions, _directions, _numbers, _emotions, _sides):
+    for check in (_aus, _names, _regions, _directions, _numbers, _emotions, _sides, _motion_kinds):
         found += check(text, facts, final)
     return sorted(found, key=lambda c: c.start)
 
@@ -270,6 +275,8 @@ def _aus(text: str, facts: ClipFacts, final: bool) -> list[Claim]:
         if not digits:
             if open_end and not m.group(0).lower().startswith("action") and not fired:
                 out.append(Claim("au", m.group(0), m.start(), None))  # no AU fired: no code can follow
+            elif m.group(0).startswith("AU") and re.match(r"[\s-]*[A-Za-z]", text[m.end():]):
+                out.append(Claim("au", m.group(0), m.start(), None))  # "AU FA25": a code gone astray
             continue
         if open_end:
             n = _prefix_ok(digits, fired)
@@ -280,6 +287,12 @@ def _aus(text: str, facts: ClipFacts, final: bool) -> list[Claim]:
         entry = facts.aus.get(au)
         if entry is None:
             out.append(Claim("au", m.group(0), m.start(1) + _prefix_ok(digits, fired), None))
+            continue
+        s0 = max((e.end() for e in SENTENCE_END.finditer(text, 0, m.start())), default=0)
+        if any(f"AU{int(d)}" == au for d in re.findall(r"AU[\s-]?(\d+)", text[s0: m.start()])):
+            # named again in one sentence ("the reason is AU7 and AU7"): refused at its code (text before it
+            # may have been called safe to stream), so the model goes on without it
+            out.append(Claim("au", m.group(0), m.start(), None))
             continue
         clause, _ = _closed(text, m.end(), final)
         neg = NEGATION.search(re.split(r"AU\s?\d", clause)[0])  # a negation is refused where it is written
@@ -488,10 +501,13 @@ def _unit_values(text: str, at: int, kind: str, spans, facts: ClipFacts) -> tupl
 
 def _emotions(text: str, facts: ClipFacts, final: bool) -> list[Claim]:
     out = []
+    for m in FINE_AFTER.finditer(text):  # "negative (despair)": a word in a label's bracket is a label, too
+        if m.group(2).lower() not in EMOTION_WORDS and m.group(2).lower() not in (NONE, OTHERS):
+            out.append(Claim("emotion", m.group(2), m.start(2), None))
     for m in EMOTION.finditer(text):
         if m.end() == len(text) and not final:
             continue
-        label = EMOTION_WORDS[m.group(1).lower()] if m.group(1) else m.group(2).lower()
+        label = EMOTION_WORDS[m.group(1).lower()] if m.group(1) else (m.group(2) or m.group(3)).lower()
         ok = label in facts.labels
         out.append(Claim("emotion", m.group(0), m.start(), {"label": facts.emotion.get("label"),
                                                             "fine": facts.emotion.get("fine")} if ok else None))
@@ -512,5 +528,39 @@ def _sides(text: str, facts: ClipFacts, final: bool) -> list[Claim]:
         one = (m.group(1) or "").lower()
         ok = (one in moved if one else {"left", "right"} <= moved if m.group(2) or m.group(3)
               else any(side in ("left", "right") for side in au_sides))
-        out.append(Claim("side", m.group(0), m.start(), {"sides": sorted(moved & {"left", "right"})} if ok else None))
+        owner = _sentence_au(text, m.start(), facts)
+        fix = None
+        if ok and owner:  # a side said of the AU the sentence names: that AU's own side, written in where wrong
+            said = one or ("both" if m.group(2) or m.group(3) else "one")
+            ok = said == owner or (said == "one" and owner in ("left", "right"))
+            both = "two sides" if re.search(r"\bthe\s+$", text[: m.start()], re.I) else "both sides"  # "on the two sides"
+            fix = None if ok or m.group(3) or m.group(4) else both if owner == "both" else f"{owner} side"
+        out.append(Claim("side", m.group(0), m.start(), {"sides": sorted(moved & {"left", "right"})} if ok else None,
+                         fix=fix))
+    return out
+
+
+def _sentence_au(text: str, at: int, facts: ClipFacts) -> str | None:
+    """The side ("left", "right", "both") of the last fired AU named before `at` in its sentence, if it has one."""
+    s0 = max((e.end() for e in SENTENCE_END.finditer(text, 0, at)), default=0)
+    codes = re.findall(r"AU[\s-]?(\d+)", text[s0:at])
+    entry = facts.aus.get(f"AU{int(codes[-1])}") if codes else None
+    if not entry:
+        return None
+    sides = [entry["side"]] if entry.get("side") else list(entry.get("sides", ()))
+    sides = {s for side in sides for s in (("left", "right") if side == "both" else (side,)) if s in ("left", "right")}
+    return None if not sides else "both" if len(sides) == 2 else sides.pop()
+
+
+def _motion_kinds(text: str, facts: ClipFacts, final: bool) -> list[Claim]:
+    """"micro-expression" / "macro-expression" must be the kind the analysis measured (quality.motion_kind)."""
+    out = []
+    for m in MOTION_KIND.finditer(text):
+        if facts.motion_kind is None or (m.end() == len(text) and not final):
+            continue
+        said = m.group(1).lower()
+        ok = said == facts.motion_kind
+        fix = facts.motion_kind + m.group(0)[5:] if facts.motion_kind in ("micro", "macro") else None  # the measured kind
+        out.append(Claim("motion", m.group(0), m.start(), {"motion_kind": facts.motion_kind} if ok else None,
+                         fix=None if ok else fix))
     return out
