@@ -1,5 +1,8 @@
 """The DEFT model on tiny random-init configs: shapes, gradients, losses, save/load, ablations."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -138,3 +141,10 @@ def test_save_and_load_round_trip(tmp_path):
     assert loaded.lm_loss(batch, [prompt]).item() == pytest.approx(before, rel=1e-5)
     text = loaded.generate(batch, "Describe the motion.", max_new_tokens=5)
     assert isinstance(text, str)
+
+
+def test_loading_peft_does_not_advise_a_hub_download():
+    """bitsandbytes (under peft) advises `pip install kernels`, a run-time Hub download, on some CPUs; deft quiets it."""
+    done = subprocess.run([sys.executable, "-c", "import deft.model.deft, peft"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "kernels-community" not in done.stderr and "pip install kernels" not in done.stderr

@@ -5,6 +5,7 @@ Shapes: B clips, E experts, T tokens per expert, D expert width, H LLM width, L 
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import torch
@@ -25,6 +26,11 @@ from deft.model.prompt import PromptIds, encode_prompt, stop_ids
 
 WEIGHTS_FILE = "deft.safetensors"  # experts + projector + heads
 ADAPTER_DIR = "adapter"  # the LoRA adapter (peft), without the base model
+
+# peft imports bitsandbytes, whose CPU backend warns on AVX512-BF16 CPUs that an optional kernel is missing and
+# advises `pip install kernels`: that package fetches its kernel from the Hugging Face Hub at run time, which deft
+# never does, and bitsandbytes' own CPU path works without it. Only that warning's logger is quieted.
+logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
 
 
 class DeftModel(nn.Module):
