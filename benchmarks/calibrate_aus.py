@@ -58,9 +58,9 @@ def collect(names: list[str], n_clips: int, folder: Path) -> tuple[list[AURow], 
             try:
                 analysis = analyze(case.path, config)
                 rows += au_rows(analysis, moved_aus(case), truth["identity"])
-                ph, ordinary = analysis.phases, analysis.ordinary
-                reference = ph.onset if ordinary is None or ordinary.reference is None else ordinary.reference
-                clips.append(ClipRow(case.path, truth["identity"], name, case, (reference, ph.apex, ph.offset), ordinary))
+                ph = analysis.phases
+                clips.append(ClipRow(case.path, truth["identity"], name, case, (analysis.flow_reference, ph.apex, ph.offset),
+                                     analysis.ordinary))
             except DeftError:
                 refused += 1
         print(f"{name}: {len(cases)} clips (rendered in {render_s:.0f} s, analysed in {time.perf_counter() - start:.0f} s, "

@@ -85,6 +85,12 @@ class Analysis:
     registration: Registration | None = field(default=None, repr=False)  # every frame onto the onset crop
     sensitivity: Sensitivity | None = None  # the least motion each AU needed here; None: uncalibrated confidences
 
+    @property
+    def flow_reference(self) -> int:
+        """The AU flow's reference frame: the phase-matched one (deft.ordinary.matched_reference), else the onset."""
+        ordinary = self.ordinary
+        return self.phases.onset if ordinary is None or ordinary.reference is None else ordinary.reference
+
     def source_frames(self) -> dict:
         """`--step` mapping: frame indices above count kept frames; these keys give the source video's."""
         idx = self.frame_indices or list(range(self.n_frames))

@@ -60,10 +60,9 @@ def au_rows(analysis: Analysis, moved: set[str], group: str = "") -> list[AURow]
     kinds = analysis.ordinary.kinds() if analysis.ordinary is not None else set()
     cov = clip_covariates(analysis.quality, analysis.pose, analysis.phases, analysis.regions, kinds)
     q = cov.vector()
-    ph, ordinary = analysis.phases, analysis.ordinary
-    reference = ph.onset if ordinary is None or ordinary.reference is None else ordinary.reference
-    motion = (None if ph.vectors is None else
-              clip_motion(region_motion_iod(analysis.regions, analysis.iod), ph.vectors, (ph.onset, ph.apex, ph.offset, reference)))
+    ph = analysis.phases
+    motion = (None if ph.vectors is None else clip_motion(region_motion_iod(analysis.regions, analysis.iod), ph.vectors,
+                                                         (ph.onset, ph.apex, ph.offset, analysis.flow_reference)))
     return [AURow(a.au, *strength_terms(a), q, a.confidence, a.rule_score, a.au in moved,
                   bool(a.evidence), group, analysis.source, analysis.reliable, analysis.quality, cov,
                   None if motion is None or a.au not in AU_REGIONS else au_features(a, motion, cov, analysis.reliable))
