@@ -143,22 +143,21 @@ def feature_rows(au: str, passed: np.ndarray, s: np.ndarray, p: np.ndarray, moti
     return out
 
 
-# A muscle's pull in its rule's own regions (deft.aus): (up, outward) weights whose dot product with a region's
-# motion is the rule's strength. The rule's other regions (AU4's glabella, AU6's lower lid, AU17's lower lip,
-# AU25's upper lip) are only its test, not its pull.
-PULL: dict[str, tuple[str, tuple[float, float]]] = {
-    "AU1": ("inner_brow", (1.0, 0.0)), "AU2": ("outer_brow", (1.0, 0.0)), "AU4": ("inner_brow", (0.0, -2.0)),
-    "AU6": ("cheek", (1.0, 0.0)), "AU7": ("lower_eyelid", (1.0, 0.0)), "AU9": ("nose_wing", (1.0, 0.0)),
-    "AU10": ("upper_lip", (1.0, 0.0)), "AU12": ("mouth_corner", (0.6, 0.8)), "AU14": ("mouth_corner", (0.0, 1.0)),
-    "AU15": ("mouth_corner", (-1.0, 0.2)), "AU17": ("chin", (1.0, 0.0)), "AU25": ("lower_lip", (-1.0, 0.0)),
+# A muscle's pull in the region it moves, the first of its AU_REGIONS (deft.aus): (up, outward) weights whose dot
+# product with that region's motion is the rule's strength. The rule's other regions (AU4's glabella, AU6's lower
+# lid, AU17's lower lip, AU25's upper lip) are only its test, not its pull.
+PULL: dict[str, tuple[float, float]] = {
+    "AU1": (1.0, 0.0), "AU2": (1.0, 0.0), "AU4": (0.0, -2.0), "AU6": (1.0, 0.0), "AU7": (1.0, 0.0), "AU9": (1.0, 0.0),
+    "AU10": (1.0, 0.0), "AU12": (0.6, 0.8), "AU14": (0.0, 1.0), "AU15": (-1.0, 0.2), "AU17": (1.0, 0.0),
+    "AU25": (-1.0, 0.0),
 }
 
 
 @lru_cache(maxsize=None)
 def _pull(au: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The pulled regions' indices, their pull in image dx, dy and that pull over its squared length."""
-    prefix, (wu, wo) = PULL[au]
-    rows = np.flatnonzero([n.startswith(prefix) for n in REGION_NAMES])
+    wu, wo = PULL[au]
+    rows = np.flatnonzero([n.startswith(AU_REGIONS[au][0]) for n in REGION_NAMES])
     w = np.stack([wo * _OUTWARD[rows], np.full(len(rows), -wu)], -1)
     return rows, w, w / np.sum(w ** 2, -1, keepdims=True)
 
