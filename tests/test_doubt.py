@@ -9,7 +9,7 @@ import pytest
 
 from deft.ordinary.doubt import doubt
 from deft.ordinary.explain import supporting_aus
-from deft.ordinary.eyes import departure
+from deft.ordinary.eyes import departure, flank_departure
 from deft.ordinary.result import Ordinary, OrdinaryEvent
 
 T, HALF = 45, 30
@@ -53,6 +53,39 @@ def test_a_blink_while_the_head_turns_away_is_unsure_a_still_one_is_not():
     assert "turned 14°" in turned.unsure
     moved_only = doubt([blink], {"right": np.full(T, 0.05), "left": np.full(T, 0.05)}, gap, _still_pose(), HALF)[0]
     assert "shifting by a pixel" in moved_only.unsure
+
+
+def _turning_eyes(lid: slice | None = None) -> np.ndarray:
+    """(T, 18, 26) patches of an eye whose look changes steadily (the head turns: a blend towards the iris 3 px
+    over), the lid covering the iris over `lid`."""
+    eye = _eye(np.random.default_rng(1))
+    away = np.roll(eye, 3, axis=1)
+    share = np.linspace(0, 1, T)[:, None, None]
+    patches = ((1 - share) * eye + share * away).astype(np.float32)
+    if lid is not None:
+        patches[lid, 5:13, 8:18] = 150
+    return patches
+
+
+def test_a_lid_departs_from_the_eye_just_before_and_after_it_a_turn_does_not():
+    assert flank_departure(_turning_eyes(), (30, 36), 3) < 0.05
+    assert flank_departure(_turning_eyes(slice(31, 35)), (30, 36), 3) > 0.3
+    assert flank_departure(_turning_eyes(slice(0, 4)), (0, 5), 3) == 0.0  # one side only: not judged
+
+
+def test_a_blink_while_the_head_turns_steadily_is_stated_where_the_eye_departs_from_its_flanks():
+    """Session 9: the head turns 1° a frame, so the blink's pose is 14° from its open-eye window's but within 3°
+    of the frames just before and after it; only the eye's look there tells a lid from the turn."""
+    blink = OrdinaryEvent("blink", 30, 33, 36, ("AU45",), "both", 0.3)
+    shifted = {"right": np.full(T, 0.3), "left": np.full(T, 0.3)}
+    gap, pose = np.full(T, 0.1), _still_pose(yaw=np.arange(T, dtype=float))
+    assert "turned 14°" in doubt([blink], shifted, gap, pose, HALF)[0].unsure  # no patches: the window judges
+    closing = {"right": _turning_eyes(slice(31, 35)), "left": _turning_eyes(slice(31, 35))}
+    assert doubt([blink], shifted, gap, pose, HALF, patches=closing, flank=3) == [blink]
+    turning = {"right": _turning_eyes(), "left": _turning_eyes()}
+    assert "turned 14°" in doubt([blink], shifted, gap, pose, HALF, patches=turning, flank=3)[0].unsure
+    fast = _still_pose(yaw=np.r_[np.zeros(30), np.full(15, 20.0)])  # a jerk of the head during it: still unsure
+    assert "turned" in doubt([blink], shifted, gap, fast, HALF, patches=closing, flank=3)[0].unsure
 
 
 def test_a_widening_must_rise_and_fall_and_be_more_than_a_nod():

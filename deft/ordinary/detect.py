@@ -31,14 +31,14 @@ def detect_ordinary(frames: np.ndarray, landmarks: np.ndarray, fps: float,
     measures = face_measures(landmarks)
     eye_open = {side: fill_lost(v) for side, v in measures.eye_open.items()}
     half_window = max(2, round(config.eyelids.window_s * fps))
-    closure, shifted = closure_scores(gray, landmarks, half_window)  # a turn's eye moves; a lid covers it
+    closure, shifted, patches = closure_scores(gray, landmarks, half_window)  # a turn's eye moves; a lid covers it
     lids = lid_events(closure, eye_open, fps, config.eyelids, shifted)
     dip = lid_dips(eye_open, relative_pitch(pose, len(frames)), fps, config.eyelids,  # lids the patch missed
                    config.doubt.nod_iod_per_deg)
     lids = sorted([*lids, *dip_events(closure, dip, fps, lids, config.eyelids, shifted)], key=lambda e: e.onset)
     gap = np.mean([eye_open["right"], eye_open["left"]], axis=0)
     eyes = doubt([*lids, *widen_events(eye_open, lids, config.eyelids)], shifted, gap, pose, half_window, config.doubt,
-                 dipped=dip >= config.eyelids.dip_iod)
+                 dipped=dip >= config.eyelids.dip_iod, patches=patches, flank=max(2, round(config.doubt.flank_s * fps)))
     mouth, lips, jaw = fill_lost(measures.mouth_open), fill_lost(measures.lip_gap), fill_lost(measures.jaw)
     speech = speech_events(mouth, jaw, fps, measures.iod_px, config.mouth)
     events = [*eyes, *speech, *jaw_drops(mouth, lips, jaw, speech, config.mouth)]

@@ -6,7 +6,10 @@ A turned or nodding head changes how the eye looks and how far apart dlib puts i
 from a head turn"). An event stays in `Ordinary.events` (expression spotting and the calibrated confidences were
 fitted with it there) but is marked `unsure`, with the reason, and is not stated as an AU, when:
 - the head's yaw or pitch during it is more than a 2D alignment undoes away from its pose in the frames it is
-  compared with (the open eye's window for a lid, the frames outside closures for a widening);
+  compared with (the open eye's window for a lid, the frames outside closures for a widening), unless for a lid
+  the head kept within that of its pose in the frames just before and after it and the eye's look departed from
+  both of theirs as a closing lid's does (eyes.flank_departure: a turn moves the look from one side's to the
+  other's; on the dev `all` sets most blinks and winks during continuous head moves were doubted for the turn);
 - a closing lid: the eye's look changed no more than the eye shifting by a pixel explains (eyes.py, SHIFT_PX), unless
   it is a blink during which dlib's lid gaps both dipped (eyelids.lid_dips, EyelidConfig.dip_iod; dlib moves both
   lids in a wink too, so a dip cannot say that one eye closed);
@@ -20,7 +23,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from deft.ordinary.eyes import reference_windows
+from deft.ordinary.eyes import flank_departure, reference_windows
 from deft.ordinary.result import OrdinaryEvent
 from deft.tracking.quality import MAX_OUT_OF_PLANE_DEG, POSE_NOISE_DEG
 
@@ -36,6 +39,8 @@ class DoubtConfig:
     # Lid gap (IOD) per degree of pitch: least squares over every frame of the dev pose clips (no eyelid event there).
     nod_iod_per_deg: float = -0.001
     widen_iod: float = 0.015  # lid gap rise over the frames outside closures, the nod taken out
+    flank_s: float = 0.15  # the frames just before and after a lid event (eyes.flank_departure)
+    flank_closed: float = 0.15  # departure from both flanks' look a lid closed under a turning head reaches
 
 
 def _turn(pose: dict[str, np.ndarray] | None, frames: slice, reference: np.ndarray) -> float:
@@ -52,6 +57,19 @@ def _turn(pose: dict[str, np.ndarray] | None, frames: slice, reference: np.ndarr
     return out
 
 
+def _flank_turn(e: OrdinaryEvent, pose: dict[str, np.ndarray] | None, patches: dict[str, np.ndarray], flank: int,
+                config: DoubtConfig) -> float:
+    """The head's turn during lid event `e` from its pose in the `flank` frames each side, where the closing eye's
+    look departs from both sides' as a lid's does (DoubtConfig.flank_closed); else infinite (not judged so)."""
+    sides = ("right", "left") if e.side == "both" else (e.side,)
+    if max(flank_departure(patches[s], (e.onset, e.offset), flank) for s in sides) < config.flank_closed:
+        return float("inf")
+    n = len(next(iter(patches.values())))
+    near = np.zeros(n, bool)
+    near[max(0, e.onset - flank):e.onset] = near[e.offset + 1:e.offset + 1 + flank] = True
+    return _turn(pose, slice(e.onset, e.offset + 1), near)
+
+
 def relative_pitch(pose: dict[str, np.ndarray] | None, n: int) -> np.ndarray:
     """(n,) pitch in degrees from the clip's median (0 where unmeasured, or everywhere without a pose)."""
     if pose is None or not np.isfinite(pose["pitch"]).any():
@@ -61,12 +79,15 @@ def relative_pitch(pose: dict[str, np.ndarray] | None, n: int) -> np.ndarray:
 
 def doubt(events: list[OrdinaryEvent], shifted: dict[str, np.ndarray], gap: np.ndarray,
           pose: dict[str, np.ndarray] | None, half_window: int, config: DoubtConfig = DoubtConfig(),
-          dipped: np.ndarray | None = None) -> list[OrdinaryEvent]:
+          dipped: np.ndarray | None = None, patches: dict[str, np.ndarray] | None = None,
+          flank: int = 0) -> list[OrdinaryEvent]:
     """`events` with every eyelid event deft cannot tell from a head turn marked `unsure` (its reason).
 
     `shifted`: per eye the shift-tolerant closure score; `gap`: (T,) both eyes' mean lid gap (IOD); `pose`:
     per-frame yaw/pitch in degrees (None: not measured, no turn check); `half_window`: the open eye's (eyes.py);
-    `dipped`: (T,) bool, frames where both lid gaps dipped as lids meeting do (eyelids.lid_dips; None: not measured).
+    `dipped`: (T,) bool, frames where both lid gaps dipped as lids meeting do (eyelids.lid_dips; None: not measured);
+    `patches`: per eye its patches with their margin (eyes.closure_scores) and `flank` the frames each side of a lid
+    event its look is compared with (None / 0: the window's pose alone judges a turn).
     """
     n = len(gap)
     windows = reference_windows(np.arange(n), half_window)
@@ -89,6 +110,8 @@ def doubt(events: list[OrdinaryEvent], shifted: dict[str, np.ndarray], gap: np.n
             continue
         reason = ""
         turned = _turn(pose, span, reference)
+        if turned > config.turn_deg and e.kind in LID_KINDS and patches is not None and flank > 0:
+            turned = min(turned, _flank_turn(e, pose, patches, flank, config))
         if turned > config.turn_deg:
             reason = (f"the head was turned {turned:.0f}° from its pose in the frames the eye is compared with "
                       f"(more than ~{config.turn_deg:.0f}°)")

@@ -59,6 +59,14 @@ def reference_windows(ok: np.ndarray, half_window: int) -> list[tuple[int, int]]
     return out
 
 
+def _shifted_units(patches: np.ndarray, shift: int) -> np.ndarray:
+    """(n, shifts, h, w) unit patches (_unit) of (n, h + 2 shift, w + 2 shift) ones with their margin, moved by up to
+    `shift` pixels each way; the unshifted one in the middle."""
+    h, w = patches.shape[1] - 2 * shift, patches.shape[2] - 2 * shift
+    return np.stack([_unit(patches[:, dy:dy + h, dx:dx + w]) for dy in range(2 * shift + 1)
+                     for dx in range(2 * shift + 1)], axis=1)
+
+
 def departure(patches: np.ndarray, half_window: int, shift: int = 0) -> np.ndarray:
     """(T,) 1 - normalised cross-correlation of each patch with the median patch of the frames within
     `half_window` of it (0 where unmeasured). With `shift`, `patches` carry that margin around the patch
@@ -67,9 +75,7 @@ def departure(patches: np.ndarray, half_window: int, shift: int = 0) -> np.ndarr
     score = np.zeros(len(patches))
     if len(ok) < 3:
         return score
-    h, w = patches.shape[1] - 2 * shift, patches.shape[2] - 2 * shift
-    shifted = np.stack([_unit(patches[ok, dy:dy + h, dx:dx + w]) for dy in range(2 * shift + 1)
-                        for dx in range(2 * shift + 1)], axis=1)  # (n, shifts, h, w); the unshifted one in the middle
+    shifted = _shifted_units(patches[ok], shift)
     z = shifted[:, len(shifted[0]) // 2]
     refs: dict[tuple[int, int], np.ndarray] = {}
     for i, key in enumerate(reference_windows(ok, half_window)):
@@ -80,12 +86,36 @@ def departure(patches: np.ndarray, half_window: int, shift: int = 0) -> np.ndarr
     return score
 
 
-def closure_scores(gray: np.ndarray, landmarks: np.ndarray, half_window: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def flank_departure(patches: np.ndarray, span: tuple[int, int], flank: int) -> float:
+    """How far the eye departs, at its furthest over frames span[0]..span[1], from how it looked in the `flank`
+    frames just before and just after (each side's median patch, shift-tolerant as departure()): per frame the
+    smaller departure of the two sides (0 where a side has under two measured frames: at the clip's edge one
+    side's look alone cannot tell a lid from a turn). `patches` carry the SHIFT_PX margin. A closing lid departs
+    from both sides; a turning head takes the eye only part of the way from the look of one side to the other's."""
+    ok = np.isfinite(patches).all(axis=(1, 2))
+    a, b = span
+    during = [t for t in range(a, b + 1) if ok[t]]
+    refs = []
+    for side in (range(max(0, a - flank), a), range(b + 1, min(len(patches), b + 1 + flank))):
+        seen = [t for t in side if ok[t]]
+        if len(seen) >= 2:
+            ref = np.median(_unit(patches[seen, SHIFT_PX:-SHIFT_PX, SHIFT_PX:-SHIFT_PX]), axis=0)
+            refs.append(ref / (float(np.linalg.norm(ref)) + 1e-6))
+    if len(refs) < 2 or not during:
+        return 0.0
+    shifted = _shifted_units(patches[during], SHIFT_PX)
+    best = np.max([(shifted * ref).sum(axis=(-2, -1)).max(axis=1) for ref in refs], axis=0)  # (frames,)
+    return float(1.0 - best.min())
+
+
+def closure_scores(gray: np.ndarray, landmarks: np.ndarray, half_window: int
+                   ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Per eye ("right" | "left", the subject's sides) the (T,) appearance departure from the open eye: the plain
-    score and the shift-tolerant one, both from one warp of the patch with its SHIFT_PX margin."""
-    plain, shifted = {}, {}
+    score and the shift-tolerant one, both from one warp of the patch with its SHIFT_PX margin; and those
+    (T, PATCH_H + 2 SHIFT_PX, PATCH_W + 2 SHIFT_PX) patches (flank_departure)."""
+    plain, shifted, warped = {}, {}, {}
     for side, corners in EYE_CORNERS.items():
-        patches = eye_patches(gray, landmarks, corners, SHIFT_PX)
+        warped[side] = patches = eye_patches(gray, landmarks, corners, SHIFT_PX)
         plain[side] = departure(patches[:, SHIFT_PX:-SHIFT_PX, SHIFT_PX:-SHIFT_PX], half_window)
         shifted[side] = departure(patches, half_window, SHIFT_PX)
-    return plain, shifted
+    return plain, shifted, warped
