@@ -88,6 +88,22 @@ def test_a_blink_while_the_head_turns_steadily_is_stated_where_the_eye_departs_f
     assert "turned" in doubt([blink], shifted, gap, fast, HALF, patches=closing, flank=3)[0].unsure
 
 
+def test_a_wink_whose_other_eye_held_still_is_stated_though_its_eye_changed_little():
+    """Session 9: dev winks on small or compressed eyes reach .09-.13 shift-tolerant (under DoubtConfig.closed)
+    while the other eye stays at .01-.035; a turn or a nod would have moved both eyes' look."""
+    wink = OrdinaryEvent("wink", 20, 22, 24, ("AU46",), "left", 0.2)
+    shifted = {"right": np.full(T, 0.02), "left": np.full(T, 0.02)}
+    shifted["left"][20:25] = 0.1
+    gap = np.full(T, 0.1)
+    assert doubt([wink], shifted, gap, _still_pose(), HALF) == [wink]
+    moved = {**shifted, "right": np.full(T, 0.06)}  # the other eye's look changed too: a shift explains both
+    assert "shifting by a pixel" in doubt([wink], moved, gap, _still_pose(), HALF)[0].unsure
+    blip = replace(wink, offset=21)  # two frames: compression or noise, not a held lid
+    assert "shifting by a pixel" in doubt([blip], shifted, gap, _still_pose(), HALF)[0].unsure
+    blink = replace(wink, kind="blink", side="both", aus=("AU45",))
+    assert doubt([blink], shifted, gap, _still_pose(), HALF)[0].unsure  # a blink has no other eye to hold
+
+
 def test_a_widening_must_rise_and_fall_and_be_more_than_a_nod():
     gap = np.full(T, 0.10)
     gap[20:28] = 0.12

@@ -12,7 +12,8 @@ fitted with it there) but is marked `unsure`, with the reason, and is not stated
   other's; on the dev `all` sets most blinks and winks during continuous head moves were doubted for the turn);
 - a closing lid: the eye's look changed no more than the eye shifting by a pixel explains (eyes.py, SHIFT_PX), unless
   it is a blink during which dlib's lid gaps both dipped (eyelids.lid_dips, EyelidConfig.dip_iod; dlib moves both
-  lids in a wink too, so a dip cannot say that one eye closed);
+  lids in a wink too, so a dip cannot say that one eye closed), or a wink during which the other eye's look held
+  for a few frames (a turn or a nod moves both eyes' look alike; DoubtConfig.other_still);
 - a widening: it runs to the clip's first or last frame (a level, not a rise and fall: most invented widenings
   did, no real one), or the lid gap rose less than `widen_iod` once the nod's own effect is taken out.
 """
@@ -41,6 +42,10 @@ class DoubtConfig:
     widen_iod: float = 0.015  # lid gap rise over the frames outside closures, the nod taken out
     flank_s: float = 0.15  # the frames just before and after a lid event (eyes.flank_departure)
     flank_closed: float = 0.15  # departure from both flanks' look a lid closed under a turning head reaches
+    # A wink's other eye: its shift-tolerant closure score stays under this while the wink runs this many frames
+    # (the dev winks doubted for a shift: .011-.035 over 4-9 frames; the false ones were 2-frame blips).
+    other_still: float = 0.04
+    still_frames: int = 3
 
 
 def _turn(pose: dict[str, np.ndarray] | None, frames: slice, reference: np.ndarray) -> float:
@@ -68,6 +73,15 @@ def _flank_turn(e: OrdinaryEvent, pose: dict[str, np.ndarray] | None, patches: d
     near = np.zeros(n, bool)
     near[max(0, e.onset - flank):e.onset] = near[e.offset + 1:e.offset + 1 + flank] = True
     return _turn(pose, slice(e.onset, e.offset + 1), near)
+
+
+def _other_still(e: OrdinaryEvent, shifted: dict[str, np.ndarray], config: DoubtConfig) -> bool:
+    """A wink of at least `still_frames` frames during which the other eye's shift-tolerant closure score stayed
+    under `other_still`: no turn or nod moved its look, so none moved the closing eye's."""
+    if e.kind != "wink" or e.offset - e.onset + 1 < config.still_frames:
+        return False
+    other = "left" if e.side == "right" else "right"
+    return float(shifted[other][e.onset:e.offset + 1].max()) < config.other_still
 
 
 def relative_pitch(pose: dict[str, np.ndarray] | None, n: int) -> np.ndarray:
@@ -118,6 +132,7 @@ def doubt(events: list[OrdinaryEvent], shifted: dict[str, np.ndarray], gap: np.n
         elif e.kind in LID_KINDS:
             sides = ("right", "left") if e.side == "both" else (e.side,)
             confirmed = e.kind == "blink" and dipped is not None and bool(dipped[span].any())  # both lids met
+            confirmed = confirmed or _other_still(e, shifted, config)
             if max(float(shifted[s][span].max()) for s in sides) < config.closed and not confirmed:
                 reason = "the eye's look changed no more than the eye shifting by a pixel explains (a turn or a nod)"
         elif e.onset == 0 or e.offset == n - 1:
