@@ -55,6 +55,17 @@ def test_speech_is_rhythmic_opening_one_opening_is_not():
     assert speech_events(talk, talk, fps, iod_px=20.0) == []  # 0.04 IOD is 0.8 px at 20 px: within dlib's jitter
 
 
+def test_a_syllable_with_two_tops_does_not_break_a_phrase():
+    """Session 9 (dev `all`, 30 fps, eyes 25 px apart): lip jitter gave one opening two tops 3 frames apart (10 Hz,
+    faster than speech); that split the phrase into two of two syllables each, and no speech was found."""
+    fps, t = 30.0, np.arange(34)
+    mouth = 0.5 + 0.06 * (0.5 - 0.5 * np.cos(2 * np.pi * 3.0 * t / fps))  # 3 Hz: tops at 5, 15, 25
+    mouth[14:17] -= [0.0, 0.04, 0.0]  # the middle top split in two (14 and 16) by a dip
+    assert peaks(mouth, 0.025) == [5, 14, 16, 25]
+    [talk] = speech_events(mouth, mouth, fps, iod_px=40.0)
+    assert talk.onset <= 1 and talk.offset >= 29
+
+
 def test_ordinary_aus_complete_surprise_but_are_never_an_emotion_alone():
     from deft.aus import AUEvidence
 

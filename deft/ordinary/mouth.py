@@ -41,7 +41,10 @@ def speech_events(mouth: np.ndarray, jaw: np.ndarray, fps: float, iod_px: float,
     lo, hi = fps / config.rate_hz[1], fps / config.rate_hz[0]  # frames between syllables
     groups: list[list[int]] = []
     for t in tops:
-        if groups and lo <= t - groups[-1][-1] <= hi:
+        if groups and t - groups[-1][-1] < lo:  # faster than speech: one syllable's two tops (jitter), the higher kept
+            if mouth[t] > mouth[groups[-1][-1]]:
+                groups[-1][-1] = t
+        elif groups and t - groups[-1][-1] <= hi:
             groups[-1].append(t)
         else:
             groups.append([t])
