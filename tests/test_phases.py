@@ -15,6 +15,19 @@ def test_spot_phases_on_a_clean_curve():
     assert apex == 12 and 4 <= onset <= 7 and 18 <= offset <= 21
 
 
+def test_a_rise_that_never_falls_is_not_the_apex():
+    """A fast head turn at the clip's end leaves registered motion that grows to the last frame, higher than the
+    expression's (dev pose clips: .005-.03 IOD against the expression's .002-.003): the apex is the expression's
+    rise and fall, not the end."""
+    rng = np.random.default_rng(0)
+    t = np.arange(45)
+    turn = 0.012 * np.clip((t - 38) / 6, 0, 1) ** 2
+    curve = 0.001 + 0.003 * profile(45, 16, 21, 27) + turn + rng.normal(0, 0.0001, 45)
+    assert int(np.argmax(curve)) == 44
+    onset, apex, offset = spot_phases(curve)
+    assert abs(apex - 21) <= 1 and 14 <= onset < 21 < offset <= 30
+
+
 @pytest.mark.parametrize("onset, apex, offset", [(2, 8, 15), (9, 18, 27), (4, 10, 29)])
 def test_apex_on_synthetic_clips(onset, apex, offset):
     clip = render(SyntheticSpec(face="hopper", aus=(("AU1", 1.5), ("AU2", 1.5)), onset=onset, apex=apex, offset=offset, seed=apex))

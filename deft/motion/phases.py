@@ -96,10 +96,21 @@ def smooth_curve(curve: np.ndarray) -> np.ndarray:
     return np.convolve(np.pad(curve, 1, mode="edge"), np.ones(3) / 3, mode="valid") if len(curve) >= 3 else curve
 
 
+def rise_and_fall(smooth: np.ndarray) -> np.ndarray:
+    """(T,) how far each frame's motion stands above the higher of the least motion before it and the least after
+    it (IOD). An expression rises and falls back within the clip; what a head turn leaves after registration
+    mostly grows towards the clip's end (a fast turn there most) and never falls back, so it stands above only one
+    side: the clip's last frame scores 0."""
+    lowest_before = np.minimum.accumulate(smooth)
+    lowest_after = np.minimum.accumulate(smooth[::-1])[::-1]
+    return smooth - np.maximum(lowest_before, lowest_after)
+
+
 def spot_phases(curve: np.ndarray) -> tuple[int, int, int]:
-    """Apex = peak of the (lightly smoothed) curve; onset/offset where it falls under ONSET_SHARE of it."""
+    """Apex = the frame of the (lightly smoothed) curve that rises highest above both sides (rise_and_fall);
+    onset/offset where the curve falls under ONSET_SHARE of the apex's."""
     smooth = smooth_curve(curve)
-    apex = int(np.argmax(smooth))
+    apex = int(np.argmax(rise_and_fall(smooth)))
     floor = float(np.percentile(smooth[1:], 10)) if len(smooth) > 1 else 0.0  # noise level
     level = floor + ONSET_SHARE * (float(smooth[apex]) - floor)
     before = np.nonzero(smooth[:apex] <= level)[0]
