@@ -59,9 +59,14 @@ def test_api_analyze_answers_the_long_object_for_a_long_upload(long_smile_mp4):
 
 
 @pytest.mark.slow
-def test_api_chat_about_a_long_video_answers_per_interval(long_smile_mp4):
+def test_api_chat_about_a_long_video_answers_per_interval(long_smile_mp4, monkeypatch):
     import httpx
 
+    import deft.long.analyze
+
+    analysed = []  # the video is tracked and analysed once; the second question (kept uploads) reuses it
+    real = deft.long.analyze.analyze_long_clips
+    monkeypatch.setattr(deft.long.analyze, "analyze_long_clips", lambda *a: analysed.append(1) or real(*a))
     llm, tok = tiny_llm()
     engine = TransformersEngine(DeftModel(DeftConfig(expert_dim=32, conv_width=8), llm, tok).eval())
     url, server, thread = run_in_thread(create_app(engine, ServeSettings(request_timeout_s=600, keep_uploads_s=600)))
@@ -85,3 +90,4 @@ def test_api_chat_about_a_long_video_answers_per_interval(long_smile_mp4):
     assert text.startswith(f"[face 0, frames {interval['onset']}-{interval['offset']} (") and "positive]" in text
     assert [c["face_id"] for c in body["claims"]] == [0] and body["claims"][0]["onset"] == interval["onset"]
     assert wrong.status_code == 400 and "no spotted interval of face 0 starts at frame 5" in wrong.text
+    assert len(analysed) == 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import contextlib
@@ -95,12 +94,6 @@ class FileStore:
         with self.lock:
             for file_id in [i for i, (_, expiry) in self.files.items() if expiry <= now]:
                 _remove(self.files.pop(file_id)[0])
-
-    async def sweep_every(self, seconds: float) -> None:
-        """`sweep` every `seconds`, until cancelled (the server runs it for its lifetime)."""
-        while True:
-            await asyncio.sleep(seconds)
-            self.sweep()
 
     def close(self) -> None:
         """Delete every uploaded clip and the folder (the server's shutdown calls it)."""

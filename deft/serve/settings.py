@@ -25,6 +25,7 @@ class ServeSettings:
     max_bodies_bytes: int = 192 * 2**20  # request bodies held at once, all requests together (else 503)
     max_files: int = 256  # uploaded clips kept; the oldest are dropped
     keep_uploads_s: float = 0.0  # 0: an uploaded clip is deleted once analysed; else kept this long after upload
+    long_videos_kept: int = 1  # within keep_uploads_s, the last long videos' analyses a follow-up question reuses
     model_id: str = "deft"
 
     @classmethod

@@ -97,10 +97,11 @@ def create_app(engine: Engine, settings: ServeSettings = ServeSettings()) -> Fas
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
-        sweeper = asyncio.create_task(serving_state.files.sweep_every(1.0))  # expired uploads go within a second
+        sweeper = asyncio.create_task(serving_state.sweep_every(1.0))  # expired uploads go within a second
         yield
         sweeper.cancel()
-        serving_state.files.close()  # uploaded clips do not outlive the server
+        serving_state.files.close()  # uploaded clips do not outlive the server, nor their analyses
+        serving_state.long_videos.clear()
 
     app = FastAPI(title="deft", version="0.1.0", lifespan=lifespan)
     app.state.serving = serving_state

@@ -37,6 +37,7 @@ from deft.serve.api.protocol import (
     UsageInfo,
 )
 from deft.serve.api.long_chat import LongAnswer
+from deft.serve.api.recent import RecentAnalyses
 from deft.serve.engines import Engine, TokenCount
 from deft.serve.media import FileStore, decode_data_url, write_temp
 from deft.serve.openai_errors import RETRY_AFTER, APIError
@@ -141,6 +142,14 @@ class Serving:
         self.files = FileStore(settings.max_files, settings.keep_uploads_s)
         self.config = AnalyzeConfig(limits=VideoLimits(max_bytes=settings.max_upload_bytes,
                                                        max_frames=settings.max_video_frames))
+        self.long_videos = RecentAnalyses(settings.long_videos_kept, settings.keep_uploads_s)
+
+    async def sweep_every(self, seconds: float) -> None:
+        """Every `seconds` until cancelled, expired uploads and the long-video analyses kept with them go."""
+        while True:
+            await asyncio.sleep(seconds)
+            self.files.sweep()
+            self.long_videos.expire()
 
     def max_tokens(self, asked: int | None) -> int:
         return min(asked or self.settings.max_new_tokens, self.settings.max_new_tokens)
@@ -231,7 +240,7 @@ class Serving:
         with self.video_file(video) as path:
             config = self.long_config(path)
             if config is not None:
-                return LongAnswer(*analyze_long_clips(path, config), interval)
+                return LongAnswer(*self.long_videos.get(path, lambda: analyze_long_clips(path, config)), interval)
             result = analyze(path, self.config)
             return result, clip_features(result)
 
