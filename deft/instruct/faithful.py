@@ -19,6 +19,7 @@ from deft.labels import AU_NAMES, NONE, OTHERS, describe_emotion
 
 # No word boundary before "AU": "xAU4" still names AU4 to a reader.
 AU_CODE = re.compile(r"(?:AU|\b[Aa]ction [Uu]nits?)[\s-]?(\d*)")  # "AU-10" is AU10 to a reader
+AU_NUMBER = re.compile(r"AU[\s-]?(\d+)")  # an AU code with its number ("AU7", "AU 7", "AU-7")
 AU_WITH_NAME = re.compile(r"AU\s?(\d+)\s*\(([^)]*)(\)?)")
 AU_THE_NAME = re.compile(r"AU\s?(\d+),\s+the\s+([^,.;:()]*)([,.;:()]?)")  # "AU12, the lip corner puller, shows"
 NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d*)?")
@@ -183,7 +184,7 @@ def _label_fix(text: str, first: Claim, found: list[Claim], facts: ClipFacts) ->
     fine = facts.emotion.get("fine")
     if first.kind != "emotion" or not facts.labels or any(c.kind == "emotion" and c.fact for c in found if c.start < first.start):
         return None
-    s0 = max((e.end() for e in SENTENCE_END.finditer(text, 0, first.start)), default=0)
+    s0 = _sentence_start(text, first.start)
     if NEGATION.search(text[s0: first.start]):
         return None
     label = facts.emotion.get("label")
@@ -288,8 +289,8 @@ def _aus(text: str, facts: ClipFacts, final: bool) -> list[Claim]:
         if entry is None:
             out.append(Claim("au", m.group(0), m.start(1) + _prefix_ok(digits, fired), None))
             continue
-        s0 = max((e.end() for e in SENTENCE_END.finditer(text, 0, m.start())), default=0)
-        if any(f"AU{int(d)}" == au for d in re.findall(r"AU[\s-]?(\d+)", text[s0: m.start()])):
+        s0 = _sentence_start(text, m.start())
+        if any(f"AU{int(d)}" == au for d in AU_NUMBER.findall(text, s0, m.start())):
             # named again in one sentence ("the reason is AU7 and AU7"): refused at its code (text before it
             # may have been called safe to stream), so the model goes on without it
             out.append(Claim("au", m.group(0), m.start(), None))
@@ -393,7 +394,7 @@ def _directions(text: str, facts: ClipFacts, final: bool) -> list[Claim]:
         if not final and re.fullmatch(r"\s*\w*", text[m.end():]):  # "lower" may be "lower lip"
             out.append(Claim("direction", m.group(0), m.start(), None, pending=True))
             continue
-        s0 = max((e.end() for e in SENTENCE_END.finditer(text, 0, m.start())), default=0)
+        s0 = _sentence_start(text, m.start())
         sentence_end = SENTENCE_END.search(text, m.end())
         if sentence_end and sentence_end.end() == len(text) and not final:
             sentence_end = None  # a last "." may be a decimal point
@@ -473,7 +474,7 @@ def _frame_fix(frame, values: list[float], said: str) -> str | None:
 
 
 def _frame_values(text: str, at: int, facts: ClipFacts) -> tuple[list[float], str, dict]:
-    s0 = max((e.end() for e in SENTENCE_END.finditer(text, 0, at)), default=0)
+    s0 = _sentence_start(text, at)
     before = text[s0:at]
     roles = [(m.start(), role) for role, pattern in ROLE_WORDS for m in pattern.finditer(before)]
     role = max(roles)[1] if roles else None
@@ -488,7 +489,7 @@ def _unit_values(text: str, at: int, kind: str, spans, facts: ClipFacts) -> tupl
         values = facts.percents if kind == "percent" else [t * (1000 if kind == "ms" else 1) for t in facts.times]
         return values, {"unit": kind}
     keys = PX_KEYS if kind == "px" else IOD_KEYS
-    s0 = max((e.end() for e in SENTENCE_END.finditer(text, 0, at)), default=0)
+    s0 = _sentence_start(text, at)
     near = [names for s, e, names in spans if s0 <= s and e <= at]
     named = [n for n in (near[-1] if near else facts.moved) if n in facts.moved]
     values = [float(facts.regions[n][k]) for n in named for k in keys if k in facts.regions[n]]
@@ -540,10 +541,15 @@ def _sides(text: str, facts: ClipFacts, final: bool) -> list[Claim]:
     return out
 
 
+def _sentence_start(text: str, at: int) -> int:
+    """Where the sentence holding position `at` begins (after the last SENTENCE_END before it)."""
+    return max((e.end() for e in SENTENCE_END.finditer(text, 0, at)), default=0)
+
+
 def _sentence_au(text: str, at: int, facts: ClipFacts) -> str | None:
     """The side ("left", "right", "both") of the last fired AU named before `at` in its sentence, if it has one."""
-    s0 = max((e.end() for e in SENTENCE_END.finditer(text, 0, at)), default=0)
-    codes = re.findall(r"AU[\s-]?(\d+)", text[s0:at])
+    s0 = _sentence_start(text, at)
+    codes = AU_NUMBER.findall(text, s0, at)
     entry = facts.aus.get(f"AU{int(codes[-1])}") if codes else None
     if not entry:
         return None
