@@ -59,11 +59,14 @@ def face_box(series: FaceSeries, first: int, last: int, size: tuple[int, int]) -
 _FRAMES = re.compile(r"\b(frames?) (\d+)(?:-(\d+))?\b")  # "frame 3", "frames 0-1" in a clip's warnings
 
 
+def _source(indices: list[int], k: int) -> int:
+    """The video's frame of the interval clip's frame k (k itself past the clip's frames)."""
+    return indices[k] if k < len(indices) else k
+
+
 def in_source_frames(text: str, indices: list[int]) -> str:
     """A clip warning with its frame numbers (the interval clip's, counted from 0) as the source video's."""
-    def at(k: str) -> str:
-        return str(indices[int(k)]) if int(k) < len(indices) else k
-
+    at = lambda k: str(_source(indices, int(k)))  # noqa: E731
     return _FRAMES.sub(lambda m: f"{m[1]} {at(m[2])}" + (f"-{at(m[3])}" if m[3] else ""), text)
 
 
@@ -72,8 +75,7 @@ def ordinary_events(analysis: Analysis) -> list[dict]:
     if analysis.ordinary is None:
         return []
     idx = analysis.frame_indices
-    source = lambda k: idx[k] if k < len(idx) else k  # noqa: E731
-    return [{**e.to_dict(), "onset": source(e.onset), "apex": source(e.apex), "offset": source(e.offset)}
+    return [{**e.to_dict(), **{k: _source(idx, getattr(e, k)) for k in ("onset", "apex", "offset")}}
             for e in analysis.ordinary.events]
 
 
