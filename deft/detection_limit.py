@@ -97,12 +97,6 @@ def au_limits(calibration: Calibration, aus: list[str], covariates: Covariates, 
     return limits
 
 
-def au_limit(calibration: Calibration, au: str, covariates: Covariates, reliable: bool, floor_iod: float,
-             model: AUModel | None = None, motion: MeasuredMotion | None = None) -> float:
-    """One AU's au_limits."""
-    return au_limits(calibration, [au], covariates, reliable, floor_iod, model, motion)[au]
-
-
 def sensitivity(covariates: Covariates, reliable: bool, fired: set[str], rule_threshold_iod: float = MOTION_THRESHOLD_IOD,
                 trusted: bool = True, calibration: Calibration | None = None, motion: MeasuredMotion | None = None,
                 model: AUModel | None = None) -> Sensitivity:

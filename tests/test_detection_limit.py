@@ -8,7 +8,7 @@ import pytest
 from deft.au_model import AU_REGIONS, measured_motion, motion_features, moved_alone, score_aus, shipped_model
 from deft.aus import MOTION_THRESHOLD_IOD, AUEvidence
 from deft.confidence import Covariates, calibrate, shipped_calibration
-from deft.detection_limit import EXPRESSION_AUS, INCONCLUSIVE_IOD, _stays, au_limit, sensitivity
+from deft.detection_limit import EXPRESSION_AUS, INCONCLUSIVE_IOD, _stays, au_limits, sensitivity
 from deft.labels import AU_NAMES
 from deft.motion.regions import REGION_NAMES
 from deft.instruct.faithful import ClipFacts, caveat
@@ -21,7 +21,7 @@ POOR = Covariates(iod_px=24.0, pose_change_deg=15.0, sharpness=20.0, background_
 @pytest.mark.parametrize("au", ["AU1", "AU4", "AU12", "AU15"])
 def test_the_limit_is_where_the_calibrated_confidence_reaches_the_decision_threshold(au):
     calibration = shipped_calibration()
-    limit = au_limit(calibration, au, GOOD, True, 0.0)
+    limit = au_limits(calibration, [au], GOOD, True, 0.0)[au]
     assert isfinite(limit) and limit > 0
     conf = lambda x: calibration.confidence(au, *(2 * [log1p(x / MOTION_THRESHOLD_IOD)]), True, GOOD, True)  # noqa: E731
     assert conf(limit * 1.01) >= calibration.threshold[au] > conf(limit * 0.99)
