@@ -88,6 +88,17 @@ def test_speech_explains_mouth_aus_only_where_the_mouth_moved_between_the_frames
     assert explained_aus(talk, same, open_, {"AU15", "AU25", "AU12"}) == {"AU25": "speech"}  # lips apart: talking
 
 
+def test_speech_explains_corners_down_only_past_half_a_syllable():
+    """The mouth drags its corners down by a share of its opening: a sad micro-expression's AU15 under a
+    quarter to half a syllable's change of opening is the expression's (MOVED_FOR), past half a syllable speech's."""
+    unit = 0.025 / 4  # one mismatch unit: a quarter of MouthConfig.syllable_iod
+    ramp = unit * np.arange(T) / 4  # the mouth opens a quarter unit per frame
+    talk = _talking({"mouth": ramp, "lips": 0.5 * ramp, "jaw": 0.8 * ramp})
+    apex = T - 1
+    assert explained_aus(talk, apex - 6, apex, {"AU15", "AU25"}) == {"AU25": "speech"}  # 1.5 units
+    assert explained_aus(talk, apex - 12, apex, {"AU15", "AU25"}) == {"AU15": "speech", "AU25": "speech"}  # 3
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name, seed, index", [("speech", 2679, 6), ("blinks", 2680, 0), ("blinks", 2680, 12)])
 def test_expression_under_speech_or_blinks_is_found_at_its_apex(name, seed, index):

@@ -28,13 +28,18 @@ EXPLAINS: dict[str, frozenset[str]] = {
 EXPLAINS_UNDER_WAY: dict[str, frozenset[str]] = {"speech": frozenset({"AU17", "AU25"})}
 EXPLAINS_ALONE: dict[str, frozenset[str]] = {"speech": frozenset({"AU10"}),
                                              **{kind: frozenset({"AU4"}) for kind in ("blink", "wink", "closed")}}
+# The mouth drags its corners down by a share of its opening, so speech explains AU15 only where the opening
+# changed by half a syllable or more (mismatch in quarter syllables): a sad micro-expression's corners go down
+# while the opening changes less. Measured on dev speech clips (benchmarks/README, "ordinary motion").
+MOVED_FOR: dict[str, float] = {"AU15": 2.0}
 
 
-def _moved(ordinary: Ordinary, kind: str, onset: int, apex: int) -> bool:
-    """Did this kind's own signal change between the two frames the flow compares (separate.py)? Speech
-    and a jaw drop move the mouth, blinks the lids; a phase-matched reference leaves them as at the apex."""
+def _moved(ordinary: Ordinary, kind: str, onset: int, apex: int, needed: float = 1.0) -> bool:
+    """Did this kind's own signal change between the two frames the flow compares (separate.py) by more than
+    `needed` (mismatch units)? Speech and a jaw drop move the mouth, blinks the lids; a phase-matched reference
+    leaves them as at the apex."""
     group = next((g for g, (kinds, _, _) in GROUPS.items() if kind in kinds), "mouth" if kind == "jaw" else None)
-    return group is None or not ordinary.signals or mismatch(ordinary, group, onset, apex) > 1.0
+    return group is None or not ordinary.signals or mismatch(ordinary, group, onset, apex) > needed
 
 
 def explained_aus(ordinary: Ordinary, onset: int, apex: int, fired: set[str], margin: int = 1) -> dict[str, str]:
@@ -48,7 +53,8 @@ def explained_aus(ordinary: Ordinary, onset: int, apex: int, fired: set[str], ma
             out.setdefault(au, event.kind)
         if near and _moved(ordinary, event.kind, onset, apex):
             for au in EXPLAINS.get(event.kind, frozenset()) & fired:
-                out.setdefault(au, event.kind)
+                if au not in MOVED_FOR or _moved(ordinary, event.kind, onset, apex, MOVED_FOR[au]):
+                    out.setdefault(au, event.kind)
             for au in EXPLAINS_ALONE.get(event.kind, frozenset()) & fired:
                 alone.setdefault(au, event.kind)
     if alone and fired - set(out) <= set(alone):
