@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
-from deft.analyze import analyze_frames
+from deft.analyze import AnalyzeConfig, analyze_frames
 from deft.data.synthetic import SyntheticSpec, profile, render
+from deft.data.world.clips import render_clip, world_set
 from deft.errors import ConfigError
 from deft.motion.phases import check_given, spot_phases, weighted_motion
 from deft.motion.regions import REGION_NAMES
@@ -26,6 +27,28 @@ def test_a_rise_that_never_falls_is_not_the_apex():
     assert int(np.argmax(curve)) == 44
     onset, apex, offset = spot_phases(curve)
     assert abs(apex - 21) <= 1 and 14 <= onset < 21 < offset <= 30
+
+
+def test_on_a_turned_head_the_onset_is_read_against_the_apex_s_own_valley():
+    """A turn early in the clip leaves registered motion that steps up and stays (dev pose clips: ~.001 IOD under
+    a .002-.003 expression); read against the clip's noise floor the onset came right after the turn, 10+ frames
+    early, and the AU flow's reference carried the turn's parallax."""
+    rng = np.random.default_rng(0)
+    t = np.arange(45)
+    curve = 0.001 * np.clip((t - 8) / 8, 0, 1) + 0.002 * profile(45, 24, 29, 34) + rng.normal(0, 0.0001, 45)
+    onset, apex, _ = spot_phases(curve, turned=True)
+    assert apex == 29 and 23 <= onset <= 26
+    assert spot_phases(curve)[0] < 20  # a still head's onset is read against the noise floor, as before
+
+
+@pytest.mark.slow
+def test_the_onset_on_a_turning_head_is_the_expression_s():
+    """A fresh pose clip (seed 7001, not the benchmark's): a brow raise while the head turns; the onset used to
+    be read 6 frames early (8 on its mp4, where the AU flow from there missed AU1 and AU2)."""
+    clip = render_clip(world_set("pose", 2, seed=7001)[1])
+    ph = analyze_frames(as_video(clip.frames), AnalyzeConfig(calibrated=False)).phases
+    onset, apex, _ = clip.truth.phases
+    assert abs(ph.apex - apex) <= 1 and abs(ph.onset - onset) <= 3
 
 
 @pytest.mark.parametrize("onset, apex, offset", [(2, 8, 15), (9, 18, 27), (4, 10, 29)])

@@ -25,6 +25,11 @@ MAX_DOWNWEIGHT = 16.0
 # (measured frames (n,), their per-region mean flows vs frame 0 (n, R, 2), IOD) -> the expression's part of them
 Separate = Callable[[np.ndarray, np.ndarray], np.ndarray]
 ONSET_SHARE = 0.15  # onset/offset: last/first frame whose motion is under this share of the apex's
+# ... on a head that turned far (deft.motion.drift.far_turn): under this share of the apex's rise above its own
+# valley (rise_and_fall). The turn's leftover lifts the curve before the apex; read against the clip's noise floor
+# the onset came early (dev pose clips: a median 3.5 frames, most of them early) and the AU flow from it carried
+# more of the turn's parallax (benchmarks/README).
+TURNED_ONSET_SHARE = 0.3
 
 
 @dataclass
@@ -106,15 +111,16 @@ def rise_and_fall(smooth: np.ndarray) -> np.ndarray:
     return smooth - np.maximum(lowest_before, lowest_after)
 
 
-def spot_phases(curve: np.ndarray) -> tuple[int, int, int]:
+def spot_phases(curve: np.ndarray, turned: bool = False) -> tuple[int, int, int]:
     """Apex = the frame of the (lightly smoothed) curve that rises highest above both sides (rise_and_fall);
-    onset/offset where the curve falls under ONSET_SHARE of the apex's."""
+    onset/offset where the curve falls under ONSET_SHARE of the apex's motion above the clip's noise floor; `turned` (the head turned far): the onset under TURNED_ONSET_SHARE of the apex's rise above its valley."""
     smooth = smooth_curve(curve)
-    apex = int(np.argmax(rise_and_fall(smooth)))
+    rise = rise_and_fall(smooth)
+    apex = int(np.argmax(rise))
     floor = float(np.percentile(smooth[1:], 10)) if len(smooth) > 1 else 0.0  # noise level
-    level = floor + ONSET_SHARE * (float(smooth[apex]) - floor)
-    before = np.nonzero(smooth[:apex] <= level)[0]
-    after = np.nonzero(smooth[apex + 1 :] <= level)[0]
+    base, share = (max(floor, float(smooth[apex] - rise[apex])), TURNED_ONSET_SHARE) if turned else (floor, ONSET_SHARE)
+    before = np.nonzero(smooth[:apex] <= base + share * (float(smooth[apex]) - base))[0]
+    after = np.nonzero(smooth[apex + 1 :] <= floor + ONSET_SHARE * (float(smooth[apex]) - floor))[0]
     onset = int(before[-1]) if len(before) else 0
     offset = int(apex + 1 + after[0]) if len(after) else len(curve) - 1
     if apex == 0:  # nothing rises above frame 0: keep a valid ordering
@@ -138,8 +144,8 @@ def find_phases(
 ) -> Phases:
     """Spot the phases from motion, or validate and keep the `given` ones (a dataset label); `depth`
     (the crop's depth map) removes the parallax of head turns from the curve too; `separate` speech and blinks;
-    `drift` a far turn's slow leftover."""
+    `drift` (the head turned far) a far turn's slow leftover, and the onset is read against the apex's valley."""
     vectors = region_vectors(gray, landmarks, iod, depth)
     curve = curve_of(vectors, separate, drift)
-    phases = check_given(given, len(gray), source) if given is not None else spot_phases(curve)
+    phases = check_given(given, len(gray), source) if given is not None else spot_phases(curve, drift)
     return Phases(*phases, "given" if given is not None else "spotted", [round(float(c), 5) for c in curve], vectors)
