@@ -113,7 +113,8 @@ def rise_and_fall(smooth: np.ndarray) -> np.ndarray:
 
 def spot_phases(curve: np.ndarray, turned: bool = False) -> tuple[int, int, int]:
     """Apex = the frame of the (lightly smoothed) curve that rises highest above both sides (rise_and_fall);
-    onset/offset where the curve falls under ONSET_SHARE of the apex's motion above the clip's noise floor; `turned` (the head turned far): the onset under TURNED_ONSET_SHARE of the apex's rise above its valley."""
+    onset/offset where the curve falls under ONSET_SHARE of the apex's motion above the clip's noise floor;
+    `turned` (the head turned far): the onset under TURNED_ONSET_SHARE of the apex's rise above its valley."""
     smooth = smooth_curve(curve)
     rise = rise_and_fall(smooth)
     apex = int(np.argmax(rise))
