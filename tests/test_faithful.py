@@ -247,6 +247,15 @@ def test_a_wrong_emotion_verdict_gets_the_analysis_label_and_a_negated_one_a_ban
     assert check("It reads as positive (happiness), never anger.", FACTS, final=True).fix is None
 
 
+def test_the_template_wording_with_none_filled_in_is_a_verdict_too():
+    """Answers in the Uni-MER template's own words: "The most likely emotion is none, a none expression." on a
+    clip the analysis reads as happiness states a label the analysis does not give."""
+    text = "The most likely emotion is none, a none expression."
+    verdict = check(text, FACTS, final=True)
+    assert verdict.bad == text.index("none") and verdict.fix == "positive (happiness)"
+    assert check("None of the regions moved.", FACTS, final=True).bad is None  # "none" that is no verdict
+
+
 @pytest.mark.parametrize("facts, label", [(OTHERS_CLIP, "no MEGC class (others)"), (FACTS, "positive (happiness)")])
 def test_a_model_that_insists_on_neutral_states_the_analysis_label(facts, label):
     """The label a model was never taught (`others`) is written in where its verdict goes wrong; the model goes

@@ -48,8 +48,11 @@ EMOTION_WORDS = {**{w: w for w in ("happiness", "sadness", "surprise", "fear", "
                  "happy": "happiness", "sad": "sadness", "surprised": "surprise", "fearful": "fear", "afraid": "fear", "angry": "anger",
                  "disgusted": "disgust", "contemptuous": "contempt", "repressed": "repression", "neutral": NONE}
 OTHERS_MEANS = "no emotion prototype fits these AUs"
+# "none" and "others" are labels only where a verdict puts them: "(none)", "reads as none", "the emotion is none",
+# "a none expression" (the Uni-MER template's own wording with the label filled in)
 EMOTION = re.compile(r"\b(" + "|".join(sorted(EMOTION_WORDS, key=len, reverse=True)) + r")\b|"
-                     rf"(?<=\()({NONE}|{OTHERS})(?=\))|(?<=\bas )({NONE}|{OTHERS})\b", re.I)  # "reads as none"
+                     rf"(?<=\()({NONE}|{OTHERS})(?=\))|(?<=\bas )({NONE}|{OTHERS})\b|"
+                     rf"(?<=\bemotion is )({NONE}|{OTHERS})\b|\b({NONE}|{OTHERS})(?= expression)", re.I)
 FINE_AFTER = re.compile(r"\b(positive|negative|surprise|others)\s*\((\w+)\)", re.I)
 # The kind of motion a text says it was: micro or macro (quality.motion_kind; "longer" is neither).
 MOTION_KIND = re.compile(r"\b(micro|macro)(?:[- ]?expressions?)?\b", re.I)
@@ -508,7 +511,7 @@ def _emotions(text: str, facts: ClipFacts, final: bool) -> list[Claim]:
     for m in EMOTION.finditer(text):
         if m.end() == len(text) and not final:
             continue
-        label = EMOTION_WORDS[m.group(1).lower()] if m.group(1) else (m.group(2) or m.group(3)).lower()
+        label = EMOTION_WORDS[m.group(1).lower()] if m.group(1) else next(g for g in m.groups()[1:] if g).lower()
         ok = label in facts.labels
         out.append(Claim("emotion", m.group(0), m.start(), {"label": facts.emotion.get("label"),
                                                             "fine": facts.emotion.get("fine")} if ok else None))
