@@ -18,7 +18,8 @@ from deft.face import AlignedFace, FaceConfig, align_face
 from deft.motion.average import ORDINARY_MATCH, apex_frames, mean_image, reference_frames
 from deft.motion.drift import far_turn
 from deft.motion.flow import compute_flow, optical_strain, presmooth, remove_head_motion, to_gray
-from deft.motion.phases import Phases, find_phases
+from deft.motion.apex_model import apex_scorer, shipped_apex_model
+from deft.motion.phases import ApexScore, Phases, find_phases
 from deft.motion.regions import RegionMotion, describe_regions
 from deft.motion.register import MOVED_IOD, Registration, register, registration_warnings, trusted, warp_frames
 from deft.ordinary import Ordinary, at_source_size, detect_ordinary, matched_reference, separator, set_aside, supporting_aus
@@ -42,6 +43,9 @@ class AnalyzeConfig:
     calibrated: bool = True  # AU confidences from deft/au_calibration.json (False: the rules' own, for refitting it)
     # with `calibrated`: the confidences and thresholds of the learned model, deft/au_model.json (deft.au_model)
     learned: bool = True
+    # the apex where the learned spotter scores highest (deft.motion.apex_model, deft/apex_model.json); False: the
+    # motion curve's rise-and-fall alone (as fit_apex.py measures it)
+    learned_apex: bool = True
     face: FaceConfig = FaceConfig()
     # "depth" (default) | "similarity" | "affine": every frame registered onto the onset face (deft.motion.register);
     # "none": one clip-wide alignment, head motion left to the flow's robust similarity.
@@ -168,7 +172,8 @@ def analyze_frames(
     if config.register == "none":
         with _timed(timings, "phases"):
             gray = np.stack([to_gray(c) for c in face.crops])
-            ph, reference = _spot(gray, face.landmarks, face.iod, phases, video.source, ordinary, fps)
+            ph, reference = _spot(gray, face.landmarks, face.iod, phases, video.source, ordinary, fps,
+                                  apex_score=_apex_score(config, fps, ordinary, pose))
         with _timed(timings, "flow"):
             flow = compute_flow(gray[reference], gray[ph.apex], config.flow, full_resolution=True)
             flow = remove_head_motion(flow, face.landmarks, face.iod)
@@ -176,7 +181,7 @@ def analyze_frames(
         reg = None
     else:
         ph, reference, flow, strain, face, reg = _registered_motion(video, tracked, face, config, phases, timings,
-                                                                     ordinary, fps, pose.range())
+                                                                     ordinary, fps, pose)
         gray = np.stack([to_gray(c) for c in face.crops])
     with _timed(timings, "aus"):
         regions = describe_regions(flow, strain, face.landmarks, face.iod)
@@ -223,12 +228,18 @@ def _source_detail(video: Video, reg: Registration | None, gray: np.ndarray) -> 
     return warp_frames(np.stack([to_gray(f) for f in video.native]), replace(reg, maps=maps))
 
 
+def _apex_score(config: AnalyzeConfig, fps: float, ordinary: Ordinary, pose: HeadPose) -> ApexScore | None:
+    model = shipped_apex_model() if config.learned_apex else None
+    return None if model is None else apex_scorer(model, fps, ordinary.signals, pose.angles())
+
+
 def _spot(gray: np.ndarray, landmarks: np.ndarray, iod: float, phases: tuple[int, int, int] | None, source: str,
-          ordinary: Ordinary, fps: float, depth: np.ndarray | None = None, drift: bool = False) -> tuple[Phases, int]:
+          ordinary: Ordinary, fps: float, depth: np.ndarray | None = None, drift: bool = False,
+          apex_score: ApexScore | None = None) -> tuple[Phases, int]:
     """Phases spotted apart from speech and blinks, and the flow's reference frame: the frame nearest the
     expression whose mouth and lids are as at the apex (the onset without speech or blinks)."""
     separate = separator(ordinary)
-    ph = find_phases(gray, landmarks, iod, phases, source, depth, separate and separate.residual, drift)
+    ph = find_phases(gray, landmarks, iod, phases, source, depth, separate and separate.residual, drift, apex_score)
     reference = matched_reference(ordinary, (ph.onset, ph.apex, ph.offset), fps)
     ordinary.reference = None if reference == ph.onset else reference
     return ph, reference
@@ -236,7 +247,7 @@ def _spot(gray: np.ndarray, landmarks: np.ndarray, iod: float, phases: tuple[int
 
 def _registered_motion(video: Video, tracked: Tracked, face: AlignedFace, config: AnalyzeConfig,
                        phases: tuple[int, int, int] | None, timings: dict[str, float], ordinary: Ordinary, fps: float,
-                       pose_range: dict[str, float]):
+                       pose: HeadPose):
     """Phases and reference->apex flow on frames registered onto the reference face (deft.motion.register)."""
     size = config.face.crop_size
     with _timed(timings, "phases"):
@@ -244,7 +255,8 @@ def _registered_motion(video: Video, tracked: Tracked, face: AlignedFace, config
         first = register(tracked.landmarks, face.reference_frame, size, config.register)
         depth = first.depth if config.register == "depth" and first.turned() else None
         ph, reference = _spot(warp_frames(grey, first), first.landmarks, first.iod, phases, video.source, ordinary,
-                              fps, depth, far_turn(first.residual_2d_iod, pose_range))
+                              fps, depth, far_turn(first.residual_2d_iod, pose.range()),
+                              _apex_score(config, fps, ordinary, pose))
     with _timed(timings, "flow"):
         reg = register(tracked.landmarks, reference, size, config.register)
         start, apex = _flow_images(grey, reg, ph, ordinary, fps, config.average, video.upscale)

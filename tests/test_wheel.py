@@ -35,7 +35,7 @@ def installed(tmp_path_factory) -> Path:
     assert {n.split("/")[0] for n in names} == {"deft", wheel.name.split("-py")[0] + ".dist-info"}, "top-level names"
     assert {"deft/instruct/uni_mer/uni_mer_v1.json", "deft/instruct/uni_mer/schema.json",
             "deft/serve/install_vllm.sh", "deft/checkpoints/default/config.json", "deft/au_calibration.json",
-            "deft/au_model.json"} <= set(names)
+            "deft/au_model.json", "deft/apex_model.json"} <= set(names)
     venv = root / "venv"
     _run([sys.executable, "-m", "venv", "--system-site-packages", venv], root)  # dependencies from this python
     _run([venv / "bin" / "python", "-m", "pip", "install", "-q", "--no-deps", "--no-index", wheel], root)

@@ -24,6 +24,9 @@ REGION_FLOOR_IOD = 1e-4
 MAX_DOWNWEIGHT = 16.0
 # (measured frames (n,), their per-region mean flows vs frame 0 (n, R, 2), IOD) -> the expression's part of them
 Separate = Callable[[np.ndarray, np.ndarray], np.ndarray]
+# (each region's motion vs frame 0 with speech and blinks taken out (T, R, 2), the motion curve (T,)) -> per-frame
+# score of being the apex
+ApexScore = Callable[[np.ndarray, np.ndarray], np.ndarray]
 ONSET_SHARE = 0.15  # onset/offset: last/first frame whose motion is under this share of the apex's
 # ... on a head that turned far (deft.motion.drift.far_turn): under this share of the apex's rise above its own
 # valley (rise_and_fall). The turn's leftover lifts the curve before the apex; read against the clip's noise floor
@@ -111,13 +114,14 @@ def rise_and_fall(smooth: np.ndarray) -> np.ndarray:
     return smooth - np.maximum(lowest_before, lowest_after)
 
 
-def spot_phases(curve: np.ndarray, turned: bool = False) -> tuple[int, int, int]:
-    """Apex = the frame of the (lightly smoothed) curve that rises highest above both sides (rise_and_fall);
+def spot_phases(curve: np.ndarray, turned: bool = False, scores: np.ndarray | None = None) -> tuple[int, int, int]:
+    """Apex = the frame of the (lightly smoothed) curve that rises highest above both sides (rise_and_fall), or
+    where given, the frame of highest `scores` (deft.motion.apex_model);
     onset/offset where the curve falls under ONSET_SHARE of the apex's motion above the clip's noise floor;
     `turned` (the head turned far): the onset under TURNED_ONSET_SHARE of the apex's rise above its valley."""
     smooth = smooth_curve(curve)
     rise = rise_and_fall(smooth)
-    apex = int(np.argmax(rise))
+    apex = int(np.argmax(rise if scores is None else scores))
     floor = float(np.percentile(smooth[1:], 10)) if len(smooth) > 1 else 0.0  # noise level
     base, share = (max(floor, float(smooth[apex] - rise[apex])), TURNED_ONSET_SHARE) if turned else (floor, ONSET_SHARE)
     before = np.nonzero(smooth[:apex] <= base + share * (float(smooth[apex]) - base))[0]
@@ -142,11 +146,17 @@ def check_given(phases: tuple[int, int, int], n_frames: int, source: str) -> tup
 def find_phases(
     gray: np.ndarray, landmarks: np.ndarray, iod: float, given: tuple[int, int, int] | None = None, source: str = "clip",
     depth: np.ndarray | None = None, separate: Separate | None = None, drift: bool = False,
+    apex_score: ApexScore | None = None,
 ) -> Phases:
     """Spot the phases from motion, or validate and keep the `given` ones (a dataset label); `depth`
     (the crop's depth map) removes the parallax of head turns from the curve too; `separate` speech and blinks;
-    `drift` (the head turned far) a far turn's slow leftover, and the onset is read against the apex's valley."""
+    `drift` (the head turned far) a far turn's slow leftover, and the onset is read against the apex's valley;
+    `apex_score` the learned apex's per-frame scores (deft.motion.apex_model) instead of the curve's rise."""
     vectors = region_vectors(gray, landmarks, iod, depth)
     curve = curve_of(vectors, separate, drift)
-    phases = check_given(given, len(gray), source) if given is not None else spot_phases(curve, drift)
+    if given is not None:
+        phases = check_given(given, len(gray), source)
+    else:
+        residual = vectors if separate is None else separate(np.arange(len(vectors)), vectors)
+        phases = spot_phases(curve, drift, None if apex_score is None else apex_score(residual, curve))
     return Phases(*phases, "given" if given is not None else "spotted", [round(float(c), 5) for c in curve], vectors)
