@@ -35,7 +35,7 @@ def curve_title(result: Analysis) -> str:
     """The curve panel's title: the emotion as deft can state it ("cannot tell" where no AU was found but one
     may have been missed), and what the spotted apex is when no expression AU fired there."""
     title = textwrap.fill(f"emotion: {result.emotion.describe()}", 70)
-    return title + ("" if result.aus else "\nphases: where the face moved most; no expression AU was found there")
+    return title + ("" if result.aus else "\nphases: where an expression most likely peaked; no expression AU was found there")
 
 
 def plot_analysis(result: Analysis, path: str | os.PathLike, frames: list[int] | None = None) -> None:

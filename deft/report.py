@@ -10,7 +10,7 @@ def format_table(result: Analysis) -> str:
     lines = [
         f"{result.source}: {result.n_frames} frames at {result.fps:.1f} fps, flow {result.flow_method}",
         f"phases ({ph.source}): onset {ph.onset}, apex {ph.apex}, offset {ph.offset}"
-        + ("" if result.aus else " (where the face moved most; no expression AU was found there)"),
+        + ("" if result.aus else " (where an expression most likely peaked; no expression AU was found there)"),
         f"emotion: {result.emotion.describe()}"
         + (f" from {' + '.join(result.emotion.matched)}" if result.emotion.matched else ""),
         "reliable: yes" if result.reliable else f"reliable: no ({result.reliable_reason})",
