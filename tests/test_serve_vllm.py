@@ -403,15 +403,18 @@ def test_a_client_leaving_a_vllm_stream_stops_the_generation(served):
     httpx.post(url + "/v1/chat/completions", json=body, timeout=600).raise_for_status()
     whole = _vllm_counter(vllm_url, "vllm:generation_tokens_total") - tokens
     tokens += whole
-    with httpx.stream("POST", url + "/v1/chat/completions", json={**body, "stream": True}, timeout=600) as r:
-        # checked text streams as it is generated (all but what may still turn unbacked): leave at the first piece
-        next(line for line in r.iter_lines() if '"content":"' in line and '"content":""' not in line)
+    with httpx.stream("POST", url + "/v1/chat/completions", json={**body, "stream": True}, timeout=600):
+        # leave once vLLM is generating this answer: checked text streams only where no claim is still pending, which
+        # on a short answer can be its end, so waiting for a piece would let the whole answer be generated first
+        waited = time.perf_counter()
+        while _vllm_counter(vllm_url, "vllm:num_requests_running") == 0 and time.perf_counter() - waited < 120:
+            time.sleep(0.05)
     left = time.perf_counter()  # the client is gone
     while _vllm_counter(vllm_url, "vllm:num_requests_running") > 0 and time.perf_counter() - left < 60:
         time.sleep(0.2)
     stopped_s = time.perf_counter() - left  # vLLM refreshes its gauges as it steps or logs (10 s): an upper bound
     generated = _vllm_counter(vllm_url, "vllm:generation_tokens_total") - tokens
-    print(f"\nwhole answer {whole:.0f} tokens generated; left after the first piece: vLLM not running "
+    print(f"\nwhole answer {whole:.0f} tokens generated; left once vLLM ran it: vLLM not running "
           f"{stopped_s:.1f} s later, "
           f"{generated:.0f} tokens generated")
     assert stopped_s < 60 and generated < whole
