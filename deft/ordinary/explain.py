@@ -31,15 +31,16 @@ EXPLAINS_ALONE: dict[str, frozenset[str]] = {"speech": frozenset({"AU10"}),
 # The mouth drags its corners down by a share of its opening, so speech explains AU15 only where the opening
 # changed by half a syllable or more (mismatch in quarter syllables): a sad micro-expression's corners go down
 # while the opening changes less. Measured on dev speech clips (benchmarks/README, "ordinary motion").
-MOVED_FOR: dict[str, float] = {"AU15": 2.0}
+# Every other AU a kind explains needs its signal to have changed by more than MOVED (a quarter syllable or closure).
+MOVED, MOVED_FOR = 1.0, {"AU15": 2.0}
 
 
-def _moved(ordinary: Ordinary, kind: str, onset: int, apex: int, needed: float = 1.0) -> bool:
-    """Did this kind's own signal change between the two frames the flow compares (separate.py) by more than
-    `needed` (mismatch units)? Speech and a jaw drop move the mouth, blinks the lids; a phase-matched reference
-    leaves them as at the apex."""
+def _change(ordinary: Ordinary, kind: str, onset: int, apex: int) -> float:
+    """How far this kind's own signal changed between the two frames the flow compares (separate.py's mismatch
+    units; unbounded where it was not measured). Speech and a jaw drop move the mouth, blinks the lids; a
+    phase-matched reference leaves them as at the apex."""
     group = next((g for g, (kinds, _, _) in GROUPS.items() if kind in kinds), "mouth" if kind == "jaw" else None)
-    return group is None or not ordinary.signals or mismatch(ordinary, group, onset, apex) > needed
+    return float("inf") if group is None or not ordinary.signals else mismatch(ordinary, group, onset, apex)
 
 
 def explained_aus(ordinary: Ordinary, onset: int, apex: int, fired: set[str], margin: int = 1) -> dict[str, str]:
@@ -51,9 +52,10 @@ def explained_aus(ordinary: Ordinary, onset: int, apex: int, fired: set[str], ma
         near = any(event.overlaps(t - margin, t + margin) for t in (onset, apex))
         for au in (EXPLAINS_UNDER_WAY.get(event.kind, frozenset()) & fired) if near else ():
             out.setdefault(au, event.kind)
-        if near and _moved(ordinary, event.kind, onset, apex):
+        change = _change(ordinary, event.kind, onset, apex) if near else 0.0
+        if change > MOVED:
             for au in EXPLAINS.get(event.kind, frozenset()) & fired:
-                if au not in MOVED_FOR or _moved(ordinary, event.kind, onset, apex, MOVED_FOR[au]):
+                if change > MOVED_FOR.get(au, MOVED):
                     out.setdefault(au, event.kind)
             for au in EXPLAINS_ALONE.get(event.kind, frozenset()) & fired:
                 alone.setdefault(au, event.kind)
