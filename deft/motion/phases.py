@@ -87,13 +87,21 @@ def motion_curve(gray: np.ndarray, landmarks: np.ndarray, iod: float, depth: np.
 
 def curve_of(vectors: np.ndarray, separate: Separate | None = None, drift: bool = False) -> np.ndarray:
     """motion_curve from the regions' vectors (region_vectors)."""
+    return _curve(_separated(vectors, separate), separate is not None, drift)
+
+
+def _separated(vectors: np.ndarray, separate: Separate | None) -> np.ndarray:
+    """The regions' vectors with speech and blinks taken out (as they are where there is no separator)."""
+    return vectors if separate is None else separate(np.arange(len(vectors)), vectors)
+
+
+def _curve(vectors: np.ndarray, separated: bool, drift: bool) -> np.ndarray:
+    """curve_of on vectors already `separated` (or not, where the clip had no speech or blink)."""
     frames = np.arange(len(vectors))
-    if separate is not None:
-        vectors = separate(frames, vectors)
     if drift:
         even = np.unique(np.r_[frames[::DRIFT_STRIDE], frames[-1]])
         vectors = vectors - fit_drift(even, len(vectors), vectors[even])(frames)
-    if separate is None:  # no speech or blink left over to weigh down: every region counts alike
+    if not separated:  # no speech or blink left over to weigh down: every region counts alike
         return np.linalg.norm(vectors, axis=-1).mean(axis=1)
     return weighted_motion(vectors)
 
@@ -153,10 +161,10 @@ def find_phases(
     `drift` (the head turned far) a far turn's slow leftover, and the onset is read against the apex's valley;
     `apex_score` the learned apex's per-frame scores (deft.motion.apex_model) instead of the curve's rise."""
     vectors = region_vectors(gray, landmarks, iod, depth)
-    curve = curve_of(vectors, separate, drift)
+    residual = _separated(vectors, separate)
+    curve = _curve(residual, separate is not None, drift)
     if given is not None:
         phases = check_given(given, len(gray), source)
     else:
-        residual = vectors if separate is None else separate(np.arange(len(vectors)), vectors)
         phases = spot_phases(curve, drift, None if apex_score is None else apex_score(residual, curve))
     return Phases(*phases, "given" if given is not None else "spotted", [round(float(c), 5) for c in curve], vectors)
