@@ -23,9 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from bench_realism import load_note, write_world_set
-from calibrate_aus import CALIBRATION_SEEDS
+from calibrate_aus import CALIBRATION_SEEDS, calibration_set_args
 from deft.analyze import AnalyzeConfig, analyze
-from deft.data.world.clips import SET_NAMES
 from deft.errors import DeftError
 from deft.motion.apex_model import MODEL_FILE, apex_features, from_sklearn
 from deft.ordinary.separate import separator
@@ -84,11 +83,7 @@ def held_out(rows: list[dict]) -> dict[str, list[tuple[bool, bool]]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sets", default=",".join(SET_NAMES), help="comma-separated world set kinds")
-    parser.add_argument("--clips", type=int, default=80, help="clips per set kind")
-    parser.add_argument("--out", default=None, help="keep the rendered clips here and reuse them (default: temporary)")
-    parser.add_argument("--rows", default=None, help="pickle of the analysed rows: read if it exists, else written")
-    parser.add_argument("--dry-run", action="store_true", help=f"report only; do not write {MODEL_FILE.name}")
+    calibration_set_args(parser, MODEL_FILE.name)
     args = parser.parse_args()
     from sklearn.ensemble import HistGradientBoostingClassifier
 
