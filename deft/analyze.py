@@ -12,11 +12,12 @@ import numpy as np
 from deft.au_model import measured_motion, motion_features, region_motion_iod, score_aus, shipped_model
 from deft.aus import AUEvidence, detect_aus, distrust, motion_threshold
 from deft.confidence import calibrate, clip_covariates
-from deft.detection_limit import Sensitivity, sensitivity
+from deft.detection_limit import Sensitivity, sensitivity, unseen_aus, unseen_warnings
 from deft.emotion import Emotion, classify_emotion, undetermined
 from deft.face import AlignedFace, FaceConfig, align_face
 from deft.motion.average import ORDINARY_MATCH, apex_frames, mean_image, reference_frames
 from deft.motion.drift import far_turn
+from deft.motion.frozen import frozen_shares, hides_motion
 from deft.motion.flow import compute_flow, optical_strain, presmooth, remove_head_motion, to_gray
 from deft.motion.apex_model import apex_scorer, shipped_apex_model
 from deft.motion.phases import ApexScore, Phases, find_phases
@@ -88,6 +89,7 @@ class Analysis:
     reliable_reason: str = ""  # why not, in plain words
     registration: Registration | None = field(default=None, repr=False)  # every frame onto the onset crop
     sensitivity: Sensitivity | None = None  # the least motion each AU needed here; None: uncalibrated confidences
+    encoder_crf: float | None = None  # x264's rate factor the video states (deft.encoder); None: not stated
 
     @property
     def flow_reference(self) -> int:
@@ -117,6 +119,7 @@ class Analysis:
             **self._iod_dict(),
             "flow": self.flow_method,
             "reader": self.reader,
+            "encoder_crf": self.encoder_crf,
             "warnings": self.warnings,
             "reliable": self.reliable,
             "reliable_reason": self.reliable_reason,
@@ -204,17 +207,21 @@ def analyze_frames(
         expression_aus = set_aside(ordinary, all_aus, (reference, ph.apex, ph.offset))  # speech/blinks explain the rest
         fired = sorted((a for a in expression_aus if a.fired), key=lambda a: -a.strength_iod)
         emotion = classify_emotion(expression_aus, supporting_aus(ordinary, ph.onset, ph.offset))
+        iod_ref = float(tracked.iod[reference])
+        unseen = (unseen_aus(frozen_shares(video.frames, tracked.landmarks[reference], iod_ref, reference, ph.apex),
+                             {a.au for a in fired}) if hides_motion(video.crf) and np.isfinite(iod_ref) else ())
         limits = (sensitivity(covariates, reliable, {a.au for a in fired}, motion_threshold(parallax), registered,
-                              motion=measured, model=None if measured is None else shipped_model())
+                              motion=measured, model=None if measured is None else shipped_model(), unseen=unseen)
                   if config.calibrated else None)
         if limits is not None and limits.inconclusive:
             emotion = undetermined(emotion)
     return Analysis(
         video.source, video.n_frames, video.fps, ph, regions, fired, emotion, face.iod, config.flow, video.reader,
         list(face.warnings) + track_warnings(quality, tracked) + ordinary.warnings()
-        + ([] if reg is None else registration_warnings(reg, ph.apex)), timings, face, flow, strain, all_aus,
+        + ([] if reg is None else registration_warnings(reg, ph.apex)) + unseen_warnings(unseen),
+        timings, face, flow, strain, all_aus,
         list(video.frame_indices), tracked, pose, quality, ordinary, reliable=reliable, reliable_reason=reason,
-        registration=reg, sensitivity=limits,
+        registration=reg, sensitivity=limits, encoder_crf=video.crf,
     )
 
 

@@ -12,7 +12,9 @@ point of a geometric search grid, refined between that point and the one below. 
 (raised by a head turn's parallax) is a floor under it; an untrusted registration reports nothing (inf).
 Where the expression AUs' limits lie above what a micro-expression moves, or the clip is unreliable
 (deft.reliability), finding no AU does not mean there was none: the clip is inconclusive. The limit is in
-measured motion: where the flow itself under-reads (heavy compression, tiny faces) more is needed.
+measured motion: where the flow itself under-reads (heavy compression, tiny faces) more is needed. Where the
+compression froze an AU's own regions from reference to apex (deft.motion.frozen) no motion could show there:
+that AU is unseen, its limit is "never", and finding no AU is inconclusive.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ from math import inf, isfinite
 
 import numpy as np
 
-from deft.au_model import AUModel, MeasuredMotion, feature_rows, motion_features, moved_alone
+from deft.au_model import AUModel, MeasuredMotion, feature_rows, motion_features, moved_alone, own_regions
 from deft.aus import MOTION_THRESHOLD_IOD
 from deft.confidence import Calibration, Covariates, shipped_calibration
 from deft.labels import DETECTED_AUS, ORDINARY_AUS
+from deft.motion.frozen import FROZEN_SHARE
 
 # Apex amplitudes of micro-expression AUs (IOD): deft.data.world.events.EventRanges.micro_iod, ~1-3 px at 61 px
 # between the eyes. deft measures a region's mean motion, about MEASURED_SHARE of an AU's apex amplitude (median
@@ -47,6 +50,7 @@ class Sensitivity:
     limits: dict[str, float]
     inconclusive: bool = False
     reason: str = ""
+    unseen: tuple[str, ...] = ()  # expression AUs whose regions the compression froze (unseen_aus)
 
     def median_limit(self) -> float:
         values = [self.limits[au] for au in EXPRESSION_AUS if au in self.limits]
@@ -54,7 +58,7 @@ class Sensitivity:
 
     def to_dict(self) -> dict:
         return {"detection_limit_iod": {au: (round(v, 4) if isfinite(v) else None) for au, v in self.limits.items()},
-                "inconclusive": self.inconclusive, "inconclusive_reason": self.reason}
+                "inconclusive": self.inconclusive, "inconclusive_reason": self.reason, "unseen_aus": list(self.unseen)}
 
 
 def reported(calibration: Calibration, xs: dict[str, np.ndarray], covariates: Covariates, reliable: bool,
@@ -97,11 +101,26 @@ def au_limits(calibration: Calibration, aus: list[str], covariates: Covariates, 
     return limits
 
 
+def unseen_aus(frozen: np.ndarray, fired: set[str]) -> tuple[str, ...]:
+    """Expression AUs not `fired` whose own regions (deft.au_model.AU_REGIONS) were on average at least
+    FROZEN_SHARE frozen; `frozen` per region in REGION_NAMES order (deft.motion.frozen.frozen_shares)."""
+    return tuple(au for au in EXPRESSION_AUS
+                 if au not in fired and float(np.mean(frozen[own_regions(au)])) >= FROZEN_SHARE)
+
+
+def unseen_warnings(unseen: tuple[str, ...]) -> list[str]:
+    if not unseen:
+        return []
+    return [f"{', '.join(unseen)} could not be seen: the video's compression froze their regions from the reference "
+            "to the apex (no pixel changed there), so they are neither found nor ruled out"]
+
+
 def sensitivity(covariates: Covariates, reliable: bool, fired: set[str], rule_threshold_iod: float = MOTION_THRESHOLD_IOD,
                 trusted: bool = True, calibration: Calibration | None = None, motion: MeasuredMotion | None = None,
-                model: AUModel | None = None) -> Sensitivity:
+                model: AUModel | None = None, unseen: tuple[str, ...] = ()) -> Sensitivity:
     """Every calibrated AU's detection limit on this clip, and `inconclusive` when no expression AU fired
-    (`fired`) where a typical micro-expression would not have been reported or the clip is not `reliable`.
+    (`fired`) where a typical micro-expression would not have been reported, an expression AU was `unseen`
+    (unseen_aus: the compression froze its regions) or the clip is not `reliable`.
     `trusted`: False where the registration at the apex is not, so no AU could have been reported at all.
     `motion` and `model`: the clip's measured region motion and the learned score deft reported with (None:
     it reported with the calibration alone)."""
@@ -109,11 +128,15 @@ def sensitivity(covariates: Covariates, reliable: bool, fired: set[str], rule_th
     known = [au for au in DETECTED_AUS if calibration.knows(au)]
     limits = (au_limits(calibration, known, covariates, reliable, rule_threshold_iod, model, motion) if trusted
               else dict.fromkeys(known, inf))
-    result = Sensitivity(limits)
+    limits.update({au: inf for au in unseen if au in limits})
+    result = Sensitivity(limits, unseen=tuple(unseen))
     median = result.median_limit()
-    if set(fired) & set(EXPRESSION_AUS) or (reliable and median <= INCONCLUSIVE_IOD):
+    if set(fired) & set(EXPRESSION_AUS) or (reliable and median <= INCONCLUSIVE_IOD and not unseen):
         return result
-    if not any(isfinite(v) for v in limits.values()):
+    if unseen:
+        need = (f"the video's compression froze the regions of {', '.join(unseen)} (no pixel changed from reference "
+                "to apex), so their motion could not be seen")
+    elif not any(isfinite(v) for v in limits.values()):
         need = "no AU could have been reported"
     elif not isfinite(median):
         need = "most expression AUs could not have been reported at any strength"
@@ -123,4 +146,4 @@ def sensitivity(covariates: Covariates, reliable: bool, fired: set[str], rule_th
     else:
         need = "the AU reading is unreliable (see reliable_reason)"
     return Sensitivity(limits, True, f"no expression AU was found, but in this clip {need}: an expression may have "
-                                     "been missed")
+                                     "been missed", tuple(unseen))

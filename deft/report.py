@@ -30,7 +30,8 @@ def format_table(result: Analysis) -> str:
     if limits is not None and limits.limits:
         least = sorted(limits.limits.items(), key=lambda kv: kv[1])
         lines.append("least motion an AU needed here to be reported (IOD): " + ", ".join(
-            f"{au} {v:.3f}" if v != float("inf") else f"{au} none would do" for au, v in least))
+            f"{au} {v:.3f}" if v != float("inf") else f"{au} {'unseen (frozen)' if au in limits.unseen else 'none would do'}"
+            for au, v in least))
     if result.ordinary is not None and result.ordinary.events:
         lines += ["", "ordinary motion (not an expression): " + "; ".join(
             f"{e.said_kind()}{'' if e.side == 'both' else f' ({e.side})'} {e.onset}-{e.offset} {e.said_aus()}"

@@ -13,6 +13,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from deft.encoder import x264_rate_factor
 from deft.errors import VideoError, VideoLimitError
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
@@ -62,6 +63,7 @@ class Video:
     # crops, deft.long.intervals), so face size and blur are judged on the source face, not the upscaled one
     upscale: float = 1.0
     native: np.ndarray | None = None  # with upscale > 1: the frames before it (T, h, w, 3), source pixels
+    crf: float | None = None  # x264's rate factor (or constant QP) as the stream states it (deft.encoder); None: unknown
 
     @property
     def n_frames(self) -> int:
@@ -164,7 +166,7 @@ def _read_pyav(path: str, limits: VideoLimits, step: int) -> Video:
             raise VideoError(f"{path}: not a readable video ({_reason(err)})") from err
     if not frames:
         raise VideoError(f"{path}: not a readable video (no frame could be decoded)")
-    return Video(np.stack(frames), fps, path, "pyav", (width, height), indices)
+    return Video(np.stack(frames), fps, path, "pyav", (width, height), indices, crf=x264_rate_factor(path))
 
 
 def _read_image_folder(folder: str, limits: VideoLimits, step: int, fps: float) -> Video:
