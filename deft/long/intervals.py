@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from deft.analyze import Analysis, AnalyzeConfig, analyze_frames
+from deft.encoder import x264_rate_factor
 from deft.errors import DeftError, FaceError, VideoError
 from deft.labels import ORDINARY_AUS
 from deft.long.series import FaceSeries
@@ -108,7 +109,7 @@ def interval_dict(interval: Interval, fps: float, analysis: Analysis | None = No
 
 
 def _analyse(clip: _Open, fps: float, source: str, config: AnalyzeConfig,
-             extra: Callable[[Analysis], dict] | None) -> dict:
+             extra: Callable[[Analysis], dict] | None, crf: float | None = None) -> dict:
     iv, idx = clip.interval, clip.indices
     try:
         if len(idx) < 3:
@@ -120,7 +121,7 @@ def _analyse(clip: _Open, fps: float, source: str, config: AnalyzeConfig,
         frames = np.stack(clip.frames)
         video = Video(frames, fps, f"{source}#face{clip.face_id}:{iv.onset}-{iv.offset}", "long",
                       (frames.shape[2], frames.shape[1]), list(idx), upscale=clip.scale,
-                      native=np.stack(clip.native) if clip.native else None)
+                      native=np.stack(clip.native) if clip.native else None, crf=crf)
         analysis = analyze_frames(video, config, (onset, apex, offset))
         # the JSON, the explanation and the demo read these beside the interval's source frames
         analysis.warnings = [in_source_frames(w, analysis.frame_indices) for w in analysis.warnings]
@@ -149,6 +150,7 @@ def iter_intervals(frames: Iterable[tuple[int, np.ndarray]], faces: list[FaceSer
     padding; `extra(analysis)` adds keys to an analysed interval (e.g. the model's explanation).
     """
     by_id = {s.face_id: s for s in faces}
+    crf = x264_rate_factor(source)  # the source file's, where `source` is one that states it
     pending = sorted(((max(0, iv.onset - PAD_FRAMES), fid, k, iv) for fid, ivs in intervals.items()
                       for k, iv in enumerate(ivs)), key=lambda p: (p[0], p[1], p[2]))
     open_: list[tuple[int, _Open]] = []
@@ -165,12 +167,12 @@ def iter_intervals(frames: Iterable[tuple[int, np.ndarray]], faces: list[FaceSer
             _keep(frame, clip)
             clip.indices.append(index)
         for k, clip in [c for c in open_ if c[1].last <= index]:
-            yield clip.face_id, k, _analyse(clip, fps, source, config, extra)
+            yield clip.face_id, k, _analyse(clip, fps, source, config, extra, crf)
         open_ = [c for c in open_ if c[1].last > index]
         if not pending and not open_:
             return
     for k, clip in open_:  # the video ended early
-        yield clip.face_id, k, _analyse(clip, fps, source, config, extra)
+        yield clip.face_id, k, _analyse(clip, fps, source, config, extra, crf)
 
 
 def analyse_intervals(frames: Iterable[tuple[int, np.ndarray]], faces: list[FaceSeries],
