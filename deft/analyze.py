@@ -24,6 +24,7 @@ from deft.motion.phases import ApexScore, Phases, find_phases
 from deft.motion.regions import RegionMotion, describe_regions
 from deft.motion.register import MOVED_IOD, Registration, register, registration_warnings, trusted, warp_frames
 from deft.ordinary import Ordinary, at_source_size, detect_ordinary, matched_reference, separator, set_aside, supporting_aus
+from deft.ordinary.beyond import beyond_speech
 from deft.ordinary.separate import mismatch, present
 from deft.reliability import judge
 from deft.tracking import (HeadPose, Tracked, TrackQuality, clip_quality, head_pose, track_face, track_quality,
@@ -204,6 +205,7 @@ def analyze_frames(
         registered = reg is None or trusted(reg, ph.apex)
         if not registered:
             all_aus = distrust(all_aus)
+        ordinary.beyond = beyond_speech(ordinary, ph.vectors, (ph.onset, ph.apex, ph.offset, reference))
         expression_aus = set_aside(ordinary, all_aus, (reference, ph.apex, ph.offset))  # speech/blinks explain the rest
         fired = sorted((a for a in expression_aus if a.fired), key=lambda a: -a.strength_iod)
         emotion = classify_emotion(expression_aus, supporting_aus(ordinary, ph.onset, ph.offset))

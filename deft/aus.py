@@ -51,15 +51,17 @@ class AUEvidence:
 
 
 class _Motion:
-    """Region vectors in IOD with face-anatomical components (up, down, outward, inward)."""
+    """Region vectors in IOD (image dx, dy) with face-anatomical components (up, down, outward, inward)."""
 
-    def __init__(self, regions: list[RegionMotion], iod: float):
-        self.by_name = {r.name: r for r in regions}
-        self.iod = iod
+    def __init__(self, vectors: dict[str, tuple[float, float]]):
+        self.vectors = vectors
+
+    @classmethod
+    def of_regions(cls, regions: list[RegionMotion], iod: float) -> _Motion:
+        return cls({r.name: (r.dx / iod, r.dy / iod) for r in regions})
 
     def vec(self, name: str) -> tuple[float, float]:
-        r = self.by_name[name]
-        return r.dx / self.iod, r.dy / self.iod
+        return self.vectors[name]
 
     def up(self, name: str) -> float:
         return -self.vec(name)[1]
@@ -170,6 +172,11 @@ def au_rules(m: _Motion) -> list[AUEvidence]:
     return out
 
 
+def rules_on(vectors: dict[str, tuple[float, float]]) -> list[AUEvidence]:
+    """au_rules on region motion given directly: region name -> (image dx, dy) in IOD."""
+    return au_rules(_Motion(vectors))
+
+
 # Where the registration cannot be trusted (deft.motion.register.trusted) no AU is reported as confident: each
 # keeps its measured strength but its confidence stays under the firing line.
 UNTRUSTED_CONFIDENCE = 0.45
@@ -194,7 +201,7 @@ def motion_threshold(parallax_iod: float = 0.0) -> float:
 def detect_aus(regions: list[RegionMotion], iod: float, parallax_iod: float = 0.0) -> list[AUEvidence]:
     """All AU rules on the regions' onset->apex motion; fired ones (`fired`) have confidence >= 0.5. `parallax_iod`: what a
     2D registration would leave of the head's turn between onset and apex, which raises the threshold."""
-    aus = au_rules(_Motion(regions, iod))
+    aus = au_rules(_Motion.of_regions(regions, iod))
     threshold = motion_threshold(parallax_iod)
     if threshold == MOTION_THRESHOLD_IOD:
         return aus

@@ -12,7 +12,9 @@ from deft.data.world.clips import render_clip, world_set
 from deft.labels import DETECTED_AUS
 from deft.motion.phases import smooth_curve
 from deft.motion.regions import REGION_NAMES
-from deft.ordinary import explained_aus, matched_reference, separator
+from deft.aus import AUEvidence
+from deft.ordinary import explained_aus, matched_reference, separator, set_aside
+from deft.ordinary.beyond import beyond_speech
 from deft.ordinary.result import Ordinary, OrdinaryEvent
 from tests.conftest import as_video
 
@@ -109,3 +111,40 @@ def test_expression_under_speech_or_blinks_is_found_at_its_apex(name, seed, inde
     assert abs(result.phases.apex - clip.truth.phases[1]) <= 2
     fired = {a.au for a in result.all_aus if a.confidence >= 0.5} - set(result.ordinary.explained)
     assert set(clip.truth.aus) & set(DETECTED_AUS) <= fired
+
+
+def _speech_and_corners(corners_down: float) -> np.ndarray:
+    """Lips, chin and corners move with each syllable; the corners also go down once (AU15) by `corners_down`."""
+    rng = np.random.default_rng(4)
+    vectors = 0.001 * rng.standard_normal((T, len(REGION_NAMES), 2))  # flow noise
+    for name, gain in (("lower_lip", 1.0), ("chin", 1.2), ("mouth_corner_right", 0.3), ("mouth_corner_left", 0.3)):
+        _region(vectors, name, gain * MOUTH)
+    for name in ("mouth_corner_right", "mouth_corner_left"):
+        _region(vectors, name, corners_down * profile(T, 14, 19, 24))  # image y grows downwards
+    return vectors
+
+
+def test_corners_pulled_down_past_the_speech_are_the_expressions():
+    """Speech explains AU15 where the mouth's opening changed; with speech's fitted motion taken out, corners that
+    still went down well past the leftover's noise are kept as the expression's (deft.ordinary.beyond)."""
+    talk = _talking()
+    shut, apex = 7, 19  # the mouth shut at the reference, wide open at the apex: speech explains AU15 there
+    assert explained_aus(talk, shut, apex, {"AU15"}) == {"AU15": "speech"}
+    phases = (14, apex, 24, shut)
+    assert "AU15" not in beyond_speech(talk, _speech_and_corners(0.0), phases)
+    kept = beyond_speech(talk, _speech_and_corners(0.03), phases)
+    assert kept["AU15"] > 5.0 and "AU25" not in kept  # AU25 is speech's own: never kept
+    assert explained_aus(talk, shut, apex, {"AU15"}, past_speech=frozenset(kept)) == {}
+    assert beyond_speech(Ordinary(), _speech_and_corners(0.03), phases) == {}  # no speech: nothing to look past
+
+
+def test_a_kept_au_is_said_and_only_where_speech_would_have_explained_it():
+    talk = _talking()
+    aus = [AUEvidence("AU15", "", 0.9, 0.02, "both", ["mouth_corner_right"]),
+           AUEvidence("AU12", "", 0.9, 0.02, "both", ["mouth_corner_right"])]
+    shut = int(np.argmin(MOUTH[:10]))
+    open_ = int(np.argmax(MOUTH[:10]))
+    talk.beyond = {"AU15": 4.0, "AU12": 4.0}  # AU12 is not speech's to explain: not said as kept from it
+    assert [a.au for a in set_aside(talk, aus, (shut, open_, open_ + 3))] == ["AU15", "AU12"]
+    assert talk.beyond == {"AU15": 4.0} and "AU15" not in talk.explained
+    assert any(w.startswith("AU15 read as expression during speech") for w in talk.warnings())

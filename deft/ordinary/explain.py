@@ -43,21 +43,24 @@ def _change(ordinary: Ordinary, kind: str, onset: int, apex: int) -> float:
     return float("inf") if group is None or not ordinary.signals else mismatch(ordinary, group, onset, apex)
 
 
-def explained_aus(ordinary: Ordinary, onset: int, apex: int, fired: set[str], margin: int = 1) -> dict[str, str]:
+def explained_aus(ordinary: Ordinary, onset: int, apex: int, fired: set[str], margin: int = 1,
+                  past_speech: frozenset[str] = frozenset()) -> dict[str, str]:
     """Fired expression AU -> the ordinary kind under way at the onset (the flow's reference) or apex frame
-    (within `margin` frames) whose motion explains it: it moved between those two frames."""
+    (within `margin` frames) whose motion explains it: it moved between those two frames. Speech does not
+    explain the AUs `past_speech` (they moved past it: deft.ordinary.beyond)."""
     out: dict[str, str] = {}
     alone: dict[str, str] = {}
     for event in ordinary.events:
         near = any(event.overlaps(t - margin, t + margin) for t in (onset, apex))
-        for au in (EXPLAINS_UNDER_WAY.get(event.kind, frozenset()) & fired) if near else ():
+        candidates = fired - past_speech if event.kind == "speech" else fired
+        for au in (EXPLAINS_UNDER_WAY.get(event.kind, frozenset()) & candidates) if near else ():
             out.setdefault(au, event.kind)
         change = _change(ordinary, event.kind, onset, apex) if near else 0.0
         if change > MOVED:
-            for au in EXPLAINS.get(event.kind, frozenset()) & fired:
+            for au in EXPLAINS.get(event.kind, frozenset()) & candidates:
                 if change > MOVED_FOR.get(au, MOVED):
                     out.setdefault(au, event.kind)
-            for au in EXPLAINS_ALONE.get(event.kind, frozenset()) & fired:
+            for au in EXPLAINS_ALONE.get(event.kind, frozenset()) & candidates:
                 alone.setdefault(au, event.kind)
     if alone and fired - set(out) <= set(alone):
         out |= alone
@@ -72,7 +75,11 @@ def supporting_aus(ordinary: Ordinary, onset: int, offset: int) -> frozenset[str
 
 
 def set_aside(ordinary: Ordinary, all_aus: list[AUEvidence], phases: tuple[int, int, int]) -> list[AUEvidence]:
-    """Record on `ordinary` the expression AUs its motion explains; return the AU rules left for the expression."""
+    """Record on `ordinary` the expression AUs its motion explains (and of `ordinary.beyond`, the AUs that moved past
+    the speech, those speech would have explained); return the AU rules left for the expression."""
     onset, apex, _ = phases
-    ordinary.explained = explained_aus(ordinary, onset, apex, {a.au for a in all_aus if a.fired})
+    fired = {a.au for a in all_aus if a.fired}
+    by_speech = {au for au, kind in explained_aus(ordinary, onset, apex, fired).items() if kind == "speech"}
+    ordinary.beyond = {au: ratio for au, ratio in ordinary.beyond.items() if au in by_speech}  # what it keeps, and why
+    ordinary.explained = explained_aus(ordinary, onset, apex, fired, past_speech=frozenset(ordinary.beyond))
     return [a for a in all_aus if a.au not in ordinary.explained]

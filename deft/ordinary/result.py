@@ -53,6 +53,8 @@ class Ordinary:
     # Per-frame signals the events were read from (mouth, lips, jaw: IOD; closure_right/left: 1 - NCC); not serialised.
     signals: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     reference: int | None = None  # the flow's phase-matched reference frame when it is not the onset (separate.py)
+    # expression AU -> times its regions' noise it moved with speech taken out (beyond.py): speech does not explain it
+    beyond: dict[str, float] = field(default_factory=dict)
 
     def stated(self) -> list[OrdinaryEvent]:
         """The events deft states (an `unsure` one is found but not told from a head turn)."""
@@ -84,6 +86,9 @@ class Ordinary:
         out += [f"{e.said_kind()} at frames {e.onset}-{e.offset} not stated as {e.said_aus()}, "
                 + (e.unsure if e.unsure == KIND_UNSURE else f"deft cannot tell it from head motion: {e.unsure}")
                 for e in self.events if e.unsure]
+        out += [f"{au} read as expression during speech: with the speech's own motion taken out it still moved "
+                f"{ratio:.1f}x that motion's noise outside the expression" for au, ratio in self.beyond.items()
+                if au not in self.explained]
         if self.explained:
             by_kind: dict[str, list[str]] = {}
             for au, kind in sorted(self.explained.items(), key=lambda kv: au_number(kv[0])):
@@ -95,4 +100,4 @@ class Ordinary:
     def to_dict(self) -> dict:
         return {"events": [e.to_dict() for e in self.events], "aus": self.aus_dict(),
                 "explained": dict(sorted(self.explained.items(), key=lambda kv: au_number(kv[0]))),
-                "reference": self.reference}
+                "reference": self.reference, "beyond_speech": dict(self.beyond)}
