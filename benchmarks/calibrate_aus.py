@@ -129,7 +129,7 @@ def calibration_set_args(parser: argparse.ArgumentParser, writes: str) -> None:
     """The options of a fit on the calibration set (here and fit_apex.py): which clips, where they and their
     analysed rows are kept, and whether the fitted file (`writes`) is written."""
     parser.add_argument("--sets", default=",".join(SET_NAMES), help="comma-separated world set kinds")
-    parser.add_argument("--clips", type=int, default=80, help="clips per set kind")
+    parser.add_argument("--clips", type=int, default=240, help="clips per set kind")
     parser.add_argument("--out", default=None, help="keep the rendered clips here and reuse them (default: temporary)")
     parser.add_argument("--rows", default=None, help="pickle of the analysed rows: read if it exists, else written")
     parser.add_argument("--dry-run", action="store_true", help=f"report only; do not write {writes}")
