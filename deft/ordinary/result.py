@@ -86,9 +86,10 @@ class Ordinary:
         out += [f"{e.said_kind()} at frames {e.onset}-{e.offset} not stated as {e.said_aus()}, "
                 + (e.unsure if e.unsure == KIND_UNSURE else f"deft cannot tell it from head motion: {e.unsure}")
                 for e in self.events if e.unsure]
-        out += [f"{au} read as expression during speech: with the speech's own motion taken out it still moved "
-                f"{ratio:.1f}x that motion's noise outside the expression" for au, ratio in self.beyond.items()
-                if au not in self.explained]
+        out += [f"{au} kept as expression though speech is under way: its rule still passes once the speech's fitted "
+                f"motion is taken out ({ratio:.1f}x what that leaves moving outside the expression"
+                + ("; so weak that it may still be speech)" if ratio < 2 else ")")
+                for au, ratio in self.beyond.items() if au not in self.explained]
         if self.explained:
             by_kind: dict[str, list[str]] = {}
             for au, kind in sorted(self.explained.items(), key=lambda kv: au_number(kv[0])):
