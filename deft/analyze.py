@@ -205,8 +205,8 @@ def analyze_frames(
         registered = reg is None or trusted(reg, ph.apex)
         if not registered:
             all_aus = distrust(all_aus)
-        ordinary.beyond = beyond_speech(ordinary, ph.vectors, (ph.onset, ph.apex, ph.offset, reference))
-        expression_aus = set_aside(ordinary, all_aus, (reference, ph.apex, ph.offset))  # speech/blinks explain the rest
+        moved_past = beyond_speech(ordinary, ph.vectors, (ph.onset, ph.apex, ph.offset, reference))
+        expression_aus = set_aside(ordinary, all_aus, (reference, ph.apex, ph.offset), moved_past)  # speech/blinks explain the rest
         fired = sorted((a for a in expression_aus if a.fired), key=lambda a: -a.strength_iod)
         emotion = classify_emotion(expression_aus, supporting_aus(ordinary, ph.onset, ph.offset))
         iod_ref = float(tracked.iod[reference])

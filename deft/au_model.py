@@ -71,6 +71,13 @@ class MeasuredMotion:
     noise: np.ndarray
 
 
+def quiet_frames(n: int, onset: int, offset: int, margin: int = QUIET_MARGIN) -> np.ndarray:
+    """(n,) bool: the frames outside the expression (onset..offset widened by `margin`), where noise is read."""
+    quiet = np.ones(n, bool)
+    quiet[max(0, onset - margin):offset + margin + 1] = False
+    return quiet
+
+
 def measured_motion(motion_iod: np.ndarray, vectors: np.ndarray, phases: tuple[int, int, int, int]) -> MeasuredMotion:
     """`motion_iod` (R, 2): the AU flow's mean per region (image dx, dy, IOD); `vectors` (T, R, 2): the regions'
     motion vs frame 0 behind the phases' curve (Phases.vectors); `phases`: onset, apex, offset and the flow's
@@ -78,11 +85,9 @@ def measured_motion(motion_iod: np.ndarray, vectors: np.ndarray, phases: tuple[i
     onset..offset (widened by QUIET_MARGIN; every frame if too few are left)."""
     onset, apex, offset, reference = phases
     d = np.asarray(vectors, float) - np.asarray(vectors, float)[reference]
-    quiet = np.ones(len(d), bool)
-    quiet[max(0, onset - QUIET_MARGIN):offset + QUIET_MARGIN + 1] = False
+    quiet = quiet_frames(len(d), onset, offset)
     if quiet.sum() < 3:
-        quiet = np.ones(len(d), bool)
-        quiet[max(0, onset - 1):offset + 2] = False
+        quiet = quiet_frames(len(d), onset, offset, margin=1)
     if quiet.sum() < 2:
         quiet[:] = True
     noise = np.sqrt(np.mean(np.sum(d[quiet] ** 2, axis=-1), axis=0)) + NOISE_FLOOR_IOD

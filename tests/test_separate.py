@@ -144,8 +144,8 @@ def test_a_kept_au_is_said_and_only_where_speech_would_have_explained_it():
            AUEvidence("AU12", "", 0.9, 0.02, "both", ["mouth_corner_right"])]
     shut = int(np.argmin(MOUTH[:10]))
     open_ = int(np.argmax(MOUTH[:10]))
-    talk.beyond = {"AU15": 4.0, "AU12": 4.0}  # AU12 is not speech's to explain: not said as kept from it
-    assert [a.au for a in set_aside(talk, aus, (shut, open_, open_ + 3))] == ["AU15", "AU12"]
+    moved_past = {"AU15": 4.0, "AU12": 4.0}  # AU12 is not speech's to explain: not said as kept from it
+    assert [a.au for a in set_aside(talk, aus, (shut, open_, open_ + 3), moved_past)] == ["AU15", "AU12"]
     assert talk.beyond == {"AU15": 4.0} and "AU15" not in talk.explained
     assert any(w.startswith("AU15 kept as expression though speech") and w.endswith("expression)")
                for w in talk.warnings())

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from deft.au_model import QUIET_MARGIN
+from deft.au_model import quiet_frames
 from deft.aus import AUEvidence, rules_on
 from deft.motion.phases import REGION_FLOOR_IOD
 from deft.motion.regions import REGION_NAMES
@@ -32,8 +32,7 @@ class BeyondConfig:
 
 def _noise(d: np.ndarray, onset: int, offset: int, min_quiet: int) -> np.ndarray | None:
     """(R,) RMS of each region's speech-free motion vs the reference over the frames outside the expression."""
-    quiet = np.ones(len(d), bool)
-    quiet[max(0, onset - QUIET_MARGIN):offset + QUIET_MARGIN + 1] = False
+    quiet = quiet_frames(len(d), onset, offset)
     if quiet.sum() < min_quiet:
         return None
     return np.sqrt(np.mean(np.sum(d[quiet] ** 2, axis=-1), axis=0))

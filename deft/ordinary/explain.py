@@ -74,12 +74,14 @@ def supporting_aus(ordinary: Ordinary, onset: int, offset: int) -> frozenset[str
                      for au in e.aus if au in ("AU5", "AU26"))
 
 
-def set_aside(ordinary: Ordinary, all_aus: list[AUEvidence], phases: tuple[int, int, int]) -> list[AUEvidence]:
-    """Record on `ordinary` the expression AUs its motion explains (and of `ordinary.beyond`, the AUs that moved past
-    the speech, those speech would have explained); return the AU rules left for the expression."""
+def set_aside(ordinary: Ordinary, all_aus: list[AUEvidence], phases: tuple[int, int, int],
+              moved_past: dict[str, float] | None = None) -> list[AUEvidence]:
+    """Record on `ordinary` the expression AUs its motion explains, and in `ordinary.beyond` those of `moved_past`
+    (AU -> ratio: moved past the speech, deft.ordinary.beyond) that speech would have explained and now does not;
+    return the AU rules left for the expression."""
     onset, apex, _ = phases
     fired = {a.au for a in all_aus if a.fired}
     by_speech = {au for au, kind in explained_aus(ordinary, onset, apex, fired).items() if kind == "speech"}
-    ordinary.beyond = {au: ratio for au, ratio in ordinary.beyond.items() if au in by_speech}  # what it keeps, and why
+    ordinary.beyond = {au: ratio for au, ratio in (moved_past or {}).items() if au in by_speech}
     ordinary.explained = explained_aus(ordinary, onset, apex, fired, past_speech=frozenset(ordinary.beyond))
     return [a for a in all_aus if a.au not in ordinary.explained]

@@ -53,7 +53,8 @@ class Ordinary:
     # Per-frame signals the events were read from (mouth, lips, jaw: IOD; closure_right/left: 1 - NCC); not serialised.
     signals: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     reference: int | None = None  # the flow's phase-matched reference frame when it is not the onset (separate.py)
-    # expression AU -> times its regions' noise it moved with speech taken out (beyond.py): speech does not explain it
+    # expression AU -> times its regions' noise it moved with speech taken out (beyond.py), where speech would have
+    # explained it and so now does not (explain.set_aside)
     beyond: dict[str, float] = field(default_factory=dict)
 
     def stated(self) -> list[OrdinaryEvent]:
