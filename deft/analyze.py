@@ -213,7 +213,8 @@ def analyze_frames(
         unseen = (unseen_aus(frozen_shares(video.frames, tracked.landmarks[reference], iod_ref, reference, ph.apex),
                              {a.au for a in fired}) if hides_motion(video.crf) and np.isfinite(iod_ref) else ())
         limits = (sensitivity(covariates, reliable, {a.au for a in fired}, motion_threshold(parallax), registered,
-                              motion=measured, model=None if measured is None else shipped_model(), unseen=unseen)
+                              motion=measured, model=None if measured is None else shipped_model(), unseen=unseen,
+                              doubted=tuple(ordinary.doubted))
                   if config.calibrated else None)
         if limits is not None and limits.inconclusive:
             emotion = undetermined(emotion)

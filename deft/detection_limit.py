@@ -117,13 +117,14 @@ def unseen_warnings(unseen: tuple[str, ...]) -> list[str]:
 
 def sensitivity(covariates: Covariates, reliable: bool, fired: set[str], rule_threshold_iod: float = MOTION_THRESHOLD_IOD,
                 trusted: bool = True, calibration: Calibration | None = None, motion: MeasuredMotion | None = None,
-                model: AUModel | None = None, unseen: tuple[str, ...] = ()) -> Sensitivity:
+                model: AUModel | None = None, unseen: tuple[str, ...] = (), doubted: tuple[str, ...] = ()) -> Sensitivity:
     """Every calibrated AU's detection limit on this clip, and `inconclusive` when no expression AU fired
     (`fired`) where a typical micro-expression would not have been reported, an expression AU was `unseen`
     (unseen_aus: the compression froze its regions) or the clip is not `reliable`.
     `trusted`: False where the registration at the apex is not, so no AU could have been reported at all.
     `motion` and `model`: the clip's measured region motion and the learned score deft reported with (None:
-    it reported with the calibration alone)."""
+    it reported with the calibration alone). `doubted`: expression AUs that fired but were set aside only by eyelid
+    events deft does not state (deft.ordinary.set_aside): finding no AU is then inconclusive too."""
     calibration = calibration or shipped_calibration()
     known = [au for au in DETECTED_AUS if calibration.knows(au)]
     limits = (au_limits(calibration, known, covariates, reliable, rule_threshold_iod, model, motion) if trusted
@@ -131,9 +132,13 @@ def sensitivity(covariates: Covariates, reliable: bool, fired: set[str], rule_th
     limits.update({au: inf for au in unseen if au in limits})
     result = Sensitivity(limits, unseen=tuple(unseen))
     median = result.median_limit()
-    if set(fired) & set(EXPRESSION_AUS) or (reliable and median <= INCONCLUSIVE_IOD and not unseen):
+    doubted = tuple(au for au in EXPRESSION_AUS if au in doubted)
+    if set(fired) & set(EXPRESSION_AUS) or (reliable and median <= INCONCLUSIVE_IOD and not unseen and not doubted):
         return result
-    if unseen:
+    if doubted:
+        need = (f"{', '.join(doubted)} moved where a lid moved that deft cannot tell from head motion, so they were "
+                "set aside though they may not be that lid's")
+    elif unseen:
         need = (f"the video's compression froze the regions of {', '.join(unseen)} (no pixel changed from reference "
                 "to apex), so their motion could not be seen")
     elif not any(isfinite(v) for v in limits.values()):

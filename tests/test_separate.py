@@ -15,7 +15,9 @@ from deft.motion.regions import REGION_NAMES
 from deft.aus import AUEvidence
 from deft.ordinary import explained_aus, matched_reference, separator, set_aside
 from deft.ordinary.beyond import beyond_speech
-from deft.ordinary.result import Ordinary, OrdinaryEvent
+from deft.confidence import Covariates
+from deft.detection_limit import sensitivity
+from deft.ordinary.result import KIND_UNSURE, Ordinary, OrdinaryEvent
 from tests.conftest import as_video
 
 T, FPS = 45, 30.0
@@ -149,3 +151,29 @@ def test_a_kept_au_is_said_and_only_where_speech_would_have_explained_it():
     assert talk.beyond == {"AU15": 4.0} and "AU15" not in talk.explained
     assert any(w.startswith("AU15 kept as expression though speech") and w.endswith("expression)")
                for w in talk.warnings())
+
+
+def _blinked(unsure: str) -> Ordinary:
+    """A lid closed at frames 8-12 (closure signals in separate.py's units), found as a blink deft may doubt."""
+    closure = 0.3 * profile(T, 8, 10, 12)
+    signals = {"closure_right": closure, "closure_left": closure, **{k: np.zeros(T) for k in ("mouth", "lips", "jaw")}}
+    return Ordinary([OrdinaryEvent("blink", 8, 10, 12, ("AU45",), unsure=unsure)], signals=signals)
+
+
+def test_aus_only_a_doubted_lid_explains_are_neither_found_nor_ruled_out():
+    """A closing lid drags the lower lid and the inner brows (AU7, AU4 alone): set aside under a blink deft states;
+    under one it cannot tell from a head turn, set aside too (it may be the lid's) but doubted: no 'none'."""
+    aus = [AUEvidence(au, "", 0.9, 0.02, "both", ["lower_lid_right"]) for au in ("AU4", "AU7")]
+    sure, doubted = _blinked(""), _blinked("the head turned")
+    assert set_aside(sure, aus, (0, 10, 20)) == [] == set_aside(doubted, aus, (0, 10, 20))
+    assert sure.explained == doubted.explained == {"AU4": "blink", "AU7": "blink"} and sure.doubted == {}
+    assert doubted.doubted == {"AU4": "blink", "AU7": "blink"} and doubted.to_dict()["doubted"] == doubted.doubted
+    assert any(w.startswith("AU4, AU7 not read as expression: a blink deft cannot tell") for w in doubted.warnings())
+    unnamed = _blinked(KIND_UNSURE)  # a lid surely closed, deft cannot say which: it explains them
+    set_aside(unnamed, aus, (0, 10, 20))
+    assert unnamed.explained == sure.explained and unnamed.doubted == {}
+    good = Covariates(iod_px=70.0, pose_change_deg=1.0, sharpness=300.0, background_iod=0.001, jitter_iod=0.003)
+    assert not sensitivity(good, True, set()).inconclusive
+    verdict = sensitivity(good, True, set(), doubted=("AU4", "AU7"))
+    assert verdict.inconclusive and "AU4, AU7 moved where a lid moved" in verdict.reason
+    assert not sensitivity(good, True, {"AU12"}, doubted=("AU4",)).inconclusive  # an expression AU was found

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from deft.aus import AUEvidence
 from deft.ordinary.result import Ordinary
 from deft.ordinary.separate import GROUPS, mismatch
@@ -76,12 +78,16 @@ def supporting_aus(ordinary: Ordinary, onset: int, offset: int) -> frozenset[str
 
 def set_aside(ordinary: Ordinary, all_aus: list[AUEvidence], phases: tuple[int, int, int],
               moved_past: dict[str, float] | None = None) -> list[AUEvidence]:
-    """Record on `ordinary` the expression AUs its motion explains, and in `ordinary.beyond` those of `moved_past`
-    (AU -> ratio: moved past the speech, deft.ordinary.beyond) that speech would have explained and now does not;
-    return the AU rules left for the expression."""
+    """Record on `ordinary` the expression AUs its motion explains, in `ordinary.doubted` those only events deft
+    cannot tell from a head turn explain (neither found nor ruled out), and in `ordinary.beyond` those of
+    `moved_past` (AU -> ratio: moved past the speech, deft.ordinary.beyond) that speech would have explained and
+    now does not; return the AU rules left for the expression."""
     onset, apex, _ = phases
     fired = {a.au for a in all_aus if a.fired}
     by_speech = {au for au, kind in explained_aus(ordinary, onset, apex, fired).items() if kind == "speech"}
     ordinary.beyond = {au: ratio for au, ratio in (moved_past or {}).items() if au in by_speech}
-    ordinary.explained = explained_aus(ordinary, onset, apex, fired, past_speech=frozenset(ordinary.beyond))
+    past = frozenset(ordinary.beyond)
+    ordinary.explained = explained_aus(ordinary, onset, apex, fired, past_speech=past)
+    sure = explained_aus(replace(ordinary, events=ordinary.sure_moved()), onset, apex, fired, past_speech=past)
+    ordinary.doubted = {au: kind for au, kind in ordinary.explained.items() if au not in sure}
     return [a for a in all_aus if a.au not in ordinary.explained]

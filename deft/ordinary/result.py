@@ -56,10 +56,17 @@ class Ordinary:
     # expression AU -> times its regions' noise it moved with speech taken out (beyond.py), where speech would have
     # explained it and so now does not (explain.set_aside)
     beyond: dict[str, float] = field(default_factory=dict)
+    # explained AU -> kind, where only events deft cannot tell from a head turn explain it (explain.set_aside)
+    doubted: dict[str, str] = field(default_factory=dict)
 
     def stated(self) -> list[OrdinaryEvent]:
         """The events deft states (an `unsure` one is found but not told from a head turn)."""
         return [e for e in self.events if not e.unsure]
+
+    def sure_moved(self) -> list[OrdinaryEvent]:
+        """The events deft is sure moved the face: the stated ones and those it cannot name (KIND_UNSURE: a lid
+        closed, but deft cannot tell a blink from a wink)."""
+        return [e for e in self.events if not e.unsure or e.unsure == KIND_UNSURE]
 
     def kinds(self, stated: bool = False) -> set[str]:
         """Every kind found (what the calibrated confidences were fitted with), or only the stated ones."""
@@ -91,15 +98,17 @@ class Ordinary:
                 f"motion is taken out ({ratio:.1f}x what that leaves moving outside the expression"
                 + ("; so weak that it may still be speech)" if ratio < 2 else ")")
                 for au, ratio in self.beyond.items() if au not in self.explained]
-        if self.explained:
-            by_kind: dict[str, list[str]] = {}
-            for au, kind in sorted(self.explained.items(), key=lambda kv: au_number(kv[0])):
-                by_kind.setdefault(kind, []).append(au)
-            out += [f"{', '.join(aus)} not read as expression: the {kind} at the onset or apex explains the motion"
-                    for kind, aus in by_kind.items()]
+        by_kind: dict[tuple[str, bool], list[str]] = {}
+        for au, kind in sorted(self.explained.items(), key=lambda kv: au_number(kv[0])):
+            by_kind.setdefault((kind, au in self.doubted), []).append(au)
+        for (kind, doubted), aus in by_kind.items():
+            out.append(f"{', '.join(aus)} not read as expression: " + (
+                f"a {kind} deft cannot tell from head motion (see above) would explain the motion: neither found nor "
+                "ruled out" if doubted else f"the {kind} at the onset or apex explains the motion"))
         return out
 
     def to_dict(self) -> dict:
         return {"events": [e.to_dict() for e in self.events], "aus": self.aus_dict(),
                 "explained": dict(sorted(self.explained.items(), key=lambda kv: au_number(kv[0]))),
+                "doubted": dict(sorted(self.doubted.items(), key=lambda kv: au_number(kv[0]))),
                 "reference": self.reference, "beyond_speech": dict(self.beyond)}
