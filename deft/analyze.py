@@ -12,7 +12,7 @@ import numpy as np
 from deft.au_model import measured_motion, motion_features, region_motion_iod, score_aus, shipped_model
 from deft.aus import AUEvidence, detect_aus, distrust, motion_threshold
 from deft.confidence import calibrate, clip_covariates
-from deft.detection_limit import Sensitivity, sensitivity, unseen_aus, unseen_warnings
+from deft.detection_limit import EXPRESSION_AUS, Sensitivity, sensitivity, unseen_aus, unseen_warnings
 from deft.emotion import Emotion, classify_emotion, undetermined
 from deft.face import AlignedFace, FaceConfig, align_face
 from deft.motion.average import ORDINARY_MATCH, apex_frames, mean_image, reference_frames
@@ -20,7 +20,7 @@ from deft.motion.drift import far_turn
 from deft.motion.frozen import frozen_shares, hides_motion
 from deft.motion.flow import compute_flow, optical_strain, presmooth, remove_head_motion, to_gray
 from deft.motion.apex_model import apex_scorer, shipped_apex_model
-from deft.motion.phases import ApexScore, Phases, find_phases
+from deft.motion.phases import ApexScore, Phases, find_phases, runner_up
 from deft.motion.regions import RegionMotion, describe_regions
 from deft.motion.register import MOVED_IOD, Registration, register, registration_warnings, trusted, warp_frames
 from deft.ordinary import Ordinary, at_source_size, detect_ordinary, matched_reference, separator, set_aside, supporting_aus
@@ -58,6 +58,9 @@ class AnalyzeConfig:
     # apex: better on small faces, worse on the all-set's moving heads (benchmarks/README).
     average: bool | None = None
     limits: VideoLimits = VideoLimits()
+    # With the learned apex and calibrated confidences: where no expression AU shows at the spotter's best peak,
+    # read the AUs at its runner-up and report there if one shows (benchmarks/README, "A second look")
+    second_look: bool = True
 
 
 @dataclass
@@ -159,7 +162,8 @@ def analyze_frames(
     video: Video, config: AnalyzeConfig = AnalyzeConfig(), phases: tuple[int, int, int] | None = None,
     timings: dict[str, float] | None = None,
 ) -> Analysis:
-    """Run the pipeline on decoded frames; `phases` (onset, apex, offset) overrides spotting."""
+    """Run the pipeline on decoded frames; `phases` (onset, apex, offset) overrides spotting. Where the learned
+    apex spotted and no expression AU showed at its best peak, deft looks at its runner-up (config.second_look)."""
     timings = {} if timings is None else timings
     with _timed(timings, "face"):
         face = align_face(video.frames, config.face, video.source, warp=config.register == "none")
@@ -173,20 +177,83 @@ def analyze_frames(
     with _timed(timings, "ordinary"):
         ordinary = detect_ordinary(*at_source_size(video.frames, tracked.landmarks, video.upscale, video.native), fps,
                                    pose=pose.angles())
+    clip = _Clip(video, config, face, tracked, pose, quality, ordinary, fps, timings)
+    with _timed(timings, "phases"):
+        spotted, grey = _spot(clip, phases)
+    first = _look(clip, spotted, grey)
+    alternative = runner_up(spotted) if config.second_look and config.calibrated else None
+    if alternative is None or _expression(first):
+        return first
+    second = _look(clip, alternative, grey)
+    if not _expression(second):
+        return first
+    second.warnings.append(f"no expression AU showed at the learned spotter's best apex (frame {spotted.apex}); "
+                           f"they are read at its runner-up (frame {alternative.apex}) instead")
+    return second
+
+
+@dataclass(frozen=True)
+class _Clip:
+    """What analyze_frames found before spotting: every look at an apex reads it."""
+
+    video: Video
+    config: AnalyzeConfig
+    face: AlignedFace
+    tracked: Tracked
+    pose: HeadPose
+    quality: TrackQuality
+    ordinary: Ordinary
+    fps: float
+    timings: dict[str, float]
+
+
+def _expression(analysis: Analysis) -> bool:
+    return any(a.au in EXPRESSION_AUS for a in analysis.aus)
+
+
+def _spot(clip: _Clip, phases: tuple[int, int, int] | None) -> tuple[Phases, np.ndarray]:
+    """Phases spotted apart from speech and blinks (on frames registered onto the reference face unless
+    `register` is "none"), and the grey frames the AU flow reads: the source's, or the clip-wide crops' ("none")."""
+    config, face, ordinary = clip.config, clip.face, clip.ordinary
+    separate = separator(ordinary)
+    apex_score = _apex_score(config, clip.fps, ordinary, clip.pose)
     if config.register == "none":
-        with _timed(timings, "phases"):
-            gray = np.stack([to_gray(c) for c in face.crops])
-            ph, reference = _spot(gray, face.landmarks, face.iod, phases, video.source, ordinary, fps,
-                                  apex_score=_apex_score(config, fps, ordinary, pose))
-        with _timed(timings, "flow"):
-            flow = compute_flow(gray[reference], gray[ph.apex], config.flow, full_resolution=True)
-            flow = remove_head_motion(flow, face.landmarks, face.iod)
-            strain = optical_strain(flow)
-        reg = None
-    else:
-        ph, reference, flow, strain, face, reg = _registered_motion(video, tracked, face, config, phases, timings,
-                                                                     ordinary, fps, pose)
         gray = np.stack([to_gray(c) for c in face.crops])
+        return find_phases(gray, face.landmarks, face.iod, phases, clip.video.source, None,
+                           separate and separate.residual, False, apex_score), gray
+    grey = np.stack([to_gray(f) for f in clip.video.frames])
+    first = register(clip.tracked.landmarks, face.reference_frame, config.face.crop_size, config.register)
+    depth = first.depth if config.register == "depth" and first.turned() else None
+    return find_phases(warp_frames(grey, first), first.landmarks, first.iod, phases, clip.video.source, depth,
+                       separate and separate.residual, far_turn(first.residual_2d_iod, clip.pose.range()),
+                       apex_score), grey
+
+
+def _look(clip: _Clip, ph: Phases, grey: np.ndarray) -> Analysis:
+    """Measure the AUs, emotion and detection limits at `ph`'s apex, against the frame nearest the expression
+    whose mouth and lids are as at the apex (the onset without speech or blinks: deft.ordinary.matched_reference)."""
+    video, config, timings, fps, pose = clip.video, clip.config, clip.timings, clip.fps, clip.pose
+    ordinary = replace(clip.ordinary)  # this look's reference and set-aside AUs
+    tracked, quality = clip.tracked, clip.quality
+    reference = matched_reference(ordinary, (ph.onset, ph.apex, ph.offset), fps)
+    ordinary.reference = None if reference == ph.onset else reference
+    with _timed(timings, "flow"):
+        if config.register == "none":
+            face, reg = clip.face, None
+            flow = compute_flow(grey[reference], grey[ph.apex], config.flow, full_resolution=True)
+            flow = remove_head_motion(flow, face.landmarks, face.iod)
+            gray = grey
+        else:
+            reg = register(tracked.landmarks, reference, config.face.crop_size, config.register)
+            start, apex = _flow_images(grey, reg, ph, ordinary, fps, config.average, video.upscale)
+            # the flow is reference -> apex: its parallax is fitted only when the head turned in between
+            depth = reg.depth if config.register == "depth" and reg.turned_at(ph.apex) else None
+            flow = compute_flow(start, apex, config.flow, full_resolution=True)
+            flow = remove_head_motion(flow, reg.landmarks, reg.iod, depth, fit_cheeks=False)
+            face = replace(clip.face, crops=warp_frames(video.frames, reg), landmarks=reg.landmarks, iod=reg.iod,
+                           reference_frame=reg.reference, transform=reg.to_crop)
+            gray = np.stack([to_gray(c) for c in face.crops])
+        strain = optical_strain(flow)
     with _timed(timings, "aus"):
         regions = describe_regions(flow, strain, face.landmarks, face.iod)
         quality = clip_quality(quality, _source_detail(video, reg, gray), face.landmarks, tracked,
@@ -241,43 +308,6 @@ def _source_detail(video: Video, reg: Registration | None, gray: np.ndarray) -> 
 def _apex_score(config: AnalyzeConfig, fps: float, ordinary: Ordinary, pose: HeadPose) -> ApexScore | None:
     model = shipped_apex_model() if config.learned_apex else None
     return None if model is None else apex_scorer(model, fps, ordinary.signals, pose.angles())
-
-
-def _spot(gray: np.ndarray, landmarks: np.ndarray, iod: float, phases: tuple[int, int, int] | None, source: str,
-          ordinary: Ordinary, fps: float, depth: np.ndarray | None = None, drift: bool = False,
-          apex_score: ApexScore | None = None) -> tuple[Phases, int]:
-    """Phases spotted apart from speech and blinks, and the flow's reference frame: the frame nearest the
-    expression whose mouth and lids are as at the apex (the onset without speech or blinks)."""
-    separate = separator(ordinary)
-    ph = find_phases(gray, landmarks, iod, phases, source, depth, separate and separate.residual, drift, apex_score)
-    reference = matched_reference(ordinary, (ph.onset, ph.apex, ph.offset), fps)
-    ordinary.reference = None if reference == ph.onset else reference
-    return ph, reference
-
-
-def _registered_motion(video: Video, tracked: Tracked, face: AlignedFace, config: AnalyzeConfig,
-                       phases: tuple[int, int, int] | None, timings: dict[str, float], ordinary: Ordinary, fps: float,
-                       pose: HeadPose):
-    """Phases and reference->apex flow on frames registered onto the reference face (deft.motion.register)."""
-    size = config.face.crop_size
-    with _timed(timings, "phases"):
-        grey = np.stack([to_gray(f) for f in video.frames])
-        first = register(tracked.landmarks, face.reference_frame, size, config.register)
-        depth = first.depth if config.register == "depth" and first.turned() else None
-        ph, reference = _spot(warp_frames(grey, first), first.landmarks, first.iod, phases, video.source, ordinary,
-                              fps, depth, far_turn(first.residual_2d_iod, pose.range()),
-                              _apex_score(config, fps, ordinary, pose))
-    with _timed(timings, "flow"):
-        reg = register(tracked.landmarks, reference, size, config.register)
-        start, apex = _flow_images(grey, reg, ph, ordinary, fps, config.average, video.upscale)
-        # the flow is reference -> apex: its parallax is fitted only when the head turned in between
-        depth = reg.depth if config.register == "depth" and reg.turned_at(ph.apex) else None
-        flow = compute_flow(start, apex, config.flow, full_resolution=True)
-        flow = remove_head_motion(flow, reg.landmarks, reg.iod, depth, fit_cheeks=False)
-        strain = optical_strain(flow)
-        face = replace(face, crops=warp_frames(video.frames, reg), landmarks=reg.landmarks, iod=reg.iod,
-                       reference_frame=reg.reference, transform=reg.to_crop)
-    return ph, reg.reference, flow, strain, face, reg
 
 
 def _flow_images(grey: np.ndarray, reg: Registration, ph: Phases, ordinary: Ordinary, fps: float, average: bool | None,

@@ -62,7 +62,7 @@ def test_apex_on_synthetic_clips(onset, apex, offset):
 
 def test_given_phases_are_used_and_checked(happy_clip):
     result = analyze_frames(as_video(happy_clip.frames), phases=(5, 13, 20))
-    assert result.phases.to_dict() == {"onset": 5, "apex": 13, "offset": 20, "source": "given"}
+    assert result.phases.to_dict() == {"onset": 5, "apex": 13, "offset": 20, "source": "given", "rank": 0}
     with pytest.raises(ConfigError, match="must satisfy"):
         check_given((10, 5, 20), 30, "clip")
     with pytest.raises(ConfigError, match="< 30"):

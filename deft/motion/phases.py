@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import cv2
@@ -33,6 +33,9 @@ ONSET_SHARE = 0.15  # onset/offset: last/first frame whose motion is under this 
 # the onset came early (dev pose clips: a median 3.5 frames, most of them early) and the AU flow from it carried
 # more of the turn's parallax (benchmarks/README).
 TURNED_ONSET_SHARE = 0.3
+# Peaks of the learned apex's scores count apart when this many frames apart (a micro-expression's apex plateau is
+# shorter; apex within +-2 frames is found)
+PEAK_APART = 4
 
 
 @dataclass
@@ -46,9 +49,14 @@ class Phases:
     curve: list[float]  # head-motion-free mean region motion per frame vs frame 0 (IOD; weighted_motion with speech/blinks)
     # (T, R, 2) each region's motion vs frame 0 that the curve was made of (region_vectors, IOD); not serialised
     vectors: np.ndarray | None = field(default=None, repr=False)
+    # The learned apex's per-frame scores (None: the hand rule spotted), whether the onset was read as on a far-turned
+    # head (spot_phases' `turned`), and which of the scores' peaks is the apex (0: the best; runner_up)
+    scores: np.ndarray | None = field(default=None, repr=False)
+    turned: bool = False
+    rank: int = 0
 
     def to_dict(self) -> dict:
-        return {"onset": self.onset, "apex": self.apex, "offset": self.offset, "source": self.source}
+        return {"onset": self.onset, "apex": self.apex, "offset": self.offset, "source": self.source, "rank": self.rank}
 
 
 def region_vectors(gray: np.ndarray, landmarks: np.ndarray, iod: float, depth: np.ndarray | None = None) -> np.ndarray:
@@ -122,14 +130,28 @@ def rise_and_fall(smooth: np.ndarray) -> np.ndarray:
     return smooth - np.maximum(lowest_before, lowest_after)
 
 
-def spot_phases(curve: np.ndarray, turned: bool = False, scores: np.ndarray | None = None) -> tuple[int, int, int]:
+def peaks(scores: np.ndarray, n: int) -> list[int]:
+    """The frames of the `n` highest `scores` at least PEAK_APART frames from each higher one (fewer if the clip
+    runs out)."""
+    scores, out = np.array(scores, float), []
+    for _ in range(n):
+        if not np.isfinite(scores).any():
+            break
+        out.append(int(np.argmax(scores)))
+        scores[max(0, out[-1] - PEAK_APART + 1):out[-1] + PEAK_APART] = -np.inf
+    return out
+
+
+def spot_phases(curve: np.ndarray, turned: bool = False, scores: np.ndarray | None = None,
+                apex: int | None = None) -> tuple[int, int, int]:
     """Apex = the frame of the (lightly smoothed) curve that rises highest above both sides (rise_and_fall), or
-    where given, the frame of highest `scores` (deft.motion.apex_model);
+    where given, the frame of highest `scores` (deft.motion.apex_model), or `apex` itself where given;
     onset/offset where the curve falls under ONSET_SHARE of the apex's motion above the clip's noise floor;
     `turned` (the head turned far): the onset under TURNED_ONSET_SHARE of the apex's rise above its valley."""
     smooth = smooth_curve(curve)
     rise = rise_and_fall(smooth)
-    apex = int(np.argmax(rise if scores is None else scores))
+    if apex is None:
+        apex = int(np.argmax(rise if scores is None else scores))
     floor = float(np.percentile(smooth[1:], 10)) if len(smooth) > 1 else 0.0  # noise level
     base, share = (max(floor, float(smooth[apex] - rise[apex])), TURNED_ONSET_SHARE) if turned else (floor, ONSET_SHARE)
     before = np.nonzero(smooth[:apex] <= base + share * (float(smooth[apex]) - base))[0]
@@ -163,8 +185,19 @@ def find_phases(
     vectors = region_vectors(gray, landmarks, iod, depth)
     residual = _separated(vectors, separate)
     curve = _curve(residual, separate is not None, drift)
-    if given is not None:
-        phases = check_given(given, len(gray), source)
-    else:
-        phases = spot_phases(curve, drift, None if apex_score is None else apex_score(residual, curve))
-    return Phases(*phases, "given" if given is not None else "spotted", [round(float(c), 5) for c in curve], vectors)
+    scores = None if given is not None or apex_score is None else apex_score(residual, curve)
+    phases = check_given(given, len(gray), source) if given is not None else spot_phases(curve, drift, scores)
+    return Phases(*phases, "given" if given is not None else "spotted", [round(float(c), 5) for c in curve], vectors,
+                  scores, drift)
+
+
+def runner_up(phases: Phases, rank: int = 1) -> Phases | None:
+    """The phases around the learned apex's `rank`-th peak (peaks), None where the apex was not spotted by it or the
+    clip has no such peak. deft looks there where the best peak showed no expression (deft.analyze)."""
+    if phases.scores is None or phases.source != "spotted":
+        return None
+    found = peaks(phases.scores, rank + 1)
+    if len(found) <= rank:
+        return None
+    onset, apex, offset = spot_phases(np.asarray(phases.curve), phases.turned, apex=found[rank])
+    return replace(phases, onset=onset, apex=apex, offset=offset, rank=rank)
