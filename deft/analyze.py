@@ -188,7 +188,7 @@ def analyze_frames(
     if not _expression(second):
         return first
     second.warnings.append(f"no expression AU showed at the learned spotter's best apex (frame {spotted.apex}); "
-                           f"they are read at its runner-up (frame {alternative.apex}) instead")
+                           f"the AUs reported are read at its runner-up (frame {alternative.apex}), where they showed")
     return second
 
 
