@@ -12,7 +12,8 @@ import numpy as np
 from deft.au_model import measured_motion, motion_features, region_motion_iod, score_aus, shipped_model
 from deft.aus import AUEvidence, detect_aus, distrust, motion_threshold
 from deft.confidence import calibrate, clip_covariates
-from deft.detection_limit import EXPRESSION_AUS, Sensitivity, sensitivity, unseen_aus, unseen_warnings
+from deft.detection_limit import (EXPRESSION_AUS, Sensitivity, sensitivity, unseen_aus, unseen_warnings,
+                                  unsure_apex)
 from deft.emotion import Emotion, classify_emotion, undetermined
 from deft.face import AlignedFace, FaceConfig, align_face
 from deft.motion.average import ORDINARY_MATCH, apex_frames, mean_image, reference_frames
@@ -281,7 +282,7 @@ def _look(clip: _Clip, ph: Phases, grey: np.ndarray) -> Analysis:
                              {a.au for a in fired}) if hides_motion(video.crf) and np.isfinite(iod_ref) else ())
         limits = (sensitivity(covariates, reliable, {a.au for a in fired}, motion_threshold(parallax), registered,
                               motion=measured, model=None if measured is None else shipped_model(), unseen=unseen,
-                              doubted=tuple(ordinary.doubted))
+                              doubted=tuple(ordinary.doubted), apex_doubt=unsure_apex(ph.scores, pose.range()))
                   if config.calibrated else None)
         if limits is not None and limits.inconclusive:
             emotion = undetermined(emotion)

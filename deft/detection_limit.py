@@ -29,6 +29,7 @@ from deft.aus import MOTION_THRESHOLD_IOD
 from deft.confidence import Calibration, Covariates, shipped_calibration
 from deft.labels import DETECTED_AUS, ORDINARY_AUS
 from deft.motion.frozen import FROZEN_SHARE
+from deft.tracking.quality import MAX_OUT_OF_PLANE_DEG, POSE_NOISE_DEG
 
 # Apex amplitudes of micro-expression AUs (IOD): deft.data.world.events.EventRanges.micro_iod, ~1-3 px at 61 px
 # between the eyes. deft measures a region's mean motion, about MEASURED_SHARE of an AU's apex amplitude (median
@@ -41,6 +42,12 @@ EXPRESSION_AUS = tuple(au for au in DETECTED_AUS if au not in ORDINARY_AUS)
 SEARCH_MAX_IOD = 0.5  # half the eyes' distance: beyond it no face muscle moves, the limit is "never"
 SEARCH_MIN_IOD = MOTION_THRESHOLD_IOD / 50  # where no rule threshold is given as a floor
 GRID, REFINE = 48, 24  # geometric search points (about 10 % apart from the rule threshold), then linear ones
+# Under a head that turned in depth (yaw or pitch range over the clip) past what a 2D alignment undoes, where the
+# learned apex gave no frame this probability, deft does not know when an expression would have peaked: where no
+# expression AU showed (at the best peak or the runner-up), the apex was mostly elsewhere (benchmarks/README, "When
+# the spotter is unsure under a turning head").
+APEX_SURE = 0.5
+TURNED_DEG = MAX_OUT_OF_PLANE_DEG + POSE_NOISE_DEG
 
 
 @dataclass(frozen=True)
@@ -115,16 +122,32 @@ def unseen_warnings(unseen: tuple[str, ...]) -> list[str]:
             "to the apex (no pixel changed there), so they are neither found nor ruled out"]
 
 
+def unsure_apex(scores: np.ndarray | None, pose_range: dict[str, float]) -> str:
+    """Why deft does not know when an expression would have peaked in this clip ("" where it does): the learned
+    apex's per-frame `scores` (log-odds; None: it did not spot) reached APEX_SURE nowhere while the head's yaw or
+    pitch ranged over TURNED_DEG (`pose_range`: HeadPose.range())."""
+    if scores is None or not len(scores):
+        return ""
+    best = float(1.0 / (1.0 + np.exp(-np.max(scores))))
+    turn = max(pose_range.get("yaw", 0.0), pose_range.get("pitch", 0.0))
+    if best >= APEX_SURE or turn <= TURNED_DEG:
+        return ""
+    return (f"the head turned by {turn:.0f}° in depth and no frame stood out as an expression's apex (the spotter's "
+            f"best gave {best:.2f})")
+
+
 def sensitivity(covariates: Covariates, reliable: bool, fired: set[str], rule_threshold_iod: float = MOTION_THRESHOLD_IOD,
                 trusted: bool = True, calibration: Calibration | None = None, motion: MeasuredMotion | None = None,
-                model: AUModel | None = None, unseen: tuple[str, ...] = (), doubted: tuple[str, ...] = ()) -> Sensitivity:
+                model: AUModel | None = None, unseen: tuple[str, ...] = (), doubted: tuple[str, ...] = (),
+                apex_doubt: str = "") -> Sensitivity:
     """Every calibrated AU's detection limit on this clip, and `inconclusive` when no expression AU fired
     (`fired`) where a typical micro-expression would not have been reported, an expression AU was `unseen`
     (unseen_aus: the compression froze its regions) or the clip is not `reliable`.
     `trusted`: False where the registration at the apex is not, so no AU could have been reported at all.
     `motion` and `model`: the clip's measured region motion and the learned score deft reported with (None:
     it reported with the calibration alone). `doubted`: expression AUs that fired but were set aside only by eyelid
-    events deft does not state (deft.ordinary.set_aside): finding no AU is then inconclusive too."""
+    events deft does not state (deft.ordinary.set_aside), or `apex_doubt` (unsure_apex): finding no AU is then
+    inconclusive too."""
     calibration = calibration or shipped_calibration()
     known = [au for au in DETECTED_AUS if calibration.knows(au)]
     limits = (au_limits(calibration, known, covariates, reliable, rule_threshold_iod, model, motion) if trusted
@@ -133,9 +156,11 @@ def sensitivity(covariates: Covariates, reliable: bool, fired: set[str], rule_th
     result = Sensitivity(limits, unseen=tuple(unseen))
     median = result.median_limit()
     doubted = tuple(au for au in EXPRESSION_AUS if au in doubted)
-    if set(fired) & set(EXPRESSION_AUS) or (reliable and median <= INCONCLUSIVE_IOD and not unseen and not doubted):
+    if set(fired) & set(EXPRESSION_AUS) or (reliable and median <= INCONCLUSIVE_IOD and not (unseen or doubted or apex_doubt)):
         return result
-    if doubted:
+    if apex_doubt:
+        need = apex_doubt
+    elif doubted:
         need = (f"{', '.join(doubted)} moved where a lid moved that deft cannot tell from head motion, so they were "
                 "set aside though they may not be that lid's")
     elif unseen:

@@ -8,7 +8,7 @@ import pytest
 from deft.au_model import AU_REGIONS, measured_motion, motion_features, moved_alone, score_aus, shipped_model
 from deft.aus import MOTION_THRESHOLD_IOD, AUEvidence
 from deft.confidence import Covariates, calibrate, shipped_calibration
-from deft.detection_limit import EXPRESSION_AUS, INCONCLUSIVE_IOD, _stays, au_limits, sensitivity
+from deft.detection_limit import EXPRESSION_AUS, INCONCLUSIVE_IOD, _stays, au_limits, sensitivity, unsure_apex
 from deft.labels import AU_NAMES
 from deft.motion.regions import REGION_NAMES
 from deft.instruct.faithful import ClipFacts, caveat
@@ -123,3 +123,16 @@ def test_the_muscle_moved_alone_moves_only_its_pulled_regions_along_its_pull():
 def test_the_limit_is_where_the_decision_holds_from_there_on():
     assert _stays(np.array([False, True, False, True, True])) == 3  # a reached point followed by a miss is not it
     assert _stays(np.array([True, True])) == 0 and _stays(np.array([True, False])) == 2
+
+
+def test_no_au_is_inconclusive_where_no_apex_stood_out_under_a_turning_head():
+    """Under a head turning in depth a weak apex score means deft does not know when an expression peaked; on a
+    still head, or where some frame stood out, "no AU" stays conclusive."""
+    flat, peaked = np.full(40, -1.5), np.r_[np.full(20, -3.0), [2.0], np.full(19, -3.0)]
+    turned, still = {"yaw": 15.0, "pitch": 4.0, "roll": 2.0}, {"yaw": 3.0, "pitch": 2.5, "roll": 1.0}
+    doubt = unsure_apex(flat, turned)
+    assert doubt.startswith("the head turned by 15°") and "0.18" in doubt
+    assert unsure_apex(flat, still) == unsure_apex(peaked, turned) == unsure_apex(None, turned) == ""
+    verdict = sensitivity(GOOD, True, set(), apex_doubt=doubt)
+    assert verdict.inconclusive and doubt in verdict.reason and not sensitivity(GOOD, True, set()).inconclusive
+    assert not sensitivity(GOOD, True, {"AU12"}, apex_doubt=doubt).inconclusive  # an expression AU was found
