@@ -232,6 +232,12 @@ def read_video(
     return video
 
 
+# x264 without its macroblock-tree rate control: with it the encoded bytes (and decoded pixels, by up to ~100 levels)
+# differed from run to run, even on one thread (13 of 40 clips of the world's `all` set, all 160x160), so benchmark
+# draws moved between runs of the same code; without it every encode tried was the same 6 times out of 6.
+X264_REPRODUCIBLE = "no-mbtree=1"
+
+
 def write_video(frames: np.ndarray, path: str | os.PathLike, fps: float = 30.0, crf: int = 12) -> None:
     """Write RGB frames (T, H, W, 3) as an H.264 mp4 (near-lossless by default, so subtle motion survives)."""
     import av
@@ -242,7 +248,7 @@ def write_video(frames: np.ndarray, path: str | os.PathLike, fps: float = 30.0, 
     with av.open(os.fspath(path), "w") as container:
         stream = container.add_stream("libx264", rate=round(fps))
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        stream.options = {"crf": str(crf), "preset": "fast"}
+        stream.options = {"crf": str(crf), "preset": "fast", "x264-params": X264_REPRODUCIBLE}
         for frame in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")):
                 container.mux(packet)

@@ -13,6 +13,7 @@ import numpy as np
 
 from deft.data.world.track import Camera
 from deft.errors import ConfigError
+from deft.video import X264_REPRODUCIBLE
 
 FLICKER_HZ = (1.5, 4.0)  # beat of mains flicker against the frame rate: a slow pulse, drawn per seed
 JITTER_SHARE = 0.3  # part of the flicker that is frame-to-frame random rather than periodic
@@ -75,7 +76,7 @@ def write_mp4(path: str, chunks: Iterable[np.ndarray], camera: Camera) -> None:
 
     if camera.width % 2 or camera.height % 2:
         raise ConfigError(f"H.264 (yuv420p) needs an even frame size, got {camera.width}x{camera.height}")
-    options = {"preset": X264_PRESET}
+    options = {"preset": X264_PRESET, "x264-params": X264_REPRODUCIBLE}  # the same bytes every run
     options.update({"qp": str(LOSSLESS_QP)} if camera.crf is None else {"crf": str(int(camera.crf))})
     with av.open(path, "w") as container:
         stream = container.add_stream("libx264", rate=Fraction(camera.fps).limit_denominator(1001))
