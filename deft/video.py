@@ -232,10 +232,11 @@ def read_video(
     return video
 
 
-# x264 without its macroblock-tree rate control: with it the encoded bytes (and decoded pixels, by up to ~100 levels)
-# differed from run to run, even on one thread (13 of 40 clips of the world's `all` set, all 160x160), so benchmark
-# draws moved between runs of the same code; without it every encode tried was the same 6 times out of 6.
-X264_REPRODUCIBLE = "no-mbtree=1"
+# x264 on its plain C code: with its assembly the macroblock-tree rate control gave other bytes (decoded pixels off by
+# up to ~100 levels) from run to run, even on one thread, on small frames (every 160x160 clip of the world's `all`
+# set: 13 of 40), so benchmark draws moved between runs of the same code. Same rate control, about 2x the encode
+# time (a world clip 0.09 -> 0.17 s); every encode tried was then the same 6 times out of 6.
+X264_REPRODUCIBLE = "asm=0"
 
 
 def write_video(frames: np.ndarray, path: str | os.PathLike, fps: float = 30.0, crf: int = 12) -> None:
