@@ -232,13 +232,6 @@ def read_video(
     return video
 
 
-# x264 on its plain C code: with its assembly the macroblock-tree rate control gave other bytes (decoded pixels off by
-# up to ~100 levels) from run to run, even on one thread, on small frames (every 160x160 clip of the world's `all`
-# set: 13 of 40), so benchmark draws moved between runs of the same code. Same rate control, about 2x the encode
-# time (a world clip 0.09 -> 0.17 s); every encode tried was then the same 6 times out of 6.
-X264_REPRODUCIBLE = "asm=0"
-
-
 def write_video(frames: np.ndarray, path: str | os.PathLike, fps: float = 30.0, crf: int = 12) -> None:
     """Write RGB frames (T, H, W, 3) as an H.264 mp4 (near-lossless by default, so subtle motion survives)."""
     import av
@@ -249,7 +242,7 @@ def write_video(frames: np.ndarray, path: str | os.PathLike, fps: float = 30.0, 
     with av.open(os.fspath(path), "w") as container:
         stream = container.add_stream("libx264", rate=round(fps))
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        stream.options = {"crf": str(crf), "preset": "fast", "x264-params": X264_REPRODUCIBLE}
+        stream.options = {"crf": str(crf), "preset": "fast"}
         for frame in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")):
                 container.mux(packet)

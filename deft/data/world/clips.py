@@ -135,11 +135,12 @@ def render_clip(spec: WorldClipSpec) -> WorldClip:
     return WorldClip(frames, rendered.landmarks, track, clip_truth(track), spec)
 
 
-def write_clip(clip: WorldClip, path: str) -> None:
-    """The clip as a user would have it: an H.264 mp4 at the spec camera's CRF."""
-    from deft.data.world.camera import write_mp4
+def write_clip(clip: WorldClip, path: str, reproducible: bool = False) -> None:
+    """The clip as a user would have it: an H.264 mp4 at the spec camera's CRF; `reproducible`: the same bytes every
+    run (deft.data.world.camera.X264_REPRODUCIBLE)."""
+    from deft.data.world.camera import X264_REPRODUCIBLE, write_mp4
 
-    write_mp4(path, [clip.frames], clip.spec.camera)
+    write_mp4(path, [clip.frames], clip.spec.camera, X264_REPRODUCIBLE if reproducible else "")
 
 
 # The named sets: what each one adds to a clean, frontal, still, well-lit 256x256 face at 30 fps.
