@@ -146,8 +146,8 @@ def sensitivity(covariates: Covariates, reliable: bool, fired: set[str], rule_th
     `trusted`: False where the registration at the apex is not, so no AU could have been reported at all.
     `motion` and `model`: the clip's measured region motion and the learned score deft reported with (None:
     it reported with the calibration alone). `doubted`: expression AUs that fired but were set aside only by eyelid
-    events deft does not state (deft.ordinary.set_aside), or `apex_doubt` (unsure_apex): finding no AU is then
-    inconclusive too."""
+    events deft cannot tell from a head turn (deft.ordinary.set_aside), or `apex_doubt` (unsure_apex): finding no AU
+    is then inconclusive too."""
     calibration = calibration or shipped_calibration()
     known = [au for au in DETECTED_AUS if calibration.knows(au)]
     limits = (au_limits(calibration, known, covariates, reliable, rule_threshold_iod, model, motion) if trusted
