@@ -9,7 +9,8 @@ def format_table(result: Analysis) -> str:
     ph, limits = result.phases, result.sensitivity
     lines = [
         f"{result.source}: {result.n_frames} frames at {result.fps:.1f} fps, flow {result.flow_method}",
-        f"phases ({ph.source}): onset {ph.onset}, apex {ph.apex}, offset {ph.offset}"
+        f"phases ({ph.source}{', its runner-up peak' if ph.rank else ''}): onset {ph.onset}, apex {ph.apex}, "
+        f"offset {ph.offset}"
         + ("" if result.aus else " (where an expression most likely peaked; no expression AU was found there)"),
         f"emotion: {result.emotion.describe()}"
         + (f" from {' + '.join(result.emotion.matched)}" if result.emotion.matched else ""),

@@ -104,3 +104,5 @@ def test_where_the_best_apex_shows_no_expression_the_runner_up_is_read(tmp_path)
     assert abs(twice.phases.apex - true_apex) <= 2 and twice.phases.rank == 1
     assert {a.au for a in twice.aus} == set(clip.truth.aus) and twice.emotion.label == clip.truth.composite  # contempt
     assert any(f"runner-up (frame {twice.phases.apex})" in w for w in twice.warnings)
+    from deft.report import format_table
+    assert f"phases (spotted, its runner-up peak): onset {twice.phases.onset}" in format_table(twice)
