@@ -118,6 +118,16 @@ def test_a_widening_must_rise_and_fall_and_be_more_than_a_nod():
     assert "edge" in doubt([edge], still, gap_edge, _still_pose(), HALF)[0].unsure
 
 
+def test_a_widening_of_half_a_pixel_is_unsure_on_a_small_face_stated_on_a_large_one():
+    gap = np.full(T, 0.10)
+    gap[20:28] = 0.12  # 0.02 IOD: past widen_iod; 0.5 px with eyes 25 px apart, 1.2 px at 60
+    widen = OrdinaryEvent("widen", 20, 24, 27, ("AU5",), "both", 0.02)
+    still = {"right": np.zeros(T), "left": np.zeros(T)}
+    small = doubt([widen], still, gap, _still_pose(), HALF, iod_px=25.0)[0]
+    assert "0.50 px on this face" in small.unsure and "jitter" in small.unsure
+    assert doubt([widen], still, gap, _still_pose(), HALF, iod_px=60.0) == [widen]
+
+
 def test_an_unsure_event_is_kept_but_not_stated():
     sure = OrdinaryEvent("speech", 0, 5, 40, ("AU25", "AU26"))
     unsure = OrdinaryEvent("widen", 14, 15, 16, ("AU5",), unsure="the head was turned 12° from its pose")

@@ -38,7 +38,8 @@ def detect_ordinary(frames: np.ndarray, landmarks: np.ndarray, fps: float,
     lids = sorted([*lids, *dip_events(closure, dip, fps, lids, config.eyelids, shifted)], key=lambda e: e.onset)
     gap = np.mean([eye_open["right"], eye_open["left"]], axis=0)
     eyes = doubt([*lids, *widen_events(eye_open, lids, config.eyelids)], shifted, gap, pose, half_window, config.doubt,
-                 dipped=dip >= config.eyelids.dip_iod, patches=patches, flank=max(2, round(config.doubt.flank_s * fps)))
+                 dipped=dip >= config.eyelids.dip_iod, patches=patches, flank=max(2, round(config.doubt.flank_s * fps)),
+                 iod_px=measures.iod_px)
     mouth, lips, jaw = fill_lost(measures.mouth_open), fill_lost(measures.lip_gap), fill_lost(measures.jaw)
     speech = speech_events(mouth, jaw, fps, measures.iod_px, config.mouth)
     events = [*eyes, *speech, *jaw_drops(mouth, lips, jaw, speech, config.mouth)]

@@ -15,7 +15,9 @@ fitted with it there) but is marked `unsure`, with the reason, and is not stated
   lids in a wink too, so a dip cannot say that one eye closed), or a wink during which the other eye's look held
   for a few frames (a turn or a nod moves both eyes' look alike; DoubtConfig.other_still);
 - a widening: it runs to the clip's first or last frame (a level, not a rise and fall: most invented widenings
-  did, no real one), or the lid gap rose less than `widen_iod` once the nod's own effect is taken out.
+  did, no real one), or the lid gap rose less than `widen_iod` once the nod's own effect is taken out, or less
+  than `widen_px` source pixels (dlib's lid points jitter about half a pixel, so on a small face a rise above
+  `widen_iod` can still be the points' own noise: as MouthConfig.syllable_px for the lips).
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ class DoubtConfig:
     # Lid gap (IOD) per degree of pitch: least squares over every frame of the dev pose clips (no eyelid event there).
     nod_iod_per_deg: float = -0.001
     widen_iod: float = 0.015  # lid gap rise over the frames outside closures, the nod taken out
+    # ... and in source pixels (dev +777/+1777 `all`, pose, blinks, lowres: of the 21 widenings stated before, 5 no
+    # AU5 moved in rose 0.42-0.63 px, the 11 true ones 0.69 px and more)
+    widen_px: float = 0.65
     flank_s: float = 0.15  # the frames just before and after a lid event (eyes.flank_departure)
     flank_closed: float = 0.15  # departure from both flanks' look a lid closed under a turning head reaches
     # A wink's other eye: its shift-tolerant closure score stays under this while the wink runs this many frames
@@ -94,7 +99,7 @@ def relative_pitch(pose: dict[str, np.ndarray] | None, n: int) -> np.ndarray:
 def doubt(events: list[OrdinaryEvent], shifted: dict[str, np.ndarray], gap: np.ndarray,
           pose: dict[str, np.ndarray] | None, half_window: int, config: DoubtConfig = DoubtConfig(),
           dipped: np.ndarray | None = None, patches: dict[str, np.ndarray] | None = None,
-          flank: int = 0) -> list[OrdinaryEvent]:
+          flank: int = 0, iod_px: float | None = None) -> list[OrdinaryEvent]:
     """`events` with every eyelid event deft cannot tell from a head turn marked `unsure` (its reason).
 
     `shifted`: per eye the shift-tolerant closure score; `gap`: (T,) both eyes' mean lid gap (IOD); `pose`:
@@ -141,5 +146,8 @@ def doubt(events: list[OrdinaryEvent], shifted: dict[str, np.ndarray], gap: np.n
             rise = float((level[span] - np.median(level[still])).max())
             if rise < config.widen_iod:
                 reason = f"the lid gap rose {rise:.4f} IOD once the head's nod is taken out (under {config.widen_iod})"
+            elif iod_px is not None and rise * iod_px < config.widen_px:
+                reason = (f"the lid gap rose {rise * iod_px:.2f} px on this face (under {config.widen_px} px: "
+                          "within the jitter of the lid points)")
         out.append(replace(e, unsure=reason) if reason else e)
     return out
