@@ -126,6 +126,8 @@ def test_a_widening_of_half_a_pixel_is_unsure_on_a_small_face_stated_on_a_large_
     small = doubt([widen], still, gap, _still_pose(), HALF, iod_px=25.0)[0]
     assert "0.50 px on this face" in small.unsure and "jitter" in small.unsure
     assert doubt([widen], still, gap, _still_pose(), HALF, iod_px=60.0) == [widen]
+    said = Ordinary([small]).warnings()  # the reason is the lid points' jitter, not head motion
+    assert said == [f"widen at frames 20-27 not stated as AU5, {small.unsure}"] and "head motion" not in said[0]
 
 
 def test_an_unsure_event_is_kept_but_not_stated():

@@ -147,7 +147,7 @@ def doubt(events: list[OrdinaryEvent], shifted: dict[str, np.ndarray], gap: np.n
             if rise < config.widen_iod:
                 reason = f"the lid gap rose {rise:.4f} IOD once the head's nod is taken out (under {config.widen_iod})"
             elif iod_px is not None and rise * iod_px < config.widen_px:
-                reason = (f"the lid gap rose {rise * iod_px:.2f} px on this face (under {config.widen_px} px: "
-                          "within the jitter of the lid points)")
+                reason = (f"deft cannot tell it from the lid points' own jitter: the lid gap rose {rise * iod_px:.2f} px "
+                          f"on this face (under {config.widen_px} px)")
         out.append(replace(e, unsure=reason) if reason else e)
     return out

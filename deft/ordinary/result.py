@@ -87,12 +87,12 @@ class Ordinary:
         return [out[au] for au in sorted(out, key=au_number)]
 
     def warnings(self) -> list[str]:
-        """Speech, eyelid events deft cannot tell from a head turn, and any expression AU set aside because
-        ordinary motion explains it."""
+        """Speech, eyelid events deft cannot tell from a head turn (or whose reason says what else it cannot tell
+        them from: "deft cannot tell ..."), and any expression AU set aside because ordinary motion explains it."""
         out = [f"speech at frames {e.onset}-{e.offset} ({', '.join(e.aus)}): lip and jaw motion there is talking"
                for e in self.events if e.kind == "speech"]
         out += [f"{e.said_kind()} at frames {e.onset}-{e.offset} not stated as {e.said_aus()}, "
-                + (e.unsure if e.unsure == KIND_UNSURE else f"deft cannot tell it from head motion: {e.unsure}")
+                + (e.unsure if e.unsure.startswith("deft cannot tell") else f"deft cannot tell it from head motion: {e.unsure}")
                 for e in self.events if e.unsure]
         out += [f"{au} kept as expression though speech is under way: its rule still passes once the speech's fitted "
                 f"motion is taken out ({ratio:.1f}x what that leaves moving outside the expression"
