@@ -282,7 +282,8 @@ def _look(clip: _Clip, ph: Phases, grey: np.ndarray) -> Analysis:
                              {a.au for a in fired}) if hides_motion(video.crf) and np.isfinite(iod_ref) else ())
         limits = (sensitivity(covariates, reliable, {a.au for a in fired}, motion_threshold(parallax), registered,
                               motion=measured, model=None if measured is None else shipped_model(), unseen=unseen,
-                              doubted=tuple(ordinary.doubted), apex_doubt=unsure_apex(ph.scores, pose.range()))
+                              doubted=tuple(ordinary.doubted), apex_doubt=unsure_apex(ph.scores, pose.range()),
+                              crf=video.crf)
                   if config.calibrated else None)
         if limits is not None and limits.inconclusive:
             emotion = undetermined(emotion)

@@ -38,6 +38,11 @@ from deft.tracking.quality import MAX_OUT_OF_PLANE_DEG, POSE_NOISE_DEG
 MICRO_IOD = (0.015, 0.05)
 MEASURED_SHARE = 0.65
 INCONCLUSIVE_IOD = float(np.mean(MICRO_IOD)) * MEASURED_SHARE
+# On video x264 coded at a rate factor (deft.encoder) the codec lets fine motion go before the flow sees it: the
+# share measured, (CRF, share), rounded medians over expression AUs read at their true apex (a still face at CRF 18,
+# 23, 28, 33; the calibration set's compression clips at 28-35; benchmarks/README, "What a detection limit
+# promises"). Lossless (CRF/QP 0) or unknown: MEASURED_SHARE; linear between, flat past the last.
+CODEC_SHARE = ((18.0, 0.52), (23.0, 0.47), (28.0, 0.45), (30.0, 0.35), (32.0, 0.28), (34.0, 0.15))
 EXPRESSION_AUS = tuple(au for au in DETECTED_AUS if au not in ORDINARY_AUS)
 SEARCH_MAX_IOD = 0.5  # half the eyes' distance: beyond it no face muscle moves, the limit is "never"
 SEARCH_MIN_IOD = MOTION_THRESHOLD_IOD / 50  # where no rule threshold is given as a floor
@@ -136,10 +141,24 @@ def unsure_apex(scores: np.ndarray | None, pose_range: dict[str, float]) -> str:
             f"best gave {best:.2f})")
 
 
+def measured_share(crf: float | None) -> float:
+    """The share of an AU's apex amplitude deft measures in a video x264 coded at `crf` (CODEC_SHARE; None or 0:
+    unknown or lossless, MEASURED_SHARE)."""
+    if crf is None or crf <= 0:
+        return MEASURED_SHARE
+    rates, shares = zip((0.0, MEASURED_SHARE), *CODEC_SHARE)
+    return float(np.interp(crf, rates, shares))
+
+
+def typical_micro_iod(crf: float | None = None) -> float:
+    """A mid-range micro-expression as deft measures it at x264 rate factor `crf` (INCONCLUSIVE_IOD uncoded)."""
+    return float(np.mean(MICRO_IOD)) * measured_share(crf)
+
+
 def sensitivity(covariates: Covariates, reliable: bool, fired: set[str], rule_threshold_iod: float = MOTION_THRESHOLD_IOD,
                 trusted: bool = True, calibration: Calibration | None = None, motion: MeasuredMotion | None = None,
                 model: AUModel | None = None, unseen: tuple[str, ...] = (), doubted: tuple[str, ...] = (),
-                apex_doubt: str = "") -> Sensitivity:
+                apex_doubt: str = "", crf: float | None = None) -> Sensitivity:
     """Every calibrated AU's detection limit on this clip, and `inconclusive` when no expression AU fired
     (`fired`) where a typical micro-expression would not have been reported, an expression AU was `unseen`
     (unseen_aus: the compression froze its regions) or the clip is not `reliable`.
@@ -147,16 +166,17 @@ def sensitivity(covariates: Covariates, reliable: bool, fired: set[str], rule_th
     `motion` and `model`: the clip's measured region motion and the learned score deft reported with (None:
     it reported with the calibration alone). `doubted`: expression AUs that fired but were set aside only by eyelid
     events deft cannot tell from a head turn (deft.ordinary.set_aside), or `apex_doubt` (unsure_apex): finding no AU
-    is then inconclusive too."""
+    is then inconclusive too. `crf`: the video's x264 rate factor (deft.encoder; None: unknown), which lowers what a
+    typical micro-expression measures (typical_micro_iod)."""
     calibration = calibration or shipped_calibration()
     known = [au for au in DETECTED_AUS if calibration.knows(au)]
     limits = (au_limits(calibration, known, covariates, reliable, rule_threshold_iod, model, motion) if trusted
               else dict.fromkeys(known, inf))
     limits.update({au: inf for au in unseen if au in limits})
     result = Sensitivity(limits, unseen=tuple(unseen))
-    median = result.median_limit()
+    median, typical = result.median_limit(), typical_micro_iod(crf)
     doubted = tuple(au for au in EXPRESSION_AUS if au in doubted)
-    if set(fired) & set(EXPRESSION_AUS) or (reliable and median <= INCONCLUSIVE_IOD and not (unseen or doubted or apex_doubt)):
+    if set(fired) & set(EXPRESSION_AUS) or (reliable and median <= typical and not (unseen or doubted or apex_doubt)):
         return result
     if apex_doubt:
         need = apex_doubt
@@ -170,9 +190,10 @@ def sensitivity(covariates: Covariates, reliable: bool, fired: set[str], rule_th
         need = "no AU could have been reported"
     elif not isfinite(median):
         need = "most expression AUs could not have been reported at any strength"
-    elif median > INCONCLUSIVE_IOD:
+    elif median > typical:
+        coded = f" in a video x264 coded at CRF {crf:g}" if measured_share(crf) < MEASURED_SHARE else ""
         need = (f"an expression AU would have needed {median:.3f} IOD of motion (median over AUs) to be reported, "
-                f"more than a typical micro-expression shows ({INCONCLUSIVE_IOD:.3f} as deft measures it)")
+                f"more than a typical micro-expression shows ({typical:.3f} as deft measures it{coded})")
     else:
         need = "the AU reading is unreliable (see reliable_reason)"
     return Sensitivity(limits, True, f"no expression AU was found, but in this clip {need}: an expression may have "

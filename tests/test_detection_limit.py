@@ -8,7 +8,8 @@ import pytest
 from deft.au_model import AU_REGIONS, measured_motion, motion_features, moved_alone, score_aus, shipped_model
 from deft.aus import MOTION_THRESHOLD_IOD, AUEvidence
 from deft.confidence import Covariates, calibrate, shipped_calibration
-from deft.detection_limit import EXPRESSION_AUS, INCONCLUSIVE_IOD, _stays, au_limits, sensitivity, unsure_apex
+from deft.detection_limit import (EXPRESSION_AUS, INCONCLUSIVE_IOD, _stays, au_limits, measured_share, sensitivity,
+                                  typical_micro_iod, unsure_apex)
 from deft.labels import AU_NAMES
 from deft.motion.regions import REGION_NAMES
 from deft.instruct.faithful import ClipFacts, caveat
@@ -42,6 +43,17 @@ def test_no_au_on_a_poor_clip_is_inconclusive_but_not_on_a_good_one():
     assert sensitivity(POOR, False, {"AU25"}).inconclusive  # parted lips alone are not an expression
     unreliable = sensitivity(GOOD, False, set())  # small limits, but the clip's reading is not to be trusted
     assert unreliable.inconclusive and unreliable.median_limit() > sensitivity(GOOD, True, set()).median_limit()
+
+
+def test_on_heavily_coded_video_a_typical_micro_expression_measures_less_so_the_same_limits_are_inconclusive():
+    assert measured_share(None) == measured_share(0.0) and typical_micro_iod(None) == INCONCLUSIVE_IOD  # lossless
+    shares = [measured_share(crf) for crf in (0.0, 18.0, 23.0, 28.0, 30.0, 33.0, 40.0)]
+    assert all(a > b for a, b in zip(shares, shares[1:-1])) and shares[-1] == measured_share(34.0)  # flat past 34
+    median = sensitivity(GOOD, True, set()).median_limit()
+    assert typical_micro_iod(33.0) < median < typical_micro_iod(18.0)  # this good clip's limits lie between
+    assert not sensitivity(GOOD, True, set(), crf=18.0).inconclusive
+    coded = sensitivity(GOOD, True, set(), crf=33.0)
+    assert coded.inconclusive and "x264 coded at CRF 33" in coded.reason and coded.limits == sensitivity(GOOD, True, set()).limits
 
 
 def test_the_rule_threshold_is_a_floor_and_an_untrusted_registration_reports_nothing():
