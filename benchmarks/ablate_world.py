@@ -24,6 +24,7 @@ from typing import Callable
 from bench_realism import load_note
 from deft.analyze import analyze
 from deft.data.world.clips import SET_SEEDS, WorldClipSpec, render_clip, world_set, write_clip
+from deft.data.world.track import Camera
 from deft.errors import DeftError
 from deft.eval.metrics import mean_au_f1
 from deft.labels import DETECTED_AUS
@@ -33,8 +34,7 @@ EYELID = ("blink", "wink", "widen")
 
 
 def _clean_camera(spec: WorldClipSpec) -> WorldClipSpec:
-    c = spec.camera
-    return replace(spec, camera=replace(c, noise=type(c)().noise, motion_blur=0.0, flicker=0.0, light_drift=0.0))
+    return replace(spec, camera=replace(spec.camera, noise=Camera().noise, motion_blur=0.0, flicker=0.0, light_drift=0.0))
 
 
 def _crf(spec: WorldClipSpec, crf: int) -> WorldClipSpec:
