@@ -150,7 +150,8 @@ def feature_rows(au: str, passed: np.ndarray, s: np.ndarray, p: np.ndarray, moti
 
 # A muscle's pull in the region it moves, the first of its AU_REGIONS (deft.aus): (up, outward) weights whose dot
 # product with that region's motion is the rule's strength. The rule's other regions (AU4's glabella, AU6's lower
-# lid, AU17's lower lip, AU25's upper lip) are only its test, not its pull.
+# lid, AU17's lower lip, AU25's upper lip) are only its test, not its pull. AU4's rule also reads the brows' drop
+# (the larger of the two counts); its limit is asked along the drawing together, as it always was.
 PULL: dict[str, tuple[float, float]] = {
     "AU1": (1.0, 0.0), "AU2": (1.0, 0.0), "AU4": (0.0, -2.0), "AU6": (1.0, 0.0), "AU7": (1.0, 0.0), "AU9": (1.0, 0.0),
     "AU10": (1.0, 0.0), "AU12": (0.6, 0.8), "AU14": (0.0, 1.0), "AU15": (-1.0, 0.2), "AU17": (1.0, 0.0),

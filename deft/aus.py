@@ -122,9 +122,16 @@ def au_rules(m: _Motion) -> list[AUEvidence]:
 
     out.append(_sided("AU1", per_side(brow("inner", "outer"))))
     out.append(_sided("AU2", per_side(brow("outer", "inner"))))
-    # A rising glabella (the frontalis lifting the inner brows) contradicts the corrugator.
+    # A rising glabella (the frontalis lifting the inner brows) contradicts the corrugator. AU4 also lowers the
+    # brows: its pull is the larger of the drawing together and the drop, since a coded video often keeps only
+    # the drop (along a brow's edge the sideways part is what the codec leaves out).
     glabella_rise = max(0.0, m.up("glabella"))
-    out.append(_sided("AU4", per_side(lambda s: (2.0 * inward(s) - glabella_rise, True, [f"inner_brow_{s}", "glabella"]))))
+
+    def lowerer(s):
+        pull = max(2.0 * inward(s), -m.up(f"inner_brow_{s}")) - glabella_rise
+        return pull, True, [f"inner_brow_{s}", "glabella"]
+
+    out.append(_sided("AU4", per_side(lowerer)))
 
     # AU6 raises the cheek (and with it the lower lid); AU7 tightens the lower lid more than the cheek.
     def cheek(s):

@@ -7,8 +7,10 @@ calibration makes of them.
 import pytest
 
 from deft.analyze import AnalyzeConfig, analyze_frames
+from deft.aus import rules_on
 from deft.data.synthetic import SyntheticSpec, render
 from deft.labels import DETECTED_AUS
+from deft.motion.regions import REGION_NAMES
 from tests.conftest import as_video
 
 
@@ -50,3 +52,17 @@ def test_region_directions_read_like_the_motion(happy_clip):
     assert regions["mouth_corner_left"].direction == "up-right" and regions["mouth_corner_left"].lateral == "outward"
     assert regions["mouth_corner_right"].direction == "up-left" and regions["mouth_corner_right"].lateral == "outward"
     assert regions["inner_brow_left"].mean_iod < 0.003
+
+
+def test_brows_lowered_without_drawing_together_read_as_au4():
+    """AU4 (brow lowerer) reads its pull from the brows drawn together or from their drop, whichever is larger: a
+    codec at high CRF keeps the drop of a brow edge and loses the sideways part (benchmarks/README, AU4)."""
+    still = {name: (0.0, 0.0) for name in REGION_NAMES}
+    lowered = dict(still, inner_brow_right=(0.0, 0.012), inner_brow_left=(0.0, 0.012))
+    au4 = {a.au: a for a in rules_on(lowered)}["AU4"]
+    assert au4.evidence and au4.side == "both" and au4.strength_iod == pytest.approx(0.012)
+    drawn_in = dict(still, inner_brow_right=(0.004, 0.0), inner_brow_left=(-0.004, 0.0))
+    assert {a.au: a for a in rules_on(drawn_in)}["AU4"].strength_iod == pytest.approx(0.008)
+    # The frontalis lifting the glabella with the brows contradicts the corrugator; a rise is not a lowering.
+    lifted = dict(still, inner_brow_right=(0.0, -0.012), inner_brow_left=(0.0, -0.012), glabella=(0.0, -0.006))
+    assert not {a.au: a for a in rules_on(lifted)}["AU4"].evidence
