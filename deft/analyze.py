@@ -186,7 +186,7 @@ def analyze_frames(
     if alternative is None or _expression(first):
         return first
     second = _look(clip, alternative, grey)
-    if not _expression(second):
+    if not _expression(second, second.ordinary.maybe_speech()):
         return first
     second.warnings.append(f"no expression AU showed at the learned spotter's best apex (frame {spotted.apex}); "
                            f"the AUs reported are read at its runner-up (frame {alternative.apex}), where they showed")
@@ -208,8 +208,9 @@ class _Clip:
     timings: dict[str, float]
 
 
-def _expression(analysis: Analysis) -> bool:
-    return any(a.au in EXPRESSION_AUS for a in analysis.aus)
+def _expression(analysis: Analysis, besides: set[str] | frozenset[str] = frozenset()) -> bool:
+    """Whether an expression AU fired, not counting `besides` (AUs that may still be speech, for the second look)."""
+    return any(a.au in EXPRESSION_AUS and a.au not in besides for a in analysis.aus)
 
 
 def _spot(clip: _Clip, phases: tuple[int, int, int] | None) -> tuple[Phases, np.ndarray]:

@@ -44,6 +44,11 @@ class OrdinaryEvent:
                 "aus": list(self.aus), "side": self.side, "strength": round(self.strength, 4), "unsure": self.unsure or None}
 
 
+# A mouth AU kept past speech (Ordinary.beyond) by less than this many times what speech leaves moving may still be
+# speech: the warnings say so, and deft does not move its reading to the spotter's runner-up for it (deft.analyze).
+MAY_STILL_BE_SPEECH = 2.0
+
+
 @dataclass
 class Ordinary:
     """Every ordinary event of a clip, in frame order, and the expression AUs they explain."""
@@ -58,6 +63,10 @@ class Ordinary:
     beyond: dict[str, float] = field(default_factory=dict)
     # explained AU -> kind, where only events deft cannot tell from a head turn explain it (explain.set_aside)
     doubted: dict[str, str] = field(default_factory=dict)
+
+    def maybe_speech(self) -> set[str]:
+        """Expression AUs kept past speech only weakly (under MAY_STILL_BE_SPEECH): they may still be the talking."""
+        return {au for au, ratio in self.beyond.items() if ratio < MAY_STILL_BE_SPEECH and au not in self.explained}
 
     def stated(self) -> list[OrdinaryEvent]:
         """The events deft states (an `unsure` one is found but not told from a head turn)."""
@@ -96,7 +105,7 @@ class Ordinary:
                 for e in self.events if e.unsure]
         out += [f"{au} kept as expression though speech is under way: its rule still passes once the speech's fitted "
                 f"motion is taken out ({ratio:.1f}x what that leaves moving outside the expression"
-                + ("; so weak that it may still be speech)" if ratio < 2 else ")")
+                + ("; so weak that it may still be speech)" if ratio < MAY_STILL_BE_SPEECH else ")")
                 for au, ratio in self.beyond.items() if au not in self.explained]
         by_kind: dict[tuple[str, bool], list[str]] = {}
         for au, kind in sorted(self.explained.items(), key=lambda kv: au_number(kv[0])):
