@@ -63,14 +63,25 @@ class Sensitivity:
     inconclusive: bool = False
     reason: str = ""
     unseen: tuple[str, ...] = ()  # expression AUs whose regions the compression froze (unseen_aus)
+    measured_share: float = MEASURED_SHARE  # of an AU's apex amplitude, what deft typically measures in this video
 
     def median_limit(self) -> float:
         values = [self.limits[au] for au in EXPRESSION_AUS if au in self.limits]
         return float(np.median(values)) if values else inf
 
+    def amplitudes(self) -> dict[str, float]:
+        """Per AU the apex amplitude (IOD) whose typical measured share (`measured_share`) is its limit: the limit in
+        the face's own motion, as typical; a given clip measures more or less of it (benchmarks/README, "What a
+        detection limit promises")."""
+        return {au: v / self.measured_share for au, v in self.limits.items()}
+
     def to_dict(self) -> dict:
-        return {"detection_limit_iod": {au: (round(v, 4) if isfinite(v) else None) for au, v in self.limits.items()},
-                "inconclusive": self.inconclusive, "inconclusive_reason": self.reason, "unseen_aus": list(self.unseen)}
+        def rounded(values: dict[str, float]) -> dict[str, float | None]:
+            return {au: (round(v, 4) if isfinite(v) else None) for au, v in values.items()}
+
+        return {"detection_limit_iod": rounded(self.limits), "detection_limit_amplitude_iod": rounded(self.amplitudes()),
+                "measured_share": round(self.measured_share, 2), "inconclusive": self.inconclusive,
+                "inconclusive_reason": self.reason, "unseen_aus": list(self.unseen)}
 
 
 def reported(calibration: Calibration, xs: dict[str, np.ndarray], covariates: Covariates, reliable: bool,
@@ -173,7 +184,7 @@ def sensitivity(covariates: Covariates, reliable: bool, fired: set[str], rule_th
     limits = (au_limits(calibration, known, covariates, reliable, rule_threshold_iod, model, motion) if trusted
               else dict.fromkeys(known, inf))
     limits.update({au: inf for au in unseen if au in limits})
-    result = Sensitivity(limits, unseen=tuple(unseen))
+    result = Sensitivity(limits, unseen=tuple(unseen), measured_share=measured_share(crf))
     median, typical = result.median_limit(), typical_micro_iod(crf)
     doubted = tuple(au for au in EXPRESSION_AUS if au in doubted)
     if set(fired) & set(EXPRESSION_AUS) or (reliable and median <= typical and not (unseen or doubted or apex_doubt)):
@@ -197,4 +208,4 @@ def sensitivity(covariates: Covariates, reliable: bool, fired: set[str], rule_th
     else:
         need = "the AU reading is unreliable (see reliable_reason)"
     return Sensitivity(limits, True, f"no expression AU was found, but in this clip {need}: an expression may have "
-                                     "been missed", tuple(unseen))
+                                     "been missed", tuple(unseen), result.measured_share)

@@ -30,7 +30,8 @@ def format_table(result: Analysis) -> str:
             lines[-1] += "; the AUs of ordinary motion are listed apart, below"
     if limits is not None and limits.limits:
         least = sorted(limits.limits.items(), key=lambda kv: kv[1])
-        lines.append("least motion an AU needed here to be reported (IOD): " + ", ".join(
+        lines.append(f"least motion an AU needed here to be reported (IOD as deft measures it, typically "
+                     f"{limits.measured_share:.2f} of an AU's own amplitude in this video): " + ", ".join(
             f"{au} {v:.3f}" if v != float("inf") else f"{au} {'unseen (frozen)' if au in limits.unseen else 'none would do'}"
             for au, v in least))
     if result.ordinary is not None and result.ordinary.events:

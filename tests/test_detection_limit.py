@@ -56,6 +56,18 @@ def test_on_heavily_coded_video_a_typical_micro_expression_measures_less_so_the_
     assert coded.inconclusive and "x264 coded at CRF 33" in coded.reason and coded.limits == sensitivity(GOOD, True, set()).limits
 
 
+def test_the_limit_in_the_face_s_own_motion_is_the_measured_one_over_the_share_deft_measures():
+    plain, coded = sensitivity(GOOD, True, set()), sensitivity(GOOD, True, set(), crf=33.0)
+    assert plain.measured_share == measured_share(None) and coded.measured_share == measured_share(33.0)
+    out, out_coded = plain.to_dict(), coded.to_dict()
+    assert out["measured_share"] == round(measured_share(None), 2)
+    for au, limit in plain.limits.items():  # the same measured limit needs a larger motion where the codec took more
+        assert out["detection_limit_amplitude_iod"][au] == pytest.approx(limit / measured_share(None), abs=1e-4)
+        assert out_coded["detection_limit_amplitude_iod"][au] > out["detection_limit_amplitude_iod"][au]
+    untrusted = sensitivity(GOOD, True, set(), trusted=False, crf=33.0)
+    assert untrusted.to_dict()["detection_limit_amplitude_iod"]["AU12"] is None and untrusted.measured_share < 0.3
+
+
 def test_the_rule_threshold_is_a_floor_and_an_untrusted_registration_reports_nothing():
     assert min(sensitivity(GOOD, True, set(), rule_threshold_iod=0.04).limits.values()) >= 0.04
     untrusted = sensitivity(GOOD, True, set(), trusted=False)
