@@ -12,7 +12,7 @@ import numpy as np
 from deft.au_model import measured_motion, motion_features, region_motion_iod, score_aus, shipped_model
 from deft.aus import AUEvidence, detect_aus, distrust, motion_threshold
 from deft.confidence import calibrate, clip_covariates
-from deft.detection_limit import (EXPRESSION_AUS, Sensitivity, sensitivity, unseen_aus, unseen_warnings,
+from deft.detection_limit import (EXPRESSION_AUS, Sensitivity, likely_aus, sensitivity, unseen_aus, unseen_warnings,
                                   unsure_apex)
 from deft.emotion import Emotion, classify_emotion, undetermined
 from deft.face import AlignedFace, FaceConfig, align_face
@@ -26,6 +26,7 @@ from deft.motion.regions import RegionMotion, describe_regions
 from deft.motion.register import MOVED_IOD, Registration, register, registration_warnings, trusted, warp_frames
 from deft.ordinary import Ordinary, at_source_size, detect_ordinary, matched_reference, separator, set_aside, supporting_aus
 from deft.ordinary.beyond import beyond_speech
+from deft.ordinary.explain import explained_aus
 from deft.ordinary.separate import mismatch, present
 from deft.reliability import judge
 from deft.tracking import (HeadPose, Tracked, TrackQuality, clip_quality, head_pose, track_face, track_quality,
@@ -281,10 +282,12 @@ def _look(clip: _Clip, ph: Phases, grey: np.ndarray) -> Analysis:
         iod_ref = float(tracked.iod[reference])
         unseen = (unseen_aus(frozen_shares(video.frames, tracked.landmarks[reference], iod_ref, reference, ph.apex),
                              {a.au for a in fired}) if hides_motion(video.crf) and np.isfinite(iod_ref) else ())
+        likely = likely_aus(expression_aus)  # under their thresholds, but more likely moved than not
+        explained = explained_aus(ordinary, reference, ph.apex, set(likely), past_speech=frozenset(ordinary.beyond))
         limits = (sensitivity(covariates, reliable, {a.au for a in fired}, motion_threshold(parallax), registered,
                               motion=measured, model=None if measured is None else shipped_model(), unseen=unseen,
                               doubted=tuple(ordinary.doubted), apex_doubt=unsure_apex(ph.scores, pose.range()),
-                              crf=video.crf)
+                              crf=video.crf, likely={au: v for au, v in likely.items() if au not in explained})
                   if config.calibrated else None)
         if limits is not None and limits.inconclusive:
             emotion = undetermined(emotion)

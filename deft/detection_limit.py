@@ -25,7 +25,7 @@ from math import inf, isfinite
 import numpy as np
 
 from deft.au_model import AUModel, MeasuredMotion, feature_rows, motion_features, moved_alone, own_regions
-from deft.aus import MOTION_THRESHOLD_IOD
+from deft.aus import MOTION_THRESHOLD_IOD, AUEvidence
 from deft.confidence import Calibration, Covariates, shipped_calibration
 from deft.labels import DETECTED_AUS, ORDINARY_AUS
 from deft.motion.frozen import FROZEN_SHARE
@@ -52,6 +52,7 @@ GRID, REFINE = 48, 24  # geometric search points (about 10 % apart from the rule
 # expression AU showed (at the best peak or the runner-up), the apex was mostly elsewhere (benchmarks/README, "When
 # the spotter is unsure under a turning head").
 APEX_SURE = 0.5
+LIKELY = 0.5  # an AU's calibrated confidence from which it more likely moved than not
 TURNED_DEG = MAX_OUT_OF_PLANE_DEG + POSE_NOISE_DEG
 
 
@@ -152,6 +153,14 @@ def unsure_apex(scores: np.ndarray | None, pose_range: dict[str, float]) -> str:
             f"best gave {best:.2f})")
 
 
+def likely_aus(aus: list[AUEvidence]) -> dict[str, tuple[float, float]]:
+    """Expression AUs that did not fire, though their confidence (a calibrated probability that the muscle moved)
+    is LIKELY or more: AU -> (confidence, decision threshold). Their threshold is set for F1 over many clips; on
+    this one "no AU" would say less than deft measured."""
+    return {a.au: (a.confidence, a.threshold) for a in aus
+            if a.au in EXPRESSION_AUS and not a.fired and a.confidence >= LIKELY}
+
+
 def measured_share(crf: float | None) -> float:
     """The share of an AU's apex amplitude deft measures in a video x264 coded at `crf` (CODEC_SHARE; None or 0:
     unknown or lossless, MEASURED_SHARE)."""
@@ -169,7 +178,8 @@ def typical_micro_iod(crf: float | None = None) -> float:
 def sensitivity(covariates: Covariates, reliable: bool, fired: set[str], rule_threshold_iod: float = MOTION_THRESHOLD_IOD,
                 trusted: bool = True, calibration: Calibration | None = None, motion: MeasuredMotion | None = None,
                 model: AUModel | None = None, unseen: tuple[str, ...] = (), doubted: tuple[str, ...] = (),
-                apex_doubt: str = "", crf: float | None = None) -> Sensitivity:
+                apex_doubt: str = "", crf: float | None = None,
+                likely: dict[str, tuple[float, float]] | None = None) -> Sensitivity:
     """Every calibrated AU's detection limit on this clip, and `inconclusive` when no expression AU fired
     (`fired`) where a typical micro-expression would not have been reported, an expression AU was `unseen`
     (unseen_aus: the compression froze its regions) or the clip is not `reliable`.
@@ -178,7 +188,9 @@ def sensitivity(covariates: Covariates, reliable: bool, fired: set[str], rule_th
     it reported with the calibration alone). `doubted`: expression AUs that fired but were set aside only by eyelid
     events deft cannot tell from a head turn (deft.ordinary.set_aside), or `apex_doubt` (unsure_apex): finding no AU
     is then inconclusive too. `crf`: the video's x264 rate factor (deft.encoder; None: unknown), which lowers what a
-    typical micro-expression measures (typical_micro_iod)."""
+    typical micro-expression measures (typical_micro_iod). `likely`: expression AU -> (confidence, decision threshold)
+    of those that did not fire though their calibrated confidence says they more likely moved than not (likely_aus):
+    finding no AU is then inconclusive too."""
     calibration = calibration or shipped_calibration()
     known = [au for au in DETECTED_AUS if calibration.knows(au)]
     limits = (au_limits(calibration, known, covariates, reliable, rule_threshold_iod, model, motion) if trusted
@@ -187,10 +199,17 @@ def sensitivity(covariates: Covariates, reliable: bool, fired: set[str], rule_th
     result = Sensitivity(limits, unseen=tuple(unseen), measured_share=measured_share(crf))
     median, typical = result.median_limit(), typical_micro_iod(crf)
     doubted = tuple(au for au in EXPRESSION_AUS if au in doubted)
-    if set(fired) & set(EXPRESSION_AUS) or (reliable and median <= typical and not (unseen or doubted or apex_doubt)):
+    likely = {au: v for au, v in (likely or {}).items() if au in EXPRESSION_AUS}
+    if set(fired) & set(EXPRESSION_AUS) or (reliable and median <= typical
+                                            and not (unseen or doubted or apex_doubt or likely)):
         return result
     if apex_doubt:
         need = apex_doubt
+    elif likely:
+        named = sorted(likely, key=lambda au: -likely[au][0])
+        need = (" and ".join(f"{au} ({likely[au][0]:.2f})" for au in named) + " more likely moved than not, though under "
+                "the confidence from which deft reports " + ("it" if len(named) == 1 else "them") + " ("
+                + ", ".join(f"{likely[au][1]:.2f}" for au in named) + ")")
     elif doubted:
         need = (f"{', '.join(doubted)} moved where a lid moved that deft cannot tell from head motion, so they were "
                 "set aside though they may not be that lid's")

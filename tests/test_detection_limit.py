@@ -8,8 +8,8 @@ import pytest
 from deft.au_model import AU_REGIONS, measured_motion, motion_features, moved_alone, score_aus, shipped_model
 from deft.aus import MOTION_THRESHOLD_IOD, AUEvidence
 from deft.confidence import Covariates, calibrate, shipped_calibration
-from deft.detection_limit import (EXPRESSION_AUS, INCONCLUSIVE_IOD, _stays, au_limits, measured_share, sensitivity,
-                                  typical_micro_iod, unsure_apex)
+from deft.detection_limit import (EXPRESSION_AUS, INCONCLUSIVE_IOD, _stays, au_limits, likely_aus, measured_share,
+                                  sensitivity, typical_micro_iod, unsure_apex)
 from deft.labels import AU_NAMES
 from deft.motion.regions import REGION_NAMES
 from deft.instruct.faithful import ClipFacts, caveat
@@ -66,6 +66,19 @@ def test_the_limit_in_the_face_s_own_motion_is_the_measured_one_over_the_share_d
         assert out_coded["detection_limit_amplitude_iod"][au] > out["detection_limit_amplitude_iod"][au]
     untrusted = sensitivity(GOOD, True, set(), trusted=False, crf=33.0)
     assert untrusted.to_dict()["detection_limit_amplitude_iod"]["AU12"] is None and untrusted.measured_share < 0.3
+
+
+def test_no_au_is_inconclusive_where_an_au_more_likely_moved_than_not_under_its_threshold():
+    assert not sensitivity(GOOD, True, set()).inconclusive
+    unsure = sensitivity(GOOD, True, set(), likely={"AU2": (0.65, 0.81), "AU1": (0.68, 0.76), "AU25": (0.9, 0.5)})
+    assert unsure.inconclusive and unsure.reason == (
+        "no expression AU was found, but in this clip AU1 (0.68) and AU2 (0.65) more likely moved than not, though "
+        "under the confidence from which deft reports them (0.76, 0.81): an expression may have been missed")
+    assert not sensitivity(GOOD, True, {"AU12"}, likely={"AU1": (0.68, 0.76)}).inconclusive  # an AU fired: conclusive
+    assert not sensitivity(GOOD, True, set(), likely={"AU25": (0.9, 0.5)}).inconclusive  # lips parting: ordinary
+    aus = [AUEvidence(au, AU_NAMES[au], conf, 0.01, "both", ["r"] if conf >= 0.76 else [], threshold=0.76)
+           for au, conf in (("AU1", 0.68), ("AU2", 0.4), ("AU4", 0.9), ("AU25", 0.7))]
+    assert likely_aus(aus) == {"AU1": (0.68, 0.76)}  # AU4 fired, AU2 unlikely, AU25 not an expression AU
 
 
 def test_the_rule_threshold_is_a_floor_and_an_untrusted_registration_reports_nothing():
