@@ -221,7 +221,7 @@ def sensitivity(covariates: Covariates, reliable: bool, fired: set[str], rule_th
     elif not isfinite(median):
         need = "most expression AUs could not have been reported at any strength"
     elif median > typical:
-        coded = f" in a video x264 coded at CRF {crf:g}" if measured_share(crf) < MEASURED_SHARE else ""
+        coded = f" in a video x264 coded at CRF {crf:g}" if result.measured_share < MEASURED_SHARE else ""
         need = (f"an expression AU would have needed {median:.3f} IOD of motion (median over AUs) to be reported, "
                 f"more than a typical micro-expression shows ({typical:.3f} as deft measures it{coded})")
     else:

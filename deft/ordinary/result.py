@@ -103,9 +103,10 @@ class Ordinary:
         out += [f"{e.said_kind()} at frames {e.onset}-{e.offset} not stated as {e.said_aus()}, "
                 + (e.unsure if e.unsure.startswith("deft cannot tell") else f"deft cannot tell it from head motion: {e.unsure}")
                 for e in self.events if e.unsure]
+        weak = self.maybe_speech()
         out += [f"{au} kept as expression though speech is under way: its rule still passes once the speech's fitted "
                 f"motion is taken out ({ratio:.1f}x what that leaves moving outside the expression"
-                + ("; so weak that it may still be speech)" if ratio < MAY_STILL_BE_SPEECH else ")")
+                + ("; so weak that it may still be speech)" if au in weak else ")")
                 for au, ratio in self.beyond.items() if au not in self.explained]
         by_kind: dict[tuple[str, bool], list[str]] = {}
         for au, kind in sorted(self.explained.items(), key=lambda kv: au_number(kv[0])):
